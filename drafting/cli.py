@@ -1,0 +1,417 @@
+"""Command line: the same jobs as the app, for scripts.
+
+drafting ingest PATH...            drafting search "查询" -k 5 [--json]
+drafting draft BRIEF.yaml | --request "…" [--material FILE...] --mode urgent|slow --out x.docx [--json x.json]
+drafting review DRAFT.json         drafting revise DRAFT.json --mode slow [--comments c.yaml] --out v2.json
+drafting check-docx FILE.docx      drafting lint FILE --genre 请示
+drafting index-corpus              (index the bundled 范文 if missing or stale)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import get_settings
+from .domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
+from .errors import BriefError, DraftingError
+
+__all__ = ["main"]
+
+log = logging.getLogger("drafting")
+
+
+def _err(msg: str) -> None:
+    print(f"错误：{msg}", file=sys.stderr)
+
+
+def _info(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Outputs appear whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _store() -> Any:
+    from .store import open_store
+
+    return open_store(get_settings())
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest_paths
+
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        _err(f"找不到：{'、'.join(missing)}")
+        return 2
+    report = ingest_paths(paths, _store(), on_progress=lambda i, n, name: _info(f"[{i}/{n}] {name}"))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(report.summary)
+        for path, reason in report.failed:
+            print(f"  跳过 {path}：{reason}")
+    return 0 if not report.failed or report.added or report.replaced or report.unchanged else 1
+
+
+def cmd_index_corpus(args: argparse.Namespace) -> int:
+    from .ingest import ingest_bundled_corpus
+
+    started = time.perf_counter()
+    report = ingest_bundled_corpus(_store())
+    _info(f"[corpus] 范文库：{report.summary}（{time.perf_counter() - started:.1f} 秒）")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .retrieve import retrieve
+
+    hits = retrieve(args.query, _store(), k=args.k, genre=args.genre, year=args.year, method=args.method)
+    if args.json:
+        print(json.dumps([h.model_dump(mode="json") for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("没有找到相关范文。")
+    for i, h in enumerate(hits, 1):
+        print(f"[{i}] 《{h.title}》 {h.section}  （{h.genre} {h.date}，得分 {h.score:.3f}）")
+        print("    " + h.text.replace("\n", " ")[:160])
+    return 0
+
+
+def _read_material(paths: list[str]) -> list[str]:
+    from .ingest import read_document
+
+    texts = []
+    for p in paths:
+        text, _ = read_document(Path(p))
+        texts.append(text)
+    return texts
+
+
+def _brief_from_args(args: argparse.Namespace) -> Brief:
+    from .brief import brief_from_request, load_brief, mode_of
+
+    material = _read_material(args.material or [])
+    mode = mode_of(args.mode) if args.mode else None
+    if args.brief:
+        brief = load_brief(Path(args.brief))
+        updates: dict[str, Any] = {}
+        if material:
+            updates["material"] = [*brief.material, *material]
+        if mode:
+            updates["mode"] = mode
+        return brief.model_copy(update=updates) if updates else brief
+    if args.request is not None:
+        return brief_from_request(args.request, material=material, mode=mode)
+    raise BriefError('请给出任务书文件（BRIEF.yaml）或 --request "领导的要求"。')
+
+
+def _payload(
+    brief: Brief, passages: list[Passage], draft: Draft, review: Review | None, versions: list[Version]
+) -> dict[str, Any]:
+    return {
+        "brief": brief.model_dump(mode="json"),
+        "outline": draft.outline.model_dump(mode="json"),
+        "draft": draft.model_dump(mode="json", exclude={"brief", "outline"}),
+        "text": draft.body_text,
+        "chars": draft.char_count,
+        "citations": [
+            {
+                "n": c.n,
+                "title": c.passage.title,
+                "section": c.passage.section,
+                "source": c.passage.source,
+                "origin": c.passage.origin,
+                "text": c.passage.text,
+            }
+            for c in draft.citations
+        ],
+        "passages": [p.model_dump(mode="json") for p in passages],
+        "review": review.model_dump(mode="json") if review else None,
+        "versions": [v.model_dump(mode="json", exclude={"draft"}) for v in versions],
+        "costs": {
+            "calls": draft.costs.calls,
+            "tokens_in": draft.costs.tokens_in,
+            "tokens_out": draft.costs.tokens_out,
+            "seconds": draft.costs.seconds,
+            "stages": [s.model_dump() for s in draft.costs.stages],
+        },
+    }
+
+
+def _load_payload(path: Path) -> tuple[Brief, list[Passage], Draft, list[Version]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        brief = Brief.model_validate(data["brief"])
+        from .domain import Outline
+
+        outline = Outline.model_validate(data["outline"])
+        draft = Draft.model_validate({**data["draft"], "brief": data["brief"], "outline": data["outline"]})
+        draft = draft.model_copy(update={"outline": outline, "brief": brief})
+        passages = [Passage.model_validate(p) for p in data.get("passages", [])]
+        versions = [
+            Version.model_validate({**v, "draft": draft.model_dump(mode="json")}) for v in data.get("versions", [])
+        ]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DraftingError(f"读不了稿件文件 {path}：{exc}") from exc
+    return brief, passages, draft, versions
+
+
+def _llm() -> Any:
+    from .llm import check_endpoint, get_chat_model
+
+    settings = get_settings()
+    check_endpoint(settings)
+    return get_chat_model(settings)
+
+
+def _progress(kind: str, data: Any) -> None:
+    if kind == "passages":
+        _info(f"[检索] 找到参考段落 {len(data)} 条")
+    elif kind == "outline":
+        from .outline import outline_to_text
+
+        _info("[提纲]\n" + outline_to_text(data))
+    elif kind == "section":
+        last = data.sections[-1]
+        _info(f"[正文] 已写完“{last.heading or last.kind}”，累计 {data.char_count} 字")
+    elif kind == "review":
+        scores = "，".join(f"{s.criterion.value}{s.score}" for s in data.scores)
+        _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(data.checks)} 条")
+
+
+def _export(draft: Draft, out: Path | None) -> None:
+    if out is None:
+        return
+    if out.suffix.lower() == ".md":
+        from .export import export_markdown
+
+        _write_atomic(out, export_markdown(draft).encode("utf-8"))
+    else:
+        from .export import export_docx
+
+        _write_atomic(out, export_docx(draft))
+    _info(f"[导出] {out}")
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    from .pipeline import run_draft
+    from .revise import revise
+    from .workspace import Workspace
+
+    brief = _brief_from_args(args)  # bad brief: fail before touching the model
+    llm = _llm()
+    settings = get_settings()
+    workspace = Workspace(settings.workspace_path)
+    run = run_draft(
+        brief,
+        store=_store(),
+        llm=llm,
+        workspace=workspace,
+        with_review=not args.no_review,
+        context_tokens=settings.context_tokens,
+        on_event=_progress,
+    )
+    draft, review = run.draft, run.review
+    versions = [Version(number=1, draft=draft, mode=brief.mode, note="初稿")]
+    if brief.mode is RevisionMode.SLOW:
+        _info("[慢稿] 多角度审稿并修改……")
+        version, _ = revise(draft, [], RevisionMode.SLOW, llm, run.passages, costs=run.costs)
+        workspace.add_version(run.project_id or "", version)
+        versions.append(version)
+        draft = version.draft
+    _export(draft, Path(args.out) if args.out else None)
+    if args.json:
+        _write_atomic(
+            Path(args.json),
+            json.dumps(_payload(brief, run.passages, draft, review, versions), ensure_ascii=False, indent=2).encode(
+                "utf-8"
+            ),
+        )
+        _info(f"[导出] {args.json}")
+    if not args.out and not args.json:
+        print(draft.title)
+        print(draft.body_text)
+    _info(
+        f"[完成] {draft.char_count} 字，引用 {len(draft.citations)} 处，调用模型 {run.costs.calls} 次，用时 {run.costs.seconds} 秒；项目 {run.project_id}"
+    )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from .review import review
+
+    brief, _, draft, _ = _load_payload(Path(args.draft))
+    result = review(draft, brief, _llm())
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    for s in result.scores:
+        print(f"{s.criterion.value}：{s.score}/10  依据：“{s.evidence[:40]}”  建议：{s.suggestion}")
+    for c in result.checks:
+        print(f"[{c.severity}] {c.rule} {c.position} {c.message}")
+    return 0
+
+
+def _load_comments(path: Path) -> list[Comment]:
+    from .revise import WRITER
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if isinstance(raw, dict):
+        raw = raw.get("comments", [])
+    out = []
+    for i, c in enumerate(raw):
+        if isinstance(c, str):
+            c = {"text": c}
+        out.append(
+            Comment(
+                id=str(c.get("id") or f"w{i + 1}"),
+                author=str(c.get("author") or WRITER),
+                text=str(c["text"]),
+                paragraph=int(c.get("paragraph", 0)) - 1 if c.get("paragraph") else -1,
+                quote=str(c.get("quote") or ""),
+                status=CommentStatus(c.get("status", "accepted")),
+            )
+        )
+    return out
+
+
+def cmd_revise(args: argparse.Namespace) -> int:
+    from .brief import mode_of
+    from .revise import revise
+
+    brief, passages, draft, versions = _load_payload(Path(args.draft))
+    comments = _load_comments(Path(args.comments)) if args.comments else []
+    mode = mode_of(args.mode)
+    version, considered = revise(draft, comments, mode, _llm(), passages)
+    new = version.draft
+    payload = _payload(brief, passages, new, None, [*versions, version])
+    payload["diff"] = version.diff
+    payload["addressed"] = [c.model_dump(mode="json") for c in version.addressed]
+    payload["coverage"] = version.coverage
+    payload["comments"] = [c.model_dump(mode="json") for c in considered]
+    _write_atomic(Path(args.out), json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"))
+    if args.docx:
+        _export(new, Path(args.docx))
+    _info(f"[修改] 第{version.number}稿：处理意见 {len(version.addressed)} 条，{new.char_count} 字 → {args.out}")
+    for kp, where in version.coverage.items():
+        _info(f"  要点“{kp}”：{where}")
+    return 0
+
+
+def cmd_check_docx(args: argparse.Namespace) -> int:
+    from .docx_check import check_docx, conforms, format_findings
+
+    path = Path(args.file)
+    if not path.is_file():
+        _err(f"找不到文件：{path}")
+        return 2
+    findings = check_docx(path)
+    print(format_findings(findings))
+    return 0 if conforms(findings) else 1
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from .ingest import read_document
+    from .lint import lint_text
+
+    text, hints = read_document(Path(args.file))
+    lines = [x for x in text.splitlines() if x.strip()]
+    title = args.title or (lines[0].strip() if lines else "")
+    findings = lint_text(text, args.genre, title=title)
+    for f in findings:
+        print(f"[{f.severity}] {f.rule} {f.position}：{f.message}")
+    if not findings:
+        print("未发现问题。")
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="drafting", description="文稿助手：起草讲话稿和公文")
+    p.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="把范文导入范文库")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("index-corpus", help="索引随附的范文（缺失或过期时）")
+    s.set_defaults(func=cmd_index_corpus)
+
+    s = sub.add_parser("search", help="检索范文")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=5)
+    s.add_argument("--genre")
+    s.add_argument("--year", type=int)
+    s.add_argument("--method", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("draft", help="起草：检索 → 提纲 → 正文 → 审阅")
+    s.add_argument("brief", nargs="?", help="任务书 YAML")
+    s.add_argument("--request", help="只粘贴领导的要求")
+    s.add_argument("--material", nargs="*", help="写作者提供的材料文件")
+    s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"])
+    s.add_argument("--out", help="导出 .docx 或 .md")
+    s.add_argument("--json", help="把任务、提纲、正文、引用和开销写成 JSON")
+    s.add_argument("--no-review", action="store_true", help="不做审阅评分")
+    s.set_defaults(func=cmd_draft)
+
+    s = sub.add_parser("review", help="审阅稿件（五气三情评分和自动检查）")
+    s.add_argument("draft", help="draft 命令写出的 JSON")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_review)
+
+    s = sub.add_parser("revise", help="修改稿件，生成下一稿")
+    s.add_argument("draft")
+    s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"], default="slow")
+    s.add_argument("--comments", help="撰稿人意见 YAML")
+    s.add_argument("--out", required=True)
+    s.add_argument("--docx", help="同时导出 .docx")
+    s.set_defaults(func=cmd_revise)
+
+    s = sub.add_parser("check-docx", help="按 GB/T 9704-2012 检查 .docx 版式")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_check_docx)
+
+    s = sub.add_parser("lint", help="公文文种规范检查")
+    s.add_argument("file")
+    s.add_argument("--genre", required=True)
+    s.add_argument("--title")
+    s.set_defaults(func=cmd_lint)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args))
+    except DraftingError as err:
+        _err(str(err))
+        return 2
+    except KeyboardInterrupt:
+        _err("已中断；已写好的部分保存在工作区。")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Settings: read once from ``DRAFTING_*`` environment variables and an optional TOML file.
+
+Precedence: environment > settings file > defaults. The settings file is
+``$DRAFTING_SETTINGS`` or ``<data_dir>/settings.toml``; its keys are the field
+names below (``llm_base_url = "https://api.deepseek.com/v1"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "get_settings", "load_settings", "LOCAL_BASE_URL", "default_data_dir"]
+
+LOCAL_HOST = "127.0.0.1"
+LOCAL_PORT = 8088
+LOCAL_BASE_URL = f"http://{LOCAL_HOST}:{LOCAL_PORT}/v1"
+
+
+def default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "drafting"
+
+
+def default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "drafting"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Writer model: any OpenAI-compatible endpoint. The default is the embedded local server.
+    llm_base_url: str = LOCAL_BASE_URL
+    llm_api_key: str = field(default="local", repr=False)
+    llm_model: str = "qwen2.5-1.5b-instruct-q4_k_m"
+    llm_timeout: float = 600.0
+    llm_temperature: float = 0.4
+    llm_max_retries: int = 1
+    # Ask the endpoint for JSON mode on structured calls (llama.cpp, OpenAI, DeepSeek support it).
+    llm_json_mode: bool = True
+    # Context budget in tokens used for packing references and history.
+    context_tokens: int = 4096
+    # Judge model for evals; empty means "same as the writer".
+    judge_base_url: str = ""
+    judge_api_key: str = field(default="", repr=False)
+    judge_model: str = ""
+    # Storage.
+    data_dir: Path = field(default_factory=default_data_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    chroma_host: str = ""
+    chroma_port: int = 8000
+    collection: str = "fanwen"
+    # Local model server.
+    model_path: Path | None = None
+    local_threads: int = 0
+    local_ctx: int = 8192
+
+    @property
+    def is_local(self) -> bool:
+        return self.llm_base_url.rstrip("/") == LOCAL_BASE_URL
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def workspace_path(self) -> Path:
+        return self.data_dir / "workspace.sqlite3"
+
+    @property
+    def resolved_model_path(self) -> Path:
+        return self.model_path or (self.cache_dir / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    f = {f.name: f for f in dataclasses.fields(Settings)}[name]
+    typ = str(f.type)
+    try:
+        if "bool" in typ:
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        if "int" in typ and "Path" not in typ:
+            return int(raw)
+        if "float" in typ:
+            return float(raw)
+        if "Path" in typ:
+            return Path(str(raw)).expanduser() if str(raw) else None
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"配置项 {name} 的值无效：{raw!r}") from exc
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default)."""
+    env = dict(os.environ if env is None else env)
+    names = [f.name for f in dataclasses.fields(Settings)]
+    values: dict[str, Any] = {}
+    data_dir_raw = env.get("DRAFTING_DATA_DIR")
+    data_dir = Path(data_dir_raw).expanduser() if data_dir_raw else default_data_dir()
+    settings_file = Path(env.get("DRAFTING_SETTINGS") or data_dir / "settings.toml")
+    if settings_file.is_file():
+        try:
+            file_values = tomllib.loads(settings_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"配置文件 {settings_file} 格式错误：{exc}") from exc
+        for key, raw in file_values.items():
+            if key not in names:
+                raise ConfigError(f"配置文件 {settings_file} 中有未知配置项：{key}")
+            values[key] = _coerce(key, raw)
+    for name in names:
+        raw = env.get(f"DRAFTING_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw)
+    values.setdefault("data_dir", data_dir)
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

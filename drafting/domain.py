@@ -1,0 +1,334 @@
+"""Typed data passed between the stages: brief -> passages -> outline -> draft -> review -> versions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "GENRES",
+    "SPOKEN_GENRES",
+    "Criterion",
+    "PRINCIPLES",
+    "STANCES",
+    "RevisionMode",
+    "Brief",
+    "DocumentMeta",
+    "Chunk",
+    "Passage",
+    "OutlineSection",
+    "Outline",
+    "Citation",
+    "DraftSection",
+    "StageCost",
+    "Costs",
+    "Draft",
+    "CriterionScore",
+    "CheckFinding",
+    "Review",
+    "Comment",
+    "CommentStatus",
+    "Version",
+    "count_chars",
+    "now_iso",
+]
+
+GENRES: tuple[str, ...] = (
+    "讲话稿",
+    "工作报告",
+    "汇报材料",
+    "经验交流发言",
+    "请示",
+    "报告",
+    "通知",
+    "意见",
+    "函",
+    "纪要",
+    "方案",
+    "总结",
+)
+SPOKEN_GENRES: frozenset[str] = frozenset({"讲话稿", "经验交流发言", "汇报材料", "工作报告"})
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def count_chars(text: str) -> int:
+    """Length as Chinese offices count it: Chinese characters (not tokens, not punctuation)."""
+    return len(_HAN.findall(text))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+
+
+class Criterion(str, Enum):
+    """The five speech principles and the three stances a draft is written and reviewed against."""
+
+    TONGTIANQI = "通天气"
+    JIEDIQI = "接地气"
+    JURENQI = "聚人气"
+    YICAIQI = "溢才气"
+    XIANBAQI = "显霸气"
+    QING = "动之以情"
+    LI = "晓之以理"
+    WEI = "孚之以威"
+
+
+PRINCIPLES: tuple[Criterion, ...] = (
+    Criterion.TONGTIANQI,
+    Criterion.JIEDIQI,
+    Criterion.JURENQI,
+    Criterion.YICAIQI,
+    Criterion.XIANBAQI,
+)
+STANCES: tuple[Criterion, ...] = (Criterion.QING, Criterion.LI, Criterion.WEI)
+
+
+class RevisionMode(str, Enum):
+    URGENT = "urgent"  # 急稿
+    SLOW = "slow"  # 慢稿
+
+    @property
+    def label(self) -> str:
+        return "急稿" if self is RevisionMode.URGENT else "慢稿"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Brief(_Model):
+    """What the writer was asked for. Either the structured fields, or ``request`` alone."""
+
+    title: str = ""
+    genre: str = "讲话稿"
+    occasion: str = ""
+    speaker: str = ""
+    audience: str = ""
+    length: int = Field(default=1500, ge=100, le=30000)
+    key_points: list[str] = Field(default_factory=list)
+    policy: str = ""
+    facts: str = ""
+    mode: RevisionMode = RevisionMode.URGENT
+    request: str = ""
+    # Source material the writer pasted or attached: first-priority reference.
+    material: list[str] = Field(default_factory=list)
+    date: str = ""
+
+    def is_empty(self) -> bool:
+        fields = (self.title, self.occasion, self.request, self.policy, self.facts)
+        return not any(s.strip() for s in fields) and not self.key_points and not self.material
+
+    def query_text(self) -> str:
+        """The text used to search the corpus for this brief."""
+        parts = [self.title, self.occasion, self.request, " ".join(self.key_points), self.policy]
+        return " ".join(p for p in parts if p.strip())[:500]
+
+
+class DocumentMeta(_Model):
+    doc_id: str
+    title: str
+    genre: str = ""
+    date: str = ""
+    issuing_body: str = ""
+    speaker: str = ""
+    occasion: str = ""
+    tags: list[str] = Field(default_factory=list)
+    source: str = ""
+    sha256: str = ""
+
+
+class Chunk(_Model):
+    chunk_id: str
+    doc_id: str
+    text: str
+    section_path: list[str] = Field(default_factory=list)
+    ordinal: int = 0
+
+
+class Passage(_Model):
+    """A retrieved chunk with its source, as shown to the writer and cited in drafts."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    section_path: list[str] = Field(default_factory=list)
+    genre: str = ""
+    date: str = ""
+    issuing_body: str = ""
+    source: str = ""
+    score: float = 0.0
+    # "corpus" for the 范文库, "material" for what the writer supplied with the brief.
+    origin: str = "corpus"
+
+    @property
+    def section(self) -> str:
+        return " > ".join(self.section_path)
+
+
+class OutlineSection(_Model):
+    """One part of the outline. ``kind`` is opening, body or closing."""
+
+    heading: str
+    kind: str = "body"
+    purpose: str = ""
+    points: list[str] = Field(default_factory=list)
+    budget: int = 0
+    principles: list[Criterion] = Field(default_factory=list)
+    refs: list[int] = Field(default_factory=list)
+
+
+class Outline(_Model):
+    title: str
+    sections: list[OutlineSection]
+
+    @property
+    def body_sections(self) -> list[OutlineSection]:
+        return [s for s in self.sections if s.kind == "body"]
+
+
+class Citation(_Model):
+    n: int
+    passage: Passage
+
+
+class DraftSection(_Model):
+    heading: str
+    kind: str = "body"
+    text: str = ""
+    complete: bool = True
+
+
+class StageCost(_Model):
+    stage: str
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    seconds: float = 0.0
+
+
+class Costs(_Model):
+    stages: list[StageCost] = Field(default_factory=list)
+
+    def add(self, stage: str, tokens_in: int, tokens_out: int, seconds: float) -> None:
+        for s in self.stages:
+            if s.stage == stage:
+                s.calls += 1
+                s.tokens_in += tokens_in
+                s.tokens_out += tokens_out
+                s.seconds += seconds
+                return
+        self.stages.append(StageCost(stage=stage, calls=1, tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds))
+
+    def merge(self, other: Costs) -> None:
+        for s in other.stages:
+            for _ in range(s.calls - 1):
+                self.add(s.stage, 0, 0, 0.0)
+            self.add(s.stage, s.tokens_in, s.tokens_out, s.seconds)
+
+    @property
+    def calls(self) -> int:
+        return sum(s.calls for s in self.stages)
+
+    @property
+    def tokens_in(self) -> int:
+        return sum(s.tokens_in for s in self.stages)
+
+    @property
+    def tokens_out(self) -> int:
+        return sum(s.tokens_out for s in self.stages)
+
+    @property
+    def seconds(self) -> float:
+        return round(sum(s.seconds for s in self.stages), 2)
+
+
+class Draft(_Model):
+    title: str
+    brief: Brief
+    outline: Outline
+    sections: list[DraftSection]
+    citations: list[Citation] = Field(default_factory=list)
+    costs: Costs = Field(default_factory=Costs)
+    version: int = 1
+    created_at: str = Field(default_factory=now_iso)
+
+    @property
+    def body_text(self) -> str:
+        """The body as plain text: headings on their own lines, paragraphs separated by newlines."""
+        lines: list[str] = []
+        for s in self.sections:
+            if s.kind == "body" and s.heading:
+                lines.append(s.heading)
+            lines.extend(p for p in s.text.splitlines() if p.strip())
+        return "\n".join(lines)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return self.body_text.splitlines()
+
+    @property
+    def char_count(self) -> int:
+        return count_chars(self.body_text)
+
+    @property
+    def complete(self) -> bool:
+        return all(s.complete for s in self.sections)
+
+
+class CriterionScore(_Model):
+    criterion: Criterion
+    score: int = Field(ge=1, le=10)
+    evidence: str = ""
+    suggestion: str = ""
+
+
+class CheckFinding(_Model):
+    """A finding of an automatic check (no model needed)."""
+
+    rule: str
+    message: str
+    severity: str = "warning"  # error | warning | info
+    position: str = ""
+
+
+class Review(_Model):
+    scores: list[CriterionScore] = Field(default_factory=list)
+    checks: list[CheckFinding] = Field(default_factory=list)
+    costs: Costs = Field(default_factory=Costs)
+
+    def score_of(self, criterion: Criterion) -> int | None:
+        for s in self.scores:
+            if s.criterion == criterion:
+                return s.score
+        return None
+
+
+class CommentStatus(str, Enum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Comment(_Model):
+    id: str
+    author: str  # a reviewer perspective or "撰稿人"
+    text: str
+    paragraph: int = -1  # index into Draft.paragraphs; -1 = whole draft
+    quote: str = ""
+    status: CommentStatus = CommentStatus.PENDING
+
+
+class Version(_Model):
+    number: int
+    draft: Draft
+    mode: RevisionMode
+    note: str = ""
+    diff: str = ""
+    addressed: list[Comment] = Field(default_factory=list)
+    coverage: dict[str, str] = Field(default_factory=dict)
+    created_at: str = Field(default_factory=now_iso)

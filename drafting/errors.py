@@ -1,0 +1,56 @@
+"""Error hierarchy. Every error carries a message in Chinese for the writer."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DraftingError",
+    "ConfigError",
+    "ProviderError",
+    "ModelOutputError",
+    "PromptError",
+    "IngestError",
+    "RetrievalError",
+    "ExportError",
+    "BriefError",
+    "WorkspaceError",
+]
+
+
+class DraftingError(Exception):
+    """Base class. ``str(err)`` is the Chinese message shown to the user."""
+
+
+class ConfigError(DraftingError):
+    pass
+
+
+class ProviderError(DraftingError):
+    """The model endpoint is unreachable, refused the key, or timed out."""
+
+
+class ModelOutputError(DraftingError):
+    """The model answered, but not in a usable form even after repair and retry."""
+
+
+class PromptError(DraftingError):
+    pass
+
+
+class IngestError(DraftingError):
+    """One file could not be ingested; the reason is in the message."""
+
+
+class RetrievalError(DraftingError):
+    pass
+
+
+class ExportError(DraftingError):
+    pass
+
+
+class BriefError(DraftingError):
+    """The brief is empty or inconsistent."""
+
+
+class WorkspaceError(DraftingError):
+    pass

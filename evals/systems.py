@@ -1,0 +1,165 @@
+"""The systems compared, all on the same writer model.
+
+- ``urgent``: our 急稿 pipeline, retrieval -> outline -> section-by-section draft (no review).
+- ``slow``: the 急稿 draft, then one 慢稿 round (reviewer comments from every perspective,
+  auto-accepted, and a consolidation rewrite). When ``urgent`` ran for the same case in the same
+  run, its draft is reused rather than written again, so the two differ only by the revision
+  round; the slow system's costs include the urgent draft's.
+- ``baseline``: the same brief sent as one prompt (prompts/baseline.oneshot.v1.txt): no
+  retrieval, no outline, no citations. Its answer is parsed into a Draft (first line title,
+  ``一、…`` lines start body sections). For outline adherence it is measured against the outline
+  our pipeline produced for the same brief (when ``urgent`` or ``slow`` ran first in this run,
+  else N/A): "did the one-shot draft cover the structure a planned draft would have".
+
+A system is a function ``(brief, CaseContext) -> SystemOutput``; they run in ``ORDER`` so the
+reuse above is possible whatever order ``--systems`` names them in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from drafting.brief import brief_summary
+from drafting.calls import complete
+from drafting.chunking import split_heading
+from drafting.domain import Brief, Costs, Draft, DraftSection, Outline, OutlineSection, Passage, RevisionMode
+from drafting.pipeline import DraftRun, run_draft
+from drafting.prompts import load_prompt
+from drafting.revise import revise
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "CaseContext",
+    "SystemOutput",
+    "System",
+    "SYSTEMS",
+    "ORDER",
+    "BASELINE_PROMPT",
+    "run_urgent",
+    "run_slow",
+    "run_baseline",
+    "parse_baseline",
+]
+
+BASELINE_PROMPT = "baseline.oneshot.v1"
+ORDER: tuple[str, ...] = ("urgent", "slow", "baseline")
+
+
+@dataclass
+class CaseContext:
+    """What every system gets for one case: the writer model, the store, and a per-case memo."""
+
+    llm: BaseChatModel
+    store: Any
+    context_tokens: int = 4096
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SystemOutput:
+    draft: Draft
+    # The outline outline-adherence is measured against; None means N/A.
+    reference_outline: Outline | None
+    passages: list[Passage] = field(default_factory=list)
+    note: str = ""
+
+
+System = Callable[[Brief, CaseContext], SystemOutput]
+
+
+def _pipeline_run(brief: Brief, ctx: CaseContext) -> tuple[DraftRun, bool]:
+    """The 急稿 run for this case: the memoised one if a system already made it."""
+    cached = ctx.memo.get("urgent_run")
+    if cached is not None:
+        return cached, True
+    run = run_draft(brief, store=ctx.store, llm=ctx.llm, with_review=False, context_tokens=ctx.context_tokens)
+    ctx.memo["urgent_run"] = run
+    return run, False
+
+
+def run_urgent(brief: Brief, ctx: CaseContext) -> SystemOutput:
+    run, _ = _pipeline_run(brief, ctx)
+    return SystemOutput(draft=run.draft, reference_outline=run.outline, passages=run.passages)
+
+
+def run_slow(brief: Brief, ctx: CaseContext) -> SystemOutput:
+    run, reused = _pipeline_run(brief, ctx)
+    # A copy, so the revision's calls are added to the slow system's costs only.
+    costs = Costs.model_validate(run.draft.costs.model_dump())
+    version, comments = revise(run.draft, [], RevisionMode.SLOW, ctx.llm, run.passages, costs=costs)
+    note = f"采纳评审意见 {len(comments)} 条" + ("；复用同一轮的急稿初稿" if reused else "")
+    return SystemOutput(draft=version.draft, reference_outline=run.outline, passages=run.passages, note=note)
+
+
+def run_baseline(brief: Brief, ctx: CaseContext) -> SystemOutput:
+    costs = Costs()
+    messages = load_prompt(BASELINE_PROMPT).render(
+        speaker=brief.speaker or "领导",
+        genre=brief.genre,
+        occasion=brief.occasion or "（未说明）",
+        brief=brief_summary(brief),
+        length=brief.length,
+    )
+    text = complete(ctx.llm, messages, stage="baseline", costs=costs, max_tokens=int(brief.length * 1.5) + 200)
+    draft = parse_baseline(text, brief, costs)
+    run = ctx.memo.get("urgent_run")
+    reference = run.outline if run is not None else None
+    return SystemOutput(
+        draft=draft, reference_outline=reference, note="" if reference else "无同题提纲，提纲符合度记为 N/A"
+    )
+
+
+SYSTEMS: dict[str, System] = {"urgent": run_urgent, "slow": run_slow, "baseline": run_baseline}
+
+_MARKUP = re.compile(r"^#+\s*|\*\*|__")
+_TITLE_PREFIX = re.compile(r"^(标题|题目)[：:]\s*")
+_LEVEL1 = re.compile(r"^[一二三四五六七八九十]{1,3}\s*[、．.]")
+
+
+def parse_baseline(text: str, brief: Brief, costs: Costs | None = None) -> Draft:
+    """Turn a one-shot answer into a Draft: title line, opening, ``一、…`` body sections.
+
+    The first line is the title when it is short and not itself a numbered heading; otherwise
+    the brief's title is used. Text before the first heading is the opening; there is no
+    closing section (a one-shot answer does not mark one).
+    """
+    lines = [_MARKUP.sub("", raw).strip() for raw in text.replace("\r", "").split("\n")]
+    lines = [line for line in lines if line]
+    title = brief.title or brief.genre
+    if lines and not _LEVEL1.match(lines[0]) and len(lines[0]) <= 60 and not lines[0].endswith("。"):
+        title = _TITLE_PREFIX.sub("", lines[0]).strip("《》 ") or title
+        lines = lines[1:]
+    opening: list[str] = []
+    body: list[tuple[str, list[str]]] = []
+    for line in lines:
+        parsed = split_heading(line) if _LEVEL1.match(line) else None
+        if parsed is not None and parsed[0] == 1:
+            _, heading, rest = parsed
+            body.append((heading.rstrip("。"), [rest] if rest else []))
+        elif body:
+            body[-1][1].append(line)
+        else:
+            opening.append(line)
+    sections: list[DraftSection] = []
+    outline_sections: list[OutlineSection] = []
+    if opening:
+        sections.append(DraftSection(heading="", kind="opening", text="\n".join(opening)))
+        outline_sections.append(OutlineSection(heading="开头", kind="opening"))
+    for heading, paras in body:
+        sections.append(DraftSection(heading=heading, kind="body", text="\n".join(paras)))
+        outline_sections.append(OutlineSection(heading=heading, kind="body"))
+    if not sections:
+        sections.append(DraftSection(heading="", kind="opening", text=""))
+        outline_sections.append(OutlineSection(heading="开头", kind="opening"))
+    return Draft(
+        title=title,
+        brief=brief,
+        outline=Outline(title=title, sections=outline_sections),
+        sections=sections,
+        costs=costs or Costs(),
+    )

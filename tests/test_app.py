@@ -1,0 +1,181 @@
+"""The Streamlit page driven headlessly with AppTest, a scripted fake model and deterministic embeddings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from drafting import config, llm
+from drafting.config import get_settings
+from drafting.ui_state import PROJECT, ScriptedChatModel
+from drafting.workspace import Workspace
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+REQUEST = "请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右，讲清形势、重点任务和责任落实。"
+
+
+class Models:
+    """What get_chat_model hands out; tests swap ``current`` to simulate failures."""
+
+    def __init__(self) -> None:
+        self.current = ScriptedChatModel()
+
+    def __call__(self, settings: config.Settings | None = None, **_: object) -> ScriptedChatModel:
+        return self.current
+
+
+@pytest.fixture
+def models(monkeypatch: pytest.MonkeyPatch, fake_embeddings: object) -> Models:
+    m = Models()
+    monkeypatch.setattr(llm, "get_chat_model", m)
+    monkeypatch.setattr(llm, "get_embeddings", lambda: fake_embeddings)
+    monkeypatch.delenv("DRAFTING_FAKE_LLM", raising=False)
+    st.cache_resource.clear()
+    yield m
+    st.cache_resource.clear()
+
+
+def fresh() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def step(at: AppTest, name: str) -> None:
+    at.segmented_control(key="step").set_value(name).run()
+    assert not at.exception, at.exception
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.success, *at.info, *at.warning, *at.error)]
+    return "\n".join(str(p) for p in parts)
+
+
+def create_from_request(at: AppTest, request: str = REQUEST) -> str:
+    at.text_area(key="f_request").input(request)
+    at.button(key="submit_request").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at.session_state[PROJECT]
+
+
+def test_pasted_instruction_to_export(models: Models) -> None:
+    at = fresh()
+    pid = create_from_request(at)
+    assert pid and at.segmented_control(key="step").value == "提纲"
+    at.button(key="outline_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    outline_prompt = next(p for p in models.current.history if "请拟一份提纲" in p)
+    assert "安全生产" in outline_prompt and "约600字" in outline_prompt
+    assert "提纲已生成" in texts(at)
+    assert "提高政治站位" in at.text_area(key=f"outline_text_{pid}").value
+
+    step(at, "正文")
+    at.button(key="draft_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "初稿已完成" in texts(at)
+    assert "一、提高政治站位" in texts(at)
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert len(saved.versions) == 1 and saved.versions[0].draft.complete
+
+    step(at, "审阅")
+    at.button(key="review_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any("逐项给出 1 到 10 分" in p for p in models.current.history)
+    assert "审阅完成" in texts(at)
+    assert len(at.image) == 1  # the radar chart
+    assert any("通天气" in e.label for e in at.expander)
+
+    step(at, "导出")
+    labels = [b.label for b in at.get("download_button")]
+    assert "下载 Word（.docx）" in labels and "下载 Markdown" in labels
+
+
+def test_empty_brief_shows_chinese_error_and_saves_nothing(models: Models) -> None:
+    at = fresh()
+    at.button(key="submit_request").click().run()
+    assert not at.exception
+    assert any("任务为空" in e.value for e in at.error)
+    at.text_area(key="f_request").input("   ")
+    at.button(key="submit_fields").click().run()  # the structured form, all empty
+    assert any("任务为空" in e.value for e in at.error)
+    assert Workspace(get_settings().workspace_path).list_projects() == []
+
+
+def test_provider_failure_keeps_partial_draft_and_resume_finishes(models: Models) -> None:
+    at = fresh()
+    pid = create_from_request(at)
+    at.button(key="outline_go").click().run()
+    step(at, "正文")
+    # Call 1 of the new model is the opening, call 2 the first body section: it breaks halfway.
+    models.current = ScriptedChatModel(fail_on_call=2)
+    st.cache_resource.clear()
+    at.button(key="draft_go").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any("无法连接" in e for e in errors), errors
+    assert "Traceback" not in texts(at)
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert saved.working is not None and not saved.working.complete
+    assert saved.working.sections[0].complete and saved.working.sections[0].text
+    assert saved.versions == []
+    assert at.button(key="draft_resume").disabled is False
+
+    models.current = ScriptedChatModel()
+    st.cache_resource.clear()
+    at.button(key="draft_resume").click().run()
+    assert not at.error, [e.value for e in at.error]
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert len(saved.versions) == 1 and saved.versions[0].draft.complete
+    # The finished opening was kept: the resumed run only wrote what was missing.
+    assert not any("请写全文的开头" in p for p in models.current.history)
+    assert any("请写全文的结尾" in p for p in models.current.history)
+
+
+def test_restart_shows_project_and_versions(models: Models) -> None:
+    at = fresh()
+    pid = create_from_request(at)
+    at.button(key="outline_go").click().run()
+    step(at, "正文")
+    at.button(key="draft_go").click().run()
+    del at
+
+    again = fresh()  # a new session on the same data directory
+    assert again.session_state[PROJECT] == pid
+    assert again.sidebar.radio(key="project_pick").value == pid
+    assert "1 稿" in again.sidebar.radio(key="project_pick").options[0]
+    assert again.segmented_control(key="step").value == "正文"
+    assert "初稿已完成" not in texts(again)  # flash messages do not outlive their session
+    assert "一、提高政治站位" in texts(again)
+
+
+def test_corpus_search_highlights_and_pins(models: Models) -> None:
+    at = fresh()
+    pid = create_from_request(at)
+    step(at, "范文")
+    at.text_input(key="search_query").input("安全生产")
+    at.button(key="search_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "<mark>安全生产</mark>" in texts(at)
+    pin = next(b for b in at.button if b.key and b.key.startswith("pin_"))
+    pin.click().run()
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert saved.passages and saved.passages[0].origin == "pinned"
+
+
+def test_bad_upload_reports_reason_per_file(models: Models) -> None:
+    at = fresh()
+    step(at, "范文")
+    at.get("file_uploader")  # present
+    from drafting.ui_actions import upload_to_corpus
+    from drafting.ui_state import get_store
+
+    store = get_store(get_settings())
+    report = upload_to_corpus([("坏文件.txt", b"\x00\x01\x02" * 400), ("x.exe", b"MZ")], store, get_settings().data_dir / "uploads")
+    reasons = dict(report.failed)
+    assert "坏文件.txt" in reasons and "不是文本" in reasons["坏文件.txt"]
+    assert "x.exe" in reasons and "不支持" in reasons["x.exe"]
