@@ -1,0 +1,63 @@
+"""文稿助手 drafting: outline-first drafting of speeches and official documents on a local model.
+
+The stages, each a module with one verb-named entry point and typed data in and out:
+brief (``brief_from_request``) -> retrieval (``retrieve``) -> outline (``make_outline``)
+-> draft (``write_draft``) -> review (``review``) -> revision (``revise``) -> export (``export_docx``).
+``pipeline`` runs them in order and saves to the ``Workspace``.
+"""
+
+from .brief import brief_from_request, load_brief, validate_brief
+from .config import Settings, get_settings, load_settings
+from .domain import (
+    Brief,
+    Comment,
+    CommentStatus,
+    Criterion,
+    Draft,
+    Outline,
+    Passage,
+    Review,
+    RevisionMode,
+    Version,
+    count_chars,
+)
+from .draft import write_draft
+from .errors import DraftingError
+from .outline import make_outline, outline_from_text, outline_to_text
+from .pipeline import gather_passages, resume_draft, run_draft, run_revision
+from .review import review
+from .revise import revise, rewrite_section
+from .workspace import Workspace
+
+__all__ = [
+    "Brief",
+    "Comment",
+    "CommentStatus",
+    "Criterion",
+    "Draft",
+    "DraftingError",
+    "Outline",
+    "Passage",
+    "Review",
+    "RevisionMode",
+    "Settings",
+    "Version",
+    "Workspace",
+    "brief_from_request",
+    "count_chars",
+    "gather_passages",
+    "get_settings",
+    "load_brief",
+    "load_settings",
+    "make_outline",
+    "outline_from_text",
+    "outline_to_text",
+    "resume_draft",
+    "review",
+    "revise",
+    "rewrite_section",
+    "run_draft",
+    "run_revision",
+    "validate_brief",
+    "write_draft",
+]
