@@ -57,14 +57,27 @@ def section_heading(outline: Outline, index: int) -> str:
     return f"{cn_num(n)}、{s.heading}"
 
 
-def clean_section_text(text: str, heading: str = "") -> str:
-    """Strip markdown, an echoed heading, and anything the model wrote for the next section."""
+_DEDUP_SPLIT = re.compile(r"(?<=[。！？；：])")
+_MARKER = re.compile(r"^【[^】]{1,8}】$")
+_SALUTATION = re.compile(r"^(尊敬的|各位领导|同志们[：:，,]?$|大家好)")
+
+
+def clean_section_text(text: str, heading: str = "", previous: str = "") -> str:
+    """Strip markdown, an echoed heading, prompt markers, sentences already written earlier,
+    and anything the model wrote for the next section. Small models copy the context back."""
     lines: list[str] = []
     bare = re.sub(r"^[一二三四五六七八九十]+、", "", heading).strip()
+    seen = {x for x in _DEDUP_SPLIT.split(previous.replace("\n", "")) if count_chars(x) >= 6}
     for raw in text.replace("\r", "").split("\n"):
         line = re.sub(r"^#+\s*|\*\*|__", "", raw).strip()
-        if not line:
+        if not line or _MARKER.match(line):
             continue
+        if previous and _SALUTATION.match(line):
+            continue  # only the opening greets the audience
+        if seen:
+            line = "".join(x for x in _DEDUP_SPLIT.split(line) if x not in seen).strip()
+            if not line:
+                continue
         if bare and (line == heading or line.strip("：: ") == bare or line == f"{heading}："):
             continue
         if _TOP_HEADING.match(line) and lines:
@@ -181,7 +194,7 @@ def write_section(
         refs = []
     max_tokens = int(budget * 1.2) + 120
     text = complete(llm, messages, stage="draft", costs=costs, on_token=on_token, max_tokens=max_tokens)
-    text = clean_section_text(text, heading)
+    text = clean_section_text(text, heading, previous)
     if count_chars(text) < budget * LENGTH_LOW and s.kind == "body":
         more = budget - count_chars(text)
         follow = [
@@ -192,7 +205,7 @@ def write_section(
         if on_token:
             on_token("\n")
         extra = complete(llm, follow, stage="draft", costs=costs, on_token=on_token, max_tokens=int(more * 1.2) + 80)
-        text = text + "\n" + clean_section_text(extra, heading)
+        text = text + "\n" + clean_section_text(extra, heading, previous + text)
     text = fit_length(text, budget)
     text = link_citations(text, passages, refs)
     return DraftSection(heading=heading, kind=s.kind, text=text)

@@ -238,15 +238,22 @@ class KeywordIndex:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         conds, params = self._filters(where)
-        sql = (
-            "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunks c ON c.id = chunk_fts.rowid"
-            + (" JOIN documents d ON d.doc_id = c.doc_id" if conds else "")
-            + " WHERE chunk_fts MATCH ?"
-            + "".join(f" AND {c}" for c in conds)
-            + " ORDER BY s LIMIT ?"
-        )
+        if conds:
+            sql = (
+                "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunks c ON c.id = chunk_fts.rowid"
+                " JOIN documents d ON d.doc_id = c.doc_id WHERE chunk_fts MATCH ?"
+                + "".join(f" AND {c}" for c in conds)
+                + " ORDER BY s LIMIT ?"
+            )
+        else:
+            # Unfiltered: rank inside FTS5 first (ORDER BY rank lets it keep only the top k), then join.
+            sql = (
+                "SELECT c.chunk_id, t.s FROM (SELECT rowid, rank AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
+                "ORDER BY rank LIMIT ?) t JOIN chunks c ON c.id = t.rowid ORDER BY t.s"
+            )
+            params = [k]
         with self._lock:
-            rows = self._db.execute(sql, (match, *params, k)).fetchall()
+            rows = self._db.execute(sql, (match, *params, *([] if not conds else [k]))).fetchall()
         return [(cid, -float(s)) for cid, s in rows]
 
     @staticmethod

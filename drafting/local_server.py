@@ -43,6 +43,10 @@ def server_command(settings: Settings) -> list[str]:
         str(threads),
         "--model_alias",
         settings.llm_model,
+        # By default llama.cpp's server cuts a running answer short when another request
+        # arrives; the app, the CLI and evals may share one server, so queue instead.
+        "--interrupt_requests",
+        "False",
     ]
 
 

@@ -26,6 +26,9 @@ CANDIDATES_PER_K = 4
 # Each chunk already chosen from the same document lowers a candidate's MMR value by this much.
 SAME_DOC_PENALTY = 0.08
 NEAR_DUPLICATE = 0.8
+# Fusion weights of the two rankings (see evals/bench_retrieval.py for how they were chosen).
+DENSE_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0
 
 
 def query_terms(query: str) -> list[str]:
@@ -51,12 +54,12 @@ def highlight_terms(query: str, text: str) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
-    """Reciprocal rank fusion: sum of 1 / (k + rank) over the lists an item appears in."""
+def rrf(rankings: list[list[str]], k: int = RRF_K, weights: list[float] | None = None) -> dict[str, float]:
+    """Reciprocal rank fusion: sum of weight / (k + rank) over the lists an item appears in."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return scores
 
 
@@ -129,7 +132,7 @@ def retrieve(
     dense = store.search_dense(query, n, where or None) if method in ("dense", "hybrid") else []
     keyword = store.search_keyword(query, n, where or None) if method in ("keyword", "hybrid") else []
     if method == "hybrid":
-        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]])
+        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]], weights=[DENSE_WEIGHT, KEYWORD_WEIGHT])
         scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
     else:
         scored = dense or keyword

@@ -43,7 +43,9 @@ def section_answer(text: str) -> str:
     import re
 
     budget = int(re.findall(r"约 (\d+) 字", text)[-1])
-    return prose(budget, seed="压实企业主体责任企业主要负责人是安全生产第一责任人") + "[1]"
+    part = re.findall(r"只写“(.+?)”|请写全文的(..)", text)[-1]
+    topic = "".join(part).split("、")[-1]
+    return prose(budget, seed=f"讲{topic}就要压实企业主体责任") + "[1]"
 
 
 def fake_writer(**extra: list) -> RoutedFakeChat:
@@ -97,7 +99,7 @@ def test_draft_sections_length_and_citations(brief: Brief, passages: list[Passag
     section_prompts = [c["all"] for c in llm.calls if "只写“" in c["prompt"]]
     assert len(section_prompts) == 3
     assert draft.sections[0].text[-20:] in section_prompts[0]  # the opening is handed on
-    assert "压实企业主体责任企业主要负责人" in section_prompts[1]  # previous text handed on
+    assert "讲提高政治站位就要压实企业主体责任" in section_prompts[1]  # previous text handed on
 
 
 def test_over_long_answer_is_trimmed_at_a_sentence(brief: Brief) -> None:
@@ -169,7 +171,7 @@ def test_checks_without_model(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     draft = write_draft(brief, make_outline(brief, passages, llm), passages, llm)
     sections = list(draft.sections)
-    sections[2] = sections[2].model_copy(update={"text": "去年全县GDP增长了7.3%。去年全县GDP增长了7.3%。事故3起。"})
+    sections[2] = sections[2].model_copy(update={"text": "去年全县地区生产总值增长了7.3%。去年全县地区生产总值增长了7.3%。事故3起。"})
     broken = draft.model_copy(update={"sections": sections})
     rules = {f.rule for f in check_draft(broken)}
     assert {"repeat.sentence", "section.thin", "fact.unverified", "length.target"} <= rules
@@ -235,3 +237,9 @@ def test_fallback_outline_for_unknown_points() -> None:
     b = Brief(title="关于申请资金的请示", genre="请示", length=800)
     o = allocate_budgets(fallback_outline(b), b)
     assert [s.heading for s in o.body_sections] == ["请示缘由", "请示事项", "相关保障措施"]
+
+
+def test_echoed_context_is_removed() -> None:
+    previous = "同志们：今天召开全县安全生产工作会议。会议的主题是强化责任落实。"
+    raw = "【正文】\n尊敬的各位领导：\n今天召开全县安全生产工作会议。我们要压实责任。\n【结束】"
+    assert clean_section_text(raw, "一、压实责任", previous) == "我们要压实责任。"
