@@ -43,6 +43,7 @@ run: setup index model-server
 
 test: setup
 	@bash scripts/system_deps.sh
+	$(BIN)/python -m drafting.local_server --ensure
 	$(BIN)/python -m pytest
 
 eval: setup model-server

@@ -18,7 +18,7 @@ from drafting.ui_revise import page_export, page_review, page_revise
 from drafting.workspace import Project, Workspace
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-st.set_page_config(page_title="文稿助手", page_icon="📝", layout="wide")
+st.set_page_config(page_title="文稿助手", page_icon=":material/edit_note:", layout="wide")
 st.markdown(
     """<style>
     .block-container {padding-top: 2.2rem; max-width: 1200px;}
@@ -63,9 +63,9 @@ def settings_panel(settings: Settings) -> None:
 
 
 def sidebar(ws: Workspace, settings: Settings) -> None:
-    st.sidebar.title("📝 文稿助手")
+    st.sidebar.title("文稿助手")
     st.sidebar.caption("讲话稿 · 公文 起草助手（本地运行）")
-    if st.sidebar.button("＋ 新建项目", type="primary", width="stretch", key="new_project"):
+    if st.sidebar.button("新建项目", icon=":material/add:", type="primary", width="stretch", key="new_project"):
         st.session_state[S.PROJECT] = None
         st.session_state.pop(FORM_LOADED_FOR, None)
         S.go_to("任务")
@@ -77,16 +77,21 @@ def sidebar(ws: Workspace, settings: Settings) -> None:
     if projects:
         ids = [p.id for p in projects]
         names = {p.id: f"{p.name[:18]}（{p.genre or '未定'} · {p.versions} 稿）" for p in projects}
-        if st.session_state.get(PICK) != st.session_state.get(S.PROJECT):
-            st.session_state[PICK] = st.session_state.get(S.PROJECT)
-
-        def picked() -> None:
-            st.session_state[S.PROJECT] = st.session_state[PICK]
-
-        st.sidebar.radio("我的文稿", ids, format_func=names.__getitem__, key=PICK, on_change=picked)
+        current = st.session_state.get(S.PROJECT)
+        # Keyed by the open project, so a project opened elsewhere (created, restored) is shown selected.
+        choice = st.sidebar.radio(
+            "我的文稿",
+            ids,
+            index=ids.index(current) if current in ids else None,
+            format_func=names.__getitem__,
+            key=f"{PICK}_{current}",
+        )
+        if choice is not None and choice != current:
+            st.session_state[S.PROJECT] = choice
+            st.rerun()
     else:
         st.sidebar.info("还没有项目。在右侧粘贴领导交代或填写任务书即可开始。")
-    with st.sidebar.expander("⚙️ 模型设置"):
+    with st.sidebar.expander("模型设置", icon=":material/settings:"):
         settings_panel(settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -260,7 +261,7 @@ def write_draft(
                 llm,
                 previous=previous,
                 costs=costs,
-                on_token=(lambda t, i=i: on_token(i, t)) if on_token else None,
+                on_token=functools.partial(on_token, i) if on_token else None,
                 context_tokens=context_tokens,
             )
         except ProviderError as err:

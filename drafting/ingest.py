@@ -185,7 +185,7 @@ def _read_pdf(path: Path) -> tuple[str, dict[str, Any]]:
     if count_chars(text) + sum(ch.isalnum() for ch in text) < 10 * max(1, len(pages)) // 2:
         raise IngestError("PDF 没有文字层（可能是扫描件），请先做文字识别（OCR）或另存为 .docx 再导入")
     hints: dict[str, Any] = {}
-    title = ((reader.metadata or {}).get("/Title") or "").strip() if reader.metadata else ""
+    title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
     if title:
         hints["title"] = title
     return text, hints

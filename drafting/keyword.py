@@ -96,6 +96,8 @@ _STOPWORDS = frozenset(
     ]
 )
 _WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+# A query word in more than this share of all chunks is left out of the keyword query.
+COMMON_SHARE = 0.2
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
 _SCHEMA = """
@@ -122,6 +124,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(tokens, tokenize='unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_fts, 'row');
 """
 
 
@@ -233,7 +236,7 @@ class KeywordIndex:
 
     def search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """BM25 over the query's words (OR), best first; score = -bm25 (higher is better)."""
-        terms = query_tokens(query)
+        terms = self._selective(query_tokens(query))
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -255,6 +258,21 @@ class KeywordIndex:
         with self._lock:
             rows = self._db.execute(sql, (match, *params, *([] if not conds else [k]))).fetchall()
         return [(cid, -float(s)) for cid, s in rows]
+
+    def _selective(self, terms: list[str]) -> list[str]:
+        """Drop words found in more than COMMON_SHARE of the chunks (while rarer ones remain).
+
+        Their BM25 weight is near zero anyway, and scoring every chunk that contains "发展" or
+        "工作" is what makes an OR query slow on 100k chunks.
+        """
+        if len(terms) < 2:
+            return terms
+        with self._lock:
+            total = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            marks = ",".join("?" * len(terms))
+            df = dict(self._db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", terms).fetchall())
+        rare = [t for t in terms if df.get(t, 0) <= COMMON_SHARE * total]
+        return rare or terms
 
     @staticmethod
     def _filters(where: dict[str, Any] | None) -> tuple[list[str], list[Any]]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import urllib.error
 import urllib.request
 from importlib import resources
@@ -111,6 +112,11 @@ def check_endpoint(settings: Settings | None = None, timeout: float = 5.0) -> li
             raise ProviderError(f"模型服务拒绝了 API Key（HTTP {exc.code}），请检查密钥设置。") from exc
         raise ProviderError(f"模型服务返回错误 HTTP {exc.code}：{url}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError | socket.timeout):
+            # A server that accepted the connection but is busy generating is up: requests queue.
+            log.info("model endpoint %s is busy (no answer in %.0fs)", url, timeout)
+            return []
         if settings.is_local:
             raise ProviderError(f"本地模型服务未运行（{settings.llm_base_url}）。{START_HINT}") from exc
         raise ProviderError(f"无法连接模型服务 {settings.llm_base_url}：{exc}") from exc

@@ -16,7 +16,7 @@ from .calls import complete_structured
 from .domain import PRINCIPLES, Brief, Costs, Criterion, Outline, OutlineSection, Passage, _Model
 from .errors import ModelOutputError
 from .prompts import PROMPTS_DIR, load_prompt
-from .references import format_references
+from .references import format_references, overlap
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -34,6 +34,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OPENING = "开头"
+_FRAME_WORDS = re.compile(r"^(开头|开场|开场白|引言|前言|结尾|结束语|结语|会议主题|致辞)")
 CLOSING = "结尾"
 
 
@@ -131,17 +132,28 @@ def make_outline(
     if not sections:
         return fallback_outline(brief)
     body: list[OutlineSection] = []
-    for s in sections[: n + 1]:
+    seen_points: list[str] = []
+    for s in sections:
+        if len(body) > n or _FRAME_WORDS.search(_strip_number(s.heading)):
+            continue  # the model wrote an opening/closing part: those are written separately
+        points = []
+        for p in s.points:
+            p = _strip_number(p)[:60]
+            if p and all(overlap(p, q) < 0.8 for q in seen_points):
+                points.append(p)
+                seen_points.append(p)
         principles = [Criterion(p) for p in s.principles if p in {c.value for c in PRINCIPLES}]
         body.append(
             OutlineSection(
                 heading=_strip_number(s.heading)[:40],
                 purpose=s.purpose.strip(),
-                points=[_strip_number(p)[:60] for p in s.points if _strip_number(p)][:4],
+                points=points[:4],
                 principles=principles[:2] or [PRINCIPLES[len(body) % len(PRINCIPLES)]],
                 refs=[r for r in s.refs if 1 <= r <= len(passages)],
             )
         )
+    if len(body) < 2:
+        return fallback_outline(brief)
     title = raw.title.strip() or brief.title or _default_title(brief)
     return allocate_budgets(_with_frame(title, body), brief)
 

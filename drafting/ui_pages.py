@@ -155,7 +155,7 @@ def _passage_card(p: Any, query: str, *, key: str, label: str, args: tuple[Any, 
     with st.container(border=True):
         st.markdown(f"**{V.source_line(p)}**")
         st.markdown(V.highlight_html(query, p.text), unsafe_allow_html=True)
-        st.button(label, key=key, on_click=act.pin_passage if args else None, args=args, disabled=args is None)
+        st.button(label, key=key, icon=":material/push_pin:", on_click=act.pin_passage if args else None, args=args, disabled=args is None)
 
 
 def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> None:
@@ -169,7 +169,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
     if project is not None and project.passages:
         with st.expander(f"本稿使用的参考材料（{len(project.passages)} 段，钉选的排在前面）", expanded=False):
             for i, p in enumerate(project.passages, 1):
-                tag = "📌 " if p.origin == act.PINNED else ""
+                tag = ":material/push_pin: " if p.origin == act.PINNED else ""
                 st.markdown(f"{tag}**[{i}] {V.source_line(p)}**")
                 st.caption(p.text[:160])
                 st.button(
@@ -194,7 +194,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
     for p in results:
         args = (ws, project.id, p) if project is not None else None
         _passage_card(
-            p, q, key=f"pin_{p.chunk_id}", label="📌 用于本稿" if args else "📌 用于本稿（请先创建项目）", args=args
+            p, q, key=f"pin_{p.chunk_id}", label="用于本稿" if args else "用于本稿（请先创建项目）", args=args
         )
     with st.expander("导入范文到范文库（.docx / .txt / .md / .pdf）"):
         files = st.file_uploader("选择文件", type=None, accept_multiple_files=True, key="corpus_files")

@@ -18,7 +18,7 @@ from .workspace import Project, Workspace
 
 __all__ = ["page_review", "page_revise", "page_export"]
 
-SEVERITY = {"error": "🔴 错误", "warning": "🟠 提醒", "info": "🔵 提示"}
+SEVERITY = {"error": "错误", "warning": "提醒", "info": "提示"}
 STATUS = {CommentStatus.PENDING: "待定", CommentStatus.ACCEPTED: "已采纳", CommentStatus.REJECTED: "不采纳"}
 
 
@@ -129,7 +129,7 @@ def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> 
             )
             for c in by_para.get(key, []):
                 x, y, z = st.columns([6, 1, 1], vertical_alignment="center")
-                x.markdown(f"💬 **{c.author}**：{c.text}（{STATUS[c.status]}）")
+                x.markdown(f":material/comment: **{c.author}**：{c.text}（{STATUS[c.status]}）")
                 y.button(
                     "采纳",
                     key=f"acc_{c.id}",

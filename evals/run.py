@@ -118,8 +118,14 @@ def run_eval(
     out_dir: Path,
     meta: dict[str, Any],
     context_tokens: int = 4096,
+    retries: int = 1,
+    retry_wait: float = 60.0,
 ) -> list[dict[str, Any]]:
-    """Run every system on every case into ``out_dir``; returns the result rows."""
+    """Run every system on every case into ``out_dir``; returns the result rows.
+
+    A system that raises is tried again ``retries`` times after ``retry_wait`` seconds (a shared
+    local server may restart or drop a connection); after that the failure is recorded.
+    """
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise ValueError(f"unknown systems: {unknown} (known: {list(SYSTEMS)})")
@@ -136,11 +142,18 @@ def run_eval(
             base = {"system": system, "case_id": case.id, "genre": case.brief.genre, "target": case.brief.length}
             log.info("[%d/%d] %s / %s ...", done, total, case.id, system)
             started = time.perf_counter()
-            try:
-                output = SYSTEMS[system](case.brief, ctx)
-            except Exception as exc:  # noqa: BLE001 - one failed case must not stop the run
-                log.warning("[%d/%d] %s / %s failed: %s", done, total, case.id, system, exc)
-                rows.append({**base, "error": f"{type(exc).__name__}: {exc}"[:500], "wall_seconds": _since(started)})
+            output, error = None, ""
+            for attempt in range(retries + 1):
+                try:
+                    output = SYSTEMS[system](case.brief, ctx)
+                    break
+                except Exception as exc:  # noqa: BLE001 - one failed case must not stop the run
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    log.warning("[%d/%d] %s / %s failed (try %d): %s", done, total, case.id, system, attempt + 1, exc)
+                    if attempt < retries:
+                        time.sleep(retry_wait)
+            if output is None:
+                rows.append({**base, "error": error, "wall_seconds": _since(started)})
                 continue
             stem = f"{case.id}__{system}"
             (drafts_dir / f"{stem}.json").write_text(output.draft.model_dump_json(indent=1), encoding="utf-8")
@@ -257,6 +270,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--systems", default=",".join(ORDER), help="逗号分隔：urgent,slow,baseline")
     p.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="用例 YAML 文件或目录")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果根目录")
+    p.add_argument("--retries", type=int, default=1, help="某篇失败后重试的次数（每次先等 60 秒）")
     p.add_argument("--no-judge", action="store_true", help="不请评审模型打分（只算免模型指标）")
     p.add_argument(
         "--data-dir", type=Path, default=None, help="评测专用索引所在目录（默认：<数据目录>/evals，与日常范文库分开）"
@@ -266,7 +280,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    # Progress at INFO from evals and drafting; libraries (httpx logs every request) at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    for ours in ("evals", "drafting"):
+        logging.getLogger(ours).setLevel(logging.INFO)
     from drafting.ingest import ingest_bundled_corpus
     from drafting.llm import get_chat_model, get_judge_model
     from drafting.store import open_store
@@ -292,9 +309,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["args"] = {k: str(v) for k, v in vars(args).items()}
     (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     log.info("writing results to %s", out_dir)
-    # After open_store: chroma's start-up reconfigures logging.
-    for noisy in ("httpx", "chromadb", "jieba"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     run_eval(
         cases,
         systems,
@@ -304,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir=out_dir,
         meta=meta,
         context_tokens=settings.context_tokens,
+        retries=args.retries,
     )
     log.info("done: %s", out_dir / "report.md")
     return 0

@@ -92,7 +92,11 @@ CRITERIA = ["通天气", "接地气", "聚人气", "溢才气", "显霸气", "�
 
 def scores_json(evidence: str = "安全生产责任重于泰山", score: int = 7) -> str:
     return json.dumps(
-        {"scores": [{"criterion": c, "score": score, "evidence": evidence, "suggestion": f"加强{c}"} for c in CRITERIA]},
+        {
+            "scores": [
+                {"criterion": c, "score": score, "evidence": evidence, "suggestion": f"加强{c}"} for c in CRITERIA
+            ]
+        },
         ensure_ascii=False,
     )
 

@@ -146,8 +146,8 @@ def test_restart_shows_project_and_versions(models: Models) -> None:
 
     again = fresh()  # a new session on the same data directory
     assert again.session_state[PROJECT] == pid
-    assert again.sidebar.radio(key="project_pick").value == pid
-    assert "1 稿" in again.sidebar.radio(key="project_pick").options[0]
+    assert again.sidebar.radio(key=f"project_pick_{pid}").value == pid
+    assert "1 稿" in again.sidebar.radio(key=f"project_pick_{pid}").options[0]
     assert again.segmented_control(key="step").value == "正文"
     assert "初稿已完成" not in texts(again)  # flash messages do not outlive their session
     assert "一、提高政治站位" in texts(again)

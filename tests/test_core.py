@@ -159,3 +159,40 @@ def test_complete_structured_repairs_then_retries_then_fails() -> None:
 def test_brief_query_text() -> None:
     b = Brief(title="在全县安全生产工作会议上的讲话", key_points=["压实责任"])
     assert "压实责任" in b.query_text()
+
+
+def test_check_endpoint_down_busy_and_refusing_key() -> None:
+    import http.server
+    import socket
+    import threading
+
+    from drafting.llm import check_endpoint
+
+    down = config.load_settings({"DRAFTING_LLM_BASE_URL": "http://127.0.0.1:9/v1"})
+    with pytest.raises(ProviderError, match="无法连接"):
+        check_endpoint(down, timeout=2)
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts, never answers: a server busy generating
+    busy = config.load_settings({"DRAFTING_LLM_BASE_URL": f"http://127.0.0.1:{silent.getsockname()[1]}/v1"})
+    assert check_endpoint(busy, timeout=0.5) == []
+    silent.close()
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bad_key = config.load_settings({"DRAFTING_LLM_BASE_URL": f"http://127.0.0.1:{server.server_port}/v1"})
+        with pytest.raises(ProviderError, match="API Key"):
+            check_endpoint(bad_key, timeout=2)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -33,7 +33,9 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         stop(settings)
 
 
-def test_ingest_and_draft_a_short_speech(local_server: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_and_draft_a_short_speech(
+    local_server: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     docs = tmp_path / "fanwen"
     docs.mkdir()
     for name in ("sa01.txt", "sc03.txt"):  # a safety speech and a safety report
@@ -66,7 +68,9 @@ def test_ingest_and_draft_a_short_speech(local_server: None, tmp_path: Path, cap
     assert len(payload["outline"]["sections"]) >= 4
 
 
-def test_model_server_down_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_server_down_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DRAFTING_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     config.get_settings.cache_clear()
     out = tmp_path / "x.docx"

@@ -330,14 +330,27 @@ def test_broken_draft_scores_lower_on_adherence_and_coverage(tmp_path: Path, sto
 def test_a_failing_case_is_recorded_and_the_run_goes_on(
     tmp_path: Path, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    attempts: list[str] = []
+
     def explode(brief: Brief, ctx: systems.CaseContext) -> systems.SystemOutput:
+        attempts.append(brief.genre)
         if brief.genre == "通知":
             raise RuntimeError("模型服务断开")
         return systems.run_baseline(brief, ctx)
 
     monkeypatch.setitem(systems.SYSTEMS, "baseline", explode)
-    rows = run_eval(_cases(), ["baseline"], llm=ScriptedChatModel(), judge=None, store=store, out_dir=tmp_path, meta={})
+    rows = run_eval(
+        _cases(),
+        ["baseline"],
+        llm=ScriptedChatModel(),
+        judge=None,
+        store=store,
+        out_dir=tmp_path,
+        meta={},
+        retry_wait=0,
+    )
     assert [bool(r["error"]) for r in rows] == [False, True]
+    assert attempts == ["讲话稿", "通知", "通知"]  # the failing case was tried again once
     assert "模型服务断开" in rows[1]["error"]
     assert "## 失败记录" in (tmp_path / "report.md").read_text(encoding="utf-8")
 

@@ -6,7 +6,7 @@ from drafting.chunking import chunk_document
 from drafting.config import Settings
 from drafting.domain import DocumentMeta
 from drafting.errors import RetrievalError
-from drafting.retrieve import highlight_terms, query_terms, retrieve, rrf
+from drafting.retrieve import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, highlight_terms, query_terms, retrieve, rrf
 from drafting.store import IndexStore, open_store
 
 TOPICS = {
@@ -101,7 +101,7 @@ def test_hybrid_at_least_as_good_as_each_single_method(store: IndexStore) -> Non
 
 def test_scores_and_methods(store: IndexStore) -> None:
     hybrid = retrieve("防汛责任", store, 4)
-    assert all(0 < p.score <= 2 / 61 for p in hybrid)  # RRF sums over two lists
+    assert all(0 < p.score <= (DENSE_WEIGHT + KEYWORD_WEIGHT) / (RRF_K + 1) for p in hybrid)  # RRF over two lists
     assert [p.score for p in retrieve("防汛责任", store, 4, mmr_lambda=1.0)] == sorted(
         (p.score for p in hybrid), reverse=True
     )
@@ -124,8 +124,10 @@ def test_mmr_spreads_over_documents(settings: Settings, fake_embeddings) -> None
 
 
 def test_rrf() -> None:
-    fused = rrf([["a", "b"], ["b", "c"]])
+    fused = rrf([["a", "b"], ["b", "c"]], k=60)
     assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
+    weighted = rrf([["a", "b"], ["b", "c"]], k=5, weights=[0.5, 1.0])
+    assert weighted == pytest.approx({"a": 0.5 / 6, "b": 0.5 / 7 + 1 / 6, "c": 1 / 7})
     assert max(fused, key=fused.__getitem__) == "b"
 
 
