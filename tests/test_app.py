@@ -175,7 +175,37 @@ def test_bad_upload_reports_reason_per_file(models: Models) -> None:
     from drafting.ui_state import get_store
 
     store = get_store(get_settings())
-    report = upload_to_corpus([("坏文件.txt", b"\x00\x01\x02" * 400), ("x.exe", b"MZ")], store, get_settings().data_dir / "uploads")
+    report = upload_to_corpus(
+        [("坏文件.txt", b"\x00\x01\x02" * 400), ("x.exe", b"MZ")], store, get_settings().data_dir / "uploads"
+    )
     reasons = dict(report.failed)
     assert "坏文件.txt" in reasons and "不是文本" in reasons["坏文件.txt"]
     assert "x.exe" in reasons and "不支持" in reasons["x.exe"]
+
+
+def test_revise_urgent_and_slow_rounds_with_diff(models: Models) -> None:
+    at = fresh()
+    pid = create_from_request(at)
+    at.button(key="outline_go").click().run()
+    step(at, "正文")
+    at.button(key="draft_go").click().run()
+    step(at, "修改")
+    at.button(key="colloquial_1").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "已形成第2稿" in texts(at)
+    assert any("更口语化" in p for p in models.current.history)
+
+    at.segmented_control(key=f"mode_{pid}").set_value("慢稿").run()
+    at.button(key="comments_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    comments = Workspace(get_settings().workspace_path).comments(pid, 2)
+    assert comments and "补充具体措施" in texts(at)
+    at.button(key=f"rej_{comments[0].id}").click().run()
+    at.button(key=f"acc_{comments[1].id}").click().run()
+    statuses = {c.id: c.status.value for c in Workspace(get_settings().workspace_path).comments(pid, 2)}
+    assert statuses[comments[0].id] == "rejected" and statuses[comments[1].id] == "accepted"
+    at.button(key="consolidate_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "已形成第3稿" in texts(at)
+    assert [v.number for v in Workspace(get_settings().workspace_path).versions(pid)] == [1, 2, 3]
+    assert at.html and "第2稿" in at.html[0].value and "第3稿" in at.html[0].value  # side-by-side diff

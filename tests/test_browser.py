@@ -56,7 +56,9 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     (corpus / "docs").mkdir(parents=True)
     lines = []
     for mf in sorted((ROOT / "corpus").glob("manifest*.jsonl")):
-        lines += [line for line in mf.read_text(encoding="utf-8").splitlines() if any(f'"{d}"' in line for d in CORPUS_SAMPLE)]
+        lines += [
+            line for line in mf.read_text(encoding="utf-8").splitlines() if any(f'"{d}"' in line for d in CORPUS_SAMPLE)
+        ]
     (corpus / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     for rel in CORPUS_SAMPLE:
         (corpus / rel).write_bytes((ROOT / "corpus" / rel).read_bytes())
@@ -68,12 +70,20 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", code, str(corpus)], cwd=ROOT, env=env, check=True, timeout=300)
 
 
-def _model_server_answers() -> bool:
-    try:
-        with urllib.request.urlopen(LOCAL_BASE_URL + "/models", timeout=5) as resp:  # noqa: S310 - fixed local URL
-            return resp.status == 200
-    except OSError:
-        return False
+def _model_server_answers(patience: float = 180.0) -> bool:
+    """True when the server lists its models; a busy llama.cpp server answers late, so keep asking a while."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with urllib.request.urlopen(LOCAL_BASE_URL + "/models", timeout=30) as resp:  # noqa: S310 - fixed local URL
+                return resp.status == 200
+        except OSError as exc:
+            refused = isinstance(exc, ConnectionRefusedError) or isinstance(
+                getattr(exc, "reason", None), ConnectionRefusedError
+            )
+            if refused or time.monotonic() > deadline:
+                return False
+            time.sleep(5)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +104,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (data / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -129,7 +139,9 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            context = browser.new_context(
+                accept_downloads=True, viewport={"width": 1440, "height": 1000}, locale="zh-CN"
+            )
             page = context.new_page()
             page.goto(app_url)
             expect(page.get_by_text("新建文稿")).to_be_visible(timeout=60_000)
@@ -160,10 +172,11 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
                 download_button.click()
             target = tmp_path / "draft.docx"
             info.value.save_as(target)
+            filename = info.value.suggested_filename
         finally:
             browser.close()
 
-    assert info.value.suggested_filename.endswith(".docx")
+    assert filename.endswith(".docx")
     doc = Document(io.BytesIO(target.read_bytes()))
     texts = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
     assert any(t.startswith("一、") for t in texts), texts[:12]

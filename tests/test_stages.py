@@ -10,7 +10,7 @@ from drafting.domain import Brief, Comment, CommentStatus, Criterion, Passage, R
 from drafting.draft import clean_section_text, fit_length, link_citations, write_draft
 from drafting.errors import ProviderError
 from drafting.outline import allocate_budgets, fallback_outline, make_outline, outline_from_text, outline_to_text
-from drafting.review import check_draft, heading_findings, review, unverified_numbers
+from drafting.review import check_draft, review, unverified_numbers
 from drafting.revise import consolidate, coverage_map, instruction_for, reviewer_comments, revise, rewrite_section
 from tests.fakes import RoutedFakeChat, outline_json, prose, scores_json
 
@@ -191,11 +191,15 @@ def test_checks_without_model(brief: Brief, passages: list[Passage]) -> None:
     assert "fact.unverified" not in {f.rule for f in check_draft(draft)}
 
 
-def test_heading_order_and_skips() -> None:
-    ok = ["一、总体要求", "（一）目标", "1.第一项", "（二）原则", "二、主要任务"]
-    assert heading_findings(ok) == []
-    rules = [f.rule for f in heading_findings(["一、总体要求", "三、保障措施", "1.跳级了"])]
-    assert rules == ["structure.heading.order", "structure.heading.skip"]
+def test_heading_numbering_is_checked_on_every_draft(brief: Brief, passages: list[Passage]) -> None:
+    llm = fake_writer()
+    draft = write_draft(brief, make_outline(brief, passages, llm), passages, llm)
+    assert not {f.rule for f in check_draft(draft)} & {"lint.heading.skip", "lint.heading.level_skip"}
+    sections = list(draft.sections)
+    sections[3] = sections[3].model_copy(update={"heading": "四、跳号的标题"})
+    sections[2] = sections[2].model_copy(update={"text": "1.直接跳到第三层。" + sections[2].text})
+    rules = [f.rule for f in check_draft(draft.model_copy(update={"sections": sections}))]
+    assert "lint.heading.skip" in rules and "lint.heading.level_skip" in rules
 
 
 def test_slow_revision_round(brief: Brief, passages: list[Passage]) -> None:
