@@ -84,7 +84,7 @@ def get_workspace(settings: config.Settings) -> Workspace:
     return _workspace(str(settings.workspace_path))
 
 
-@st.cache_resource(show_spinner="正在打开范文库（首次使用时建立索引，约需一分钟）……")
+@st.cache_resource(show_spinner="正在打开范文库（首次使用时要建立索引，需要几分钟，只做一次）……")
 def _store(index_dir: str, _settings: config.Settings) -> IndexStore:
     from .ingest import ingest_bundled_corpus
     from .store import open_store

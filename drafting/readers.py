@@ -1,0 +1,139 @@
+"""Readers: turn .docx, .txt/.md (any common Chinese encoding) and text-layer .pdf into plain text.
+
+Each bad file raises IngestError with a Chinese reason the writer can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from .chunking import detect_heading
+from .domain import count_chars
+from .errors import IngestError
+
+__all__ = ["read_document", "MAX_FILE_BYTES", "SUPPORTED_SUFFIXES"]
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+SUPPORTED_SUFFIXES = frozenset({".docx", ".txt", ".md", ".pdf"})
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCODINGS = ["utf_8", "gb18030", "utf_16", "utf_16_le", "utf_16_be", "big5"]
+_HEADING_STYLE = re.compile(r"^(heading|标题)\s*(\d)$", re.IGNORECASE)
+
+
+def _decode_text(data: bytes) -> str:
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(enc, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_ENCODINGS).best()
+    if best is None:
+        raise IngestError(
+            "无法识别文件编码，文件内容不是文本（可能是改了扩展名的二进制文件），请另存为 UTF-8 文本或 .docx 再导入"
+        )
+    return str(best)
+
+
+def _check_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u3000", " ")
+    control = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\t")
+    if control > max(3, len(text) // 100) or "\ufffd" * 3 in text:
+        raise IngestError("文件内容不是文本（可能是改了扩展名的二进制文件），请另存为 UTF-8 文本或 .docx 再导入")
+    return text
+
+
+def _read_docx(path: Path, data: bytes) -> tuple[str, dict[str, Any]]:
+    if data.startswith(_OLE_MAGIC):
+        raise IngestError("文件设有打开密码（已加密），或实为旧版 .doc 格式：请取消密码或另存为 .docx 再导入")
+    if not data.startswith(b"PK"):
+        raise IngestError("文件已损坏或不是有效的 .docx 文档，请用 Word/WPS 打开后重新另存为 .docx")
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError, OSError, Exception) as exc:  # zipfile.BadZipFile et al.
+        raise IngestError(
+            f"文件已损坏或不是有效的 .docx 文档（{type(exc).__name__}），请用 Word/WPS 打开后重新另存为 .docx"
+        ) from exc
+    hints: dict[str, Any] = {}
+    core_title = (document.core_properties.title or "").strip()
+    if core_title and core_title.lower() not in {"untitled", "无标题", "document", "文档"}:
+        hints["title"] = core_title
+    lines: list[str] = []
+    for para in document.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        style = (para.style.name if para.style is not None else "") or ""
+        if style.lower() == "title" or style == "标题":
+            hints.setdefault("title", text)
+        elif (m := _HEADING_STYLE.match(style)) and detect_heading(text) is None:
+            # A styled heading without manual numbering: keep its level as a Markdown heading.
+            text = "#" * min(int(m.group(2)), 4) + " " + text
+        lines.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                lines.append("\t".join(dict.fromkeys(cells)))
+    return "\n\n".join(lines), hints
+
+
+def _read_pdf(path: Path) -> tuple[str, dict[str, Any]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError("PDF 设有打开密码，请先取消密码再导入")
+        pages = [(page.extract_text() or "") for page in reader.pages]
+    except IngestError:
+        raise
+    except (PdfReadError, Exception) as exc:
+        raise IngestError(f"PDF 文件已损坏，无法读取（{type(exc).__name__}）") from exc
+    text = "\n".join(pages)
+    if count_chars(text) + sum(ch.isalnum() for ch in text) < 10 * max(1, len(pages)) // 2:
+        raise IngestError("PDF 没有文字层（可能是扫描件），请先做文字识别（OCR）或另存为 .docx 再导入")
+    hints: dict[str, Any] = {}
+    title = str(reader.metadata.get("/Title") or "").strip() if reader.metadata else ""
+    if title:
+        hints["title"] = title
+    return text, hints
+
+
+def read_document(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, dict[str, Any]]:
+    """Text (paragraphs on their own lines, headings as their own lines) and metadata hints."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".doc":
+        raise IngestError("不支持旧版 Word（.doc）格式，请先另存为 .docx 再导入")
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(f"不支持的文件格式 {suffix or '（无扩展名）'}，请使用 .docx、.txt、.md 或 .pdf")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(f"文件过大（{size / 1e6:.1f} MB，上限 {max_bytes / 1e6:.0f} MB），请拆分后再导入")
+        if size == 0:
+            raise IngestError("文件是空的（0 字节）")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"无法读取文件：{exc.strerror or exc}") from exc
+    if suffix == ".docx":
+        text, hints = _read_docx(path, data)
+    elif suffix == ".pdf":
+        text, hints = _read_pdf(path)
+    else:
+        text, hints = _decode_text(data), {}
+    text = _check_text(text).strip()
+    if not text:
+        raise IngestError("文件中没有文字内容")
+    return text, hints
