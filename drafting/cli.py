@@ -253,6 +253,37 @@ def cmd_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_projects(args: argparse.Namespace) -> int:
+    from .workspace import Workspace
+
+    projects = Workspace(get_settings().workspace_path).list_projects()
+    if not projects:
+        print("工作区里还没有文稿项目。")
+    for p in projects:
+        print(f"{p.id}  {p.updated[:16]}  {p.genre or '-'}  {p.versions}稿  {p.name}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .pipeline import resume_draft
+    from .workspace import Workspace
+
+    llm = _llm()
+    settings = get_settings()
+    run = resume_draft(
+        Workspace(settings.workspace_path),
+        args.project,
+        llm=llm,
+        context_tokens=settings.context_tokens,
+        on_event=_progress,
+    )
+    _export(run.draft, Path(args.out) if args.out else None)
+    if not args.out:
+        print(run.draft.body_text)
+    _info(f"[完成] {run.draft.char_count} 字，项目 {args.project}")
+    return 0
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from .review import review
 
@@ -330,10 +361,11 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from .ingest import read_document
     from .lint import lint_text
 
-    text, hints = read_document(Path(args.file))
-    lines = [x for x in text.splitlines() if x.strip()]
-    title = args.title or (lines[0].strip() if lines else "")
-    findings = lint_text(text, args.genre, title=title)
+    text, _ = read_document(Path(args.file))
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    title = args.title or (lines[0] if lines else "")
+    body = lines[1:] if lines and lines[0] == title else lines  # the first line of a file is its title
+    findings = lint_text("\n".join(body), args.genre, title=title)
     for f in findings:
         print(f"[{f.severity}] {f.rule} {f.position}：{f.message}")
     if not findings:
@@ -372,6 +404,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="把任务、提纲、正文、引用和开销写成 JSON")
     s.add_argument("--no-review", action="store_true", help="不做审阅评分")
     s.set_defaults(func=cmd_draft)
+
+    s = sub.add_parser("projects", help="列出工作区里的文稿项目")
+    s.set_defaults(func=cmd_projects)
+
+    s = sub.add_parser("resume", help="续写中断的稿子（已写完的部分保留）")
+    s.add_argument("project", help="项目编号（见 drafting projects）")
+    s.add_argument("--out", help="导出 .docx 或 .md")
+    s.set_defaults(func=cmd_resume)
 
     s = sub.add_parser("review", help="审阅稿件（五气三情评分和自动检查）")
     s.add_argument("draft", help="draft 命令写出的 JSON")
