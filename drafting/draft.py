@@ -27,6 +27,7 @@ __all__ = [
     "write_section",
     "clean_section_text",
     "fit_length",
+    "drop_fragment",
     "link_citations",
     "collect_citations",
     "section_heading",
@@ -75,10 +76,11 @@ def clean_section_text(text: str, heading: str = "", previous: str = "") -> str:
             continue
         if previous and _SALUTATION.match(line):
             continue  # only the opening greets the audience
-        if seen:
-            line = "".join(x for x in _DEDUP_SPLIT.split(line) if x not in seen).strip()
-            if not line:
-                continue
+        kept = [x for x in _DEDUP_SPLIT.split(line) if x not in seen]
+        seen.update(x for x in kept if count_chars(x) >= 6)  # a small model also repeats itself
+        line = "".join(kept).strip()
+        if not line:
+            continue
         if bare and (line == heading or line.strip("：: ") == bare or line == f"{heading}："):
             continue
         if _TOP_HEADING.match(line) and lines:
@@ -87,6 +89,20 @@ def clean_section_text(text: str, heading: str = "", previous: str = "") -> str:
             continue
         lines.append(line)
     return "\n".join(lines)
+
+
+def drop_fragment(text: str) -> str:
+    """Drop a trailing unfinished sentence (an answer cut off by the token limit)."""
+    stripped = text.rstrip()
+    if not stripped or stripped[-1] in "。！？；”」』）)":
+        return stripped
+    cut = max(stripped.rfind(c) for c in "。！？；")
+    if cut < 0:
+        return stripped
+    head = stripped[: cut + 1]
+    if head.count("“") > head.count("”"):
+        head += "”"
+    return head
 
 
 def fit_length(text: str, budget: int) -> str:
@@ -207,7 +223,7 @@ def write_section(
             on_token("\n")
         extra = complete(llm, follow, stage="draft", costs=costs, on_token=on_token, max_tokens=int(more * 1.2) + 80)
         text = text + "\n" + clean_section_text(extra, heading, previous + text)
-    text = fit_length(text, budget)
+    text = fit_length(drop_fragment(text), budget)
     text = link_citations(text, passages, refs)
     return DraftSection(heading=heading, kind=s.kind, text=text)
 

@@ -4,7 +4,7 @@
 
 Writes ``<out>/<timestamp>/``: report.md, results.jsonl (one row per system × case), config.json
 (settings minus secrets, git commit, prompt versions, scorer thresholds), drafts/ (JSON and text)
-and chart.png. results.jsonl and report.md are rewritten after every case, so an interrupted run
+and chart.png. results.jsonl and report.md are rewritten after every system × case, so an interrupted run
 keeps what it finished. A failure on one case is recorded in its row's ``error`` and the run goes on.
 """
 
@@ -154,6 +154,7 @@ def run_eval(
                         time.sleep(retry_wait)
             if output is None:
                 rows.append({**base, "error": error, "wall_seconds": _since(started)})
+                _write_outputs(out_dir, rows, systems, meta)
                 continue
             stem = f"{case.id}__{system}"
             (drafts_dir / f"{stem}.json").write_text(output.draft.model_dump_json(indent=1), encoding="utf-8")
@@ -172,7 +173,7 @@ def run_eval(
                 row.get("principles_mean"),
                 row["wall_seconds"],
             )
-        _write_outputs(out_dir, rows, systems, meta)
+            _write_outputs(out_dir, rows, systems, meta)
     _write_outputs(out_dir, rows, systems, meta)
     (out_dir / "chart.png").write_bytes(render_chart(rows, systems))
     return rows

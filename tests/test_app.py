@@ -209,3 +209,39 @@ def test_revise_urgent_and_slow_rounds_with_diff(models: Models) -> None:
     assert "已形成第3稿" in texts(at)
     assert [v.number for v in Workspace(get_settings().workspace_path).versions(pid)] == [1, 2, 3]
     assert at.html and "第2稿" in at.html[0].value and "第3稿" in at.html[0].value  # side-by-side diff
+
+
+def test_settings_test_connection_and_save_without_clear_key(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
+    from drafting.errors import ProviderError
+
+    asked: list[config.Settings] = []
+
+    def refuse(settings: config.Settings, timeout: float = 5.0) -> list[str]:
+        asked.append(settings)
+        raise ProviderError("模型服务拒绝了 API Key（HTTP 401），请检查密钥设置。")
+
+    monkeypatch.setattr(llm, "check_endpoint", refuse)
+    at = fresh()
+    at.sidebar.radio(key="set_provider").set_value("OpenAI 兼容接口").run()
+    at.sidebar.text_input(key="set_url").input("https://api.example.com/v1")
+    at.sidebar.text_input(key="set_model").input("qwen-plus")
+    at.sidebar.text_input(key="set_key").input("sk-secret-abcdef123456")
+    at.sidebar.button(key="set_test").click().run()
+    assert not at.exception
+    assert any("拒绝了 API Key" in e.value for e in at.sidebar.error)
+    assert asked[-1].llm_base_url == "https://api.example.com/v1" and asked[-1].llm_api_key == "sk-secret-abcdef123456"
+
+    at.sidebar.button(key="set_save").click().run()
+    assert not at.exception
+    data_dir = get_settings().data_dir
+    assert "qwen-plus" in (data_dir / "settings.toml").read_text(encoding="utf-8")
+    for f in data_dir.iterdir():
+        if f.is_file():
+            assert b"sk-secret-abcdef123456" not in f.read_bytes(), f.name
+    config.get_settings.cache_clear()
+    again = fresh()  # restart: the endpoint and the (decrypted) key come back
+    assert again.sidebar.radio(key="set_provider").value == "OpenAI 兼容接口"
+    assert again.sidebar.text_input(key="set_url").value == "https://api.example.com/v1"
+    from drafting.ui_state import current_settings
+
+    assert current_settings().llm_api_key == "sk-secret-abcdef123456"

@@ -70,7 +70,7 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", code, str(corpus)], cwd=ROOT, env=env, check=True, timeout=300)
 
 
-def _model_server_answers(patience: float = 180.0) -> bool:
+def _model_server_answers(patience: float = 600.0) -> bool:
     """True when the server lists its models; a busy llama.cpp server answers late, so keep asking a while."""
     deadline = time.monotonic() + patience
     while True:

@@ -76,7 +76,8 @@ class ScriptedChatModel(BaseChatModel):
                 {"comments": [{"paragraph": 2, "quote": "", "comment": "补充具体措施"}]}, ensure_ascii=False
             )
         if '{"title"' in prompt and "sections" in prompt:
-            n = int(re.search(r"主体分 (\d+) 部分", prompt).group(1))  # type: ignore[union-attr]
+            m = re.search(r"(?:分|恰好)\s*(\d+)\s*(?:部分|个)", prompt)
+            n = int(m.group(1)) if m else 3
             kps = self._key_points(prompt)
             sections = [
                 {"heading": kp[:20], "purpose": kp, "points": [kp], "principles": ["接地气"], "refs": [1]}
@@ -281,6 +282,7 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
         store=store,
         out_dir=out,
         meta={"writer_model": "fake"},
+        retry_wait=0,
     )
     assert [(r["case_id"], r["system"]) for r in rows] == [
         (c.id, s) for c in _cases() for s in ("urgent", "slow", "baseline")

@@ -290,3 +290,15 @@ def test_outline_drops_frame_parts_and_repeated_points(brief: Brief) -> None:
     outline = make_outline(brief, [], RoutedFakeChat(routes={"请拟一份提纲": [raw]}))
     assert [s.heading for s in outline.body_sections] == ["认清形势", "狠抓落实"]
     assert outline.body_sections[1].points == ["开展专项整治"]
+
+
+def test_self_repetition_and_cut_off_sentences_are_removed() -> None:
+    from drafting.draft import drop_fragment
+
+    raw = "我们将组织节前安全生产大检查。\n同时开展应急演练。\n我们将组织节前安全生产大检查。\n（三）压紧压实安全生产责任。"
+    assert clean_section_text(raw, "三、狠抓落实", "开头的话。") == (
+        "我们将组织节前安全生产大检查。\n同时开展应急演练。\n（三）压紧压实安全生产责任。"
+    )
+    assert drop_fragment("第一句完整。第二句说到一半为了确保安全") == "第一句完整。"
+    assert drop_fragment("他说：“要压实责任。然后") == "他说：“要压实责任。”"
+    assert drop_fragment("完整的一句。") == "完整的一句。"
