@@ -27,7 +27,7 @@ st.markdown(
     unsafe_allow_html=True,
 )
 
-PICK = "project_pick"
+OPEN = "open_project_"
 FORM_LOADED_FOR = "form_loaded_for"
 
 
@@ -91,20 +91,18 @@ def sidebar(ws: Workspace, settings: Settings) -> None:
         st.sidebar.error(err)
         projects = []
     if projects:
-        ids = [p.id for p in projects]
-        names = {p.id: f"{p.name[:18]}（{p.genre or '未定'} · {p.versions} 稿）" for p in projects}
         current = st.session_state.get(S.PROJECT)
-        # Keyed by the open project, so a project opened elsewhere (created, restored) is shown selected.
-        choice = st.sidebar.radio(
-            "我的文稿",
-            ids,
-            index=ids.index(current) if current in ids else None,
-            format_func=names.__getitem__,
-            key=f"{PICK}_{current}",
-        )
-        if choice is not None and choice != current:
-            st.session_state[S.PROJECT] = choice
-            st.rerun()
+        st.sidebar.markdown("**我的文稿**")
+        for p in projects:
+            st.sidebar.button(
+                f"{p.name[:18]}（{p.genre or '未定'} · {p.versions} 稿）",
+                key=f"{OPEN}{p.id}",
+                type="secondary" if p.id == current else "tertiary",
+                icon=":material/description:",
+                width="stretch",
+                on_click=st.session_state.__setitem__,
+                args=(S.PROJECT, p.id),
+            )
     else:
         st.sidebar.info("还没有项目。在右侧粘贴领导交代或填写任务书即可开始。")
     with st.sidebar.expander("模型设置", icon=":material/settings:"):

@@ -9,23 +9,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .cnnum import cn_num  # noqa: F401 - stages import it from here
 from .domain import GENRES, Brief, RevisionMode
 from .errors import BriefError
 
-__all__ = ["load_brief", "brief_from_request", "validate_brief", "brief_summary", "CN_NUMS", "cn_num"]
-
-CN_NUMS = "一二三四五六七八九十"
-
-
-def cn_num(n: int) -> str:
-    """1 -> 一, 12 -> 十二 (enough for headings)."""
-    if n <= 10:
-        return CN_NUMS[n - 1]
-    if n < 20:
-        return "十" + CN_NUMS[n - 11]
-    tens, ones = divmod(n, 10)
-    return CN_NUMS[tens - 1] + "十" + (CN_NUMS[ones - 1] if ones else "")
-
+__all__ = ["load_brief", "brief_from_request", "validate_brief", "brief_summary", "mode_of"]
 
 _LENGTH = re.compile(r"(\d{3,5})\s*字")
 _SPEAKER = re.compile(r"(?:为|给|替|帮)([^，。,\s]{1,16}?)(?:同志)?(?:起草|撰写|写|准备|拟)")

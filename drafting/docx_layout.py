@@ -12,6 +12,8 @@ import re
 import warnings
 from datetime import date
 
+from .cnnum import CN_DIGITS, cn_numeral_value  # noqa: F401 - re-exported
+
 __all__ = [
     "TWIPS_PER_MM",
     "mm_to_twips",
@@ -176,20 +178,6 @@ def is_spoken(genre: str) -> bool:
     return g in _SPOKEN or g.endswith(("讲话", "发言", "致辞", "主持词", "讲话稿", "发言稿"))
 
 
-_CN_DIGITS = {
-    "〇": 0,
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _CN_NUM = "一二三四五六七八九十百〇零两"
 _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (1, re.compile(rf"^\s*([{_CN_NUM}]+)、")),
@@ -198,23 +186,6 @@ _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"^\s*[（(](\d{1,2})[）)]")),
 )
 CITATION_MARK = re.compile(r"\[\d{1,3}\]")
-
-
-def cn_numeral_value(s: str) -> int | None:
-    """一 -> 1, 十二 -> 12, 二十 -> 20, 一百零一 -> 101; None if not a Chinese numeral."""
-    if not s or any(c not in _CN_DIGITS and c not in "十百" for c in s):
-        return None
-    total, current = 0, 0
-    for c in s:
-        if c == "百":
-            total += (current or 1) * 100
-            current = 0
-        elif c == "十":
-            total += (current or 1) * 10
-            current = 0
-        else:
-            current = _CN_DIGITS[c]
-    return total + current
 
 
 def heading_number(text: str) -> tuple[int, int] | None:

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .chunking import chunk_document
+from .cnnum import CN_DIGITS, cn_numeral_value
 from .domain import GENRES, Chunk, DocumentMeta
 from .errors import IngestError
 from .readers import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, read_document
@@ -65,21 +66,6 @@ _GENRE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"方案"), "方案"),
     (re.compile(r"总结"), "总结"),
 )
-_CN_DIGIT = {
-    "〇": 0,
-    "零": 0,
-    "○": 0,
-    "O": 0,
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _DATE_AR = re.compile(r"((?:19|20)\d\d)\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日|[-./](\d{1,2})[-./](\d{1,2})(?!\d))")
 _DATE_CN = re.compile(
     r"([〇零○O一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日"
@@ -142,12 +128,7 @@ def _genre_of(text: str) -> str:
 
 
 def _cn_number(s: str) -> int:
-    if s == "十":
-        return 10
-    if "十" in s:
-        tens, _, ones = s.partition("十")
-        return (_CN_DIGIT.get(tens, 1) if tens else 1) * 10 + (_CN_DIGIT.get(ones, 0) if ones else 0)
-    return _CN_DIGIT.get(s, 0)
+    return cn_numeral_value(s) or 0
 
 
 def _find_date(s: str) -> str:
@@ -158,7 +139,7 @@ def _find_date(s: str) -> str:
             return f"{y}-{int(mo):02d}-{int(d):02d}"
     m = _DATE_CN.search(s)
     if m:
-        y = "".join(str(_CN_DIGIT.get(c, 0)) for c in m.group(1))
+        y = "".join(str(CN_DIGITS.get(c, 0)) for c in m.group(1))
         mo, d = _cn_number(m.group(2)), _cn_number(m.group(3))
         if 1 <= mo <= 12 and 1 <= d <= 31:
             return f"{y}-{mo:02d}-{d:02d}"

@@ -338,9 +338,9 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
         return
     model = S.chat_model(settings)
     unfinished = project.working is not None and not project.working.complete
-    c1, c2, _ = st.columns([1, 1, 3])
-    write = c1.button("生成正文" if not project.versions else "重新生成正文", type="primary", key="draft_go")
-    resume = c2.button("继续写", key="draft_resume", disabled=not unfinished)
+    row = st.container(horizontal=True)
+    write = row.button("生成正文" if not project.versions else "重新生成正文", type="primary", key="draft_go")
+    resume = row.button("继续写", key="draft_resume", disabled=not unfinished)
     if write or resume:
         if write:
             run, err = _stream(act.write_full_draft, ws, project.id, model)

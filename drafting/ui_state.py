@@ -150,14 +150,15 @@ _FAKE_HEADINGS = [
     ("坚持久久为功，巩固拓展工作成果", ["完善长效机制", "营造良好氛围"], ["溢才气"]),
     ("强化要素保障，凝聚推动发展的强大合力", ["加强队伍建设", "保障经费投入"], ["聚人气"]),
 ]
-_FAKE_SENTENCES = [
-    "同志们，做好这项工作，事关全县发展大局，事关人民群众切身利益。",
-    "我们要把思想和行动统一到上级决策部署上来，坚持问题导向，拿出过硬措施。",
+_FAKE_CLAUSES = [
+    "要把思想和行动统一到上级决策部署上来，坚持问题导向，拿出过硬措施。",
     "各乡镇、各部门要结合实际，细化任务清单，明确时间节点，一项一项抓落实。",
     "要深入基层一线，倾听群众呼声，把群众满意作为检验工作成效的根本标准。",
-    "要敢于担当、善于作为，对看准了的事情，就要雷厉风行、一抓到底。",
+    "要敢于担当、善于作为，对看准了的事情雷厉风行、一抓到底。",
     "要加强统筹协调，形成上下联动、齐抓共管的工作格局。",
+    "要把责任压实到岗、落实到人，确保各项任务按期完成。",
 ]
+_FAKE_LEADS = ["围绕", "抓好", "推进", "落实", "聚焦", "做实", "深化", "巩固"]
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -185,7 +186,7 @@ class ScriptedChatModel(BaseChatModel):
                 {
                     "criterion": c,
                     "score": 6 + i % 3,
-                    "evidence": _FAKE_SENTENCES[i % 6],
+                    "evidence": _FAKE_CLAUSES[i % 6],
                     "suggestion": f"进一步加强{c}的表达。",
                 }
                 for i, c in enumerate(names)
@@ -196,11 +197,15 @@ class ScriptedChatModel(BaseChatModel):
             return json.dumps({"comments": [comment]}, ensure_ascii=False)
         asked = re.findall(r"约\s*(\d+)\s*字", prompt)
         budget = int(asked[-1]) if asked else 120
-        out, i = "", 0
+        # Every sentence is new: the pipeline drops sentences a section repeats from earlier ones.
+        m = re.search(r"现在只写“(?:[一二三四五六七八九十]+、)?(.+?)”", prompt)
+        topic = m.group(1).split("，")[0] if m else "这项工作"
+        out, i = "", len(self.history) * 6
         while len(out) < budget * 0.95:
-            out += _FAKE_SENTENCES[i % len(_FAKE_SENTENCES)]
+            lead = _FAKE_LEADS[(i // len(_FAKE_CLAUSES)) % len(_FAKE_LEADS)]
+            out += f"{lead}{topic}，{_FAKE_CLAUSES[i % len(_FAKE_CLAUSES)]}"
             i += 1
-            if i == 2 and "本部分参考材料" in prompt:
+            if "[1]" not in out and "本部分参考材料" in prompt:
                 out = out[:-1] + "[1]。"
         return out
 

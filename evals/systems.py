@@ -117,7 +117,7 @@ def run_baseline(brief: Brief, ctx: CaseContext) -> SystemOutput:
 SYSTEMS: dict[str, System] = {"urgent": run_urgent, "slow": run_slow, "baseline": run_baseline}
 
 _MARKUP = re.compile(r"^#+\s*|\*\*|__")
-_TITLE_PREFIX = re.compile(r"^(标题|题目)[：:]\s*")
+_TITLE_PREFIX = re.compile(r"^[【\[]?(?:标题|题目)[】\]]?[：:]?\s*")
 _LEVEL1 = re.compile(r"^[一二三四五六七八九十]{1,3}\s*[、．.]")
 
 

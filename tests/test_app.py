@@ -81,6 +81,8 @@ def test_pasted_instruction_to_export(models: Models) -> None:
     assert "一、提高政治站位" in texts(at)
     saved = Workspace(get_settings().workspace_path).load(pid)
     assert len(saved.versions) == 1 and saved.versions[0].draft.complete
+    assert all(s.text.strip() for s in saved.versions[0].draft.sections)
+    assert "突出工作重点，要把思想和行动统一到上级决策部署上来" in texts(at)  # the body as written, on the page
 
     step(at, "审阅")
     at.button(key="review_go").click().run()
@@ -146,11 +148,16 @@ def test_restart_shows_project_and_versions(models: Models) -> None:
 
     again = fresh()  # a new session on the same data directory
     assert again.session_state[PROJECT] == pid
-    assert again.sidebar.radio(key=f"project_pick_{pid}").value == pid
-    assert "1 稿" in again.sidebar.radio(key=f"project_pick_{pid}").options[0]
+    opened = again.sidebar.button(key=f"open_project_{pid}")
+    assert "1 稿" in opened.label and opened.proto.type == "secondary"  # shown as the open project
     assert again.segmented_control(key="step").value == "正文"
     assert "初稿已完成" not in texts(again)  # flash messages do not outlive their session
     assert "一、提高政治站位" in texts(again)
+    again.sidebar.button(key="new_project").click().run()
+    other = create_from_request(again, "请起草一份关于开展消防安全检查的通知，800字。")
+    assert other != pid and again.title[0].value != "在全县安全生产工作会议上的讲话"
+    again.sidebar.button(key=f"open_project_{pid}").click().run()  # back to the first project
+    assert again.session_state[PROJECT] == pid and again.title[0].value == "在全县安全生产工作会议上的讲话"
 
 
 def test_corpus_search_highlights_and_pins(models: Models) -> None:

@@ -253,6 +253,8 @@ def test_parse_baseline_title_opening_and_sections() -> None:
     assert [s.kind for s in d.sections] == ["opening", "body", "body"]
     assert [s.heading for s in d.sections[1:]] == ["一、提高认识", "二、压实责任"]
     assert d.sections[1].text == "这是第一部分。\n第一段。"
+    assert systems.parse_baseline("【标题】在动员会上的讲话\n同志们：", _brief()).title == "在动员会上的讲话"
+    assert systems.parse_baseline("标题：《关于X的通知》\n正文。", _brief()).title == "关于X的通知"
     no_title = systems.parse_baseline("一、只有正文。\n内容。", _brief())
     assert no_title.title == _brief().title
 
