@@ -34,6 +34,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OPENING = "开头"
+_CRITERIA_NAMES = frozenset(c.value for c in Criterion)
 _FRAME_WORDS = re.compile(r"^(开头|开场|开场白|引言|前言|结尾|结束语|结语|会议主题|致辞)")
 CLOSING = "结尾"
 
@@ -134,8 +135,9 @@ def make_outline(
     body: list[OutlineSection] = []
     seen_points: list[str] = []
     for s in sections:
-        if len(body) > n or _FRAME_WORDS.search(_strip_number(s.heading)):
-            continue  # the model wrote an opening/closing part: those are written separately
+        heading = _strip_number(s.heading)
+        if len(body) > n or _FRAME_WORDS.search(heading) or heading in _CRITERIA_NAMES:
+            continue  # an opening/closing part (written separately) or a principle's name copied as a heading
         points = []
         for p in s.points:
             p = _strip_number(p)[:60]

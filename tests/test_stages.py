@@ -283,6 +283,7 @@ def test_outline_drops_frame_parts_and_repeated_points(brief: Brief) -> None:
                 {"heading": "认清形势", "points": ["分析当前面临的形势", "总结去年工作"]},
                 {"heading": "狠抓落实", "points": ["分析当前面临的形势。", "开展专项整治"]},
                 {"heading": "结束语", "points": ["号召"]},
+                {"heading": "三、接地气", "points": ["多讲群众语言"]},
             ],
         },
         ensure_ascii=False,
