@@ -64,7 +64,9 @@ def complete(
     runnable: Any = llm
     kwargs: dict[str, Any] = {}
     if max_tokens:
-        kwargs["max_tokens"] = max_tokens
+        # Sent as the classic ``max_tokens`` field: langchain-openai now sends
+        # ``max_completion_tokens``, which llama.cpp's server ignores (answers ran on unbounded).
+        kwargs["extra_body"] = {"max_tokens": max_tokens}
     if json_mode and get_settings().llm_json_mode:
         kwargs["response_format"] = {"type": "json_object"}
     if kwargs:

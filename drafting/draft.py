@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 # Length control: trim above HIGH, ask for more below LOW (share of the section budget).
 LENGTH_HIGH = 1.15
 LENGTH_LOW = 0.80
+# Output token caps per Chinese character of budget: Qwen writes about 1.4-2.2 characters a token,
+# so this leaves room for the whole section while stopping a runaway answer early.
+TOKENS_PER_CHAR = 0.8
+TOKENS_SLACK = 60
 REFS_PER_SECTION = 3
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_END = re.compile(r"(?<=[。！？；])")
@@ -209,7 +213,7 @@ def write_section(
     else:
         messages = load_prompt("draft.opening").render(**common, part="开头" if s.kind == "opening" else "结尾")
         refs = []
-    max_tokens = int(budget * 1.2) + 120
+    max_tokens = int(budget * TOKENS_PER_CHAR) + TOKENS_SLACK
     text = complete(llm, messages, stage="draft", costs=costs, on_token=on_token, max_tokens=max_tokens)
     text = clean_section_text(text, heading, previous)
     if count_chars(text) < budget * LENGTH_LOW and s.kind == "body":
@@ -221,7 +225,14 @@ def write_section(
         ]
         if on_token:
             on_token("\n")
-        extra = complete(llm, follow, stage="draft", costs=costs, on_token=on_token, max_tokens=int(more * 1.2) + 80)
+        extra = complete(
+            llm,
+            follow,
+            stage="draft",
+            costs=costs,
+            on_token=on_token,
+            max_tokens=int(more * TOKENS_PER_CHAR) + TOKENS_SLACK,
+        )
         text = text + "\n" + clean_section_text(extra, heading, previous + text)
     text = fit_length(drop_fragment(text), budget)
     text = link_citations(text, passages, refs)

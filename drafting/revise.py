@@ -31,7 +31,15 @@ from .domain import (
     _Model,
     count_chars,
 )
-from .draft import clean_section_text, collect_citations, criteria_descriptions, fit_length, link_citations
+from .draft import (
+    TOKENS_PER_CHAR,
+    TOKENS_SLACK,
+    clean_section_text,
+    collect_citations,
+    criteria_descriptions,
+    fit_length,
+    link_citations,
+)
 from .errors import ModelOutputError
 from .prompts import PROMPTS_DIR, load_prompt
 from .references import format_references, overlap, rank_for_section
@@ -200,7 +208,14 @@ def _rewrite(
         references=format_references(passages, budget_tokens=800, numbers=refs),
         budget=budget,
     )
-    text = complete(llm, messages, stage="revise", costs=costs, on_token=on_token, max_tokens=int(budget * 1.3) + 120)
+    text = complete(
+        llm,
+        messages,
+        stage="revise",
+        costs=costs,
+        on_token=on_token,
+        max_tokens=int(budget * TOKENS_PER_CHAR) + TOKENS_SLACK,
+    )
     text = clean_section_text(text, sec.heading)
     if count_chars(text) < max(30, budget * 0.3):
         log.warning("revise: rewrite of %r came back nearly empty; keeping the old text", sec.heading)

@@ -149,6 +149,8 @@ def test_complete_structured_repairs_then_retries_then_fails() -> None:
     assert got.name == "好"
     assert len(llm.calls) == 2 and "不是 JSON 的回答" in llm.calls[1]["all"]
     assert llm.calls[0]["kwargs"].get("response_format") == {"type": "json_object"}
+    complete(llm, [("user", "给我")], stage="t", max_tokens=77)
+    assert llm.calls[-1]["kwargs"]["extra_body"] == {"max_tokens": 77}
 
     bad = RoutedFakeChat(default="")
     with pytest.raises(ModelOutputError, match="无法解析"):
