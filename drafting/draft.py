@@ -43,6 +43,7 @@ LENGTH_LOW = 0.80
 # so this leaves room for the whole section while stopping a runaway answer early.
 TOKENS_PER_CHAR = 0.8
 TOKENS_SLACK = 60
+CONTINUATIONS = 2  # at most this many "go on" calls for a section that came out short
 REFS_PER_SECTION = 3
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_END = re.compile(r"(?<=[。！？；])")
@@ -216,13 +217,11 @@ def write_section(
     max_tokens = int(budget * TOKENS_PER_CHAR) + TOKENS_SLACK
     text = complete(llm, messages, stage="draft", costs=costs, on_token=on_token, max_tokens=max_tokens)
     text = clean_section_text(text, heading, previous)
-    if count_chars(text) < budget * LENGTH_LOW and s.kind == "body":
+    for _ in range(CONTINUATIONS if s.kind == "body" else 0):
+        if count_chars(text) >= budget * LENGTH_LOW:
+            break
         more = budget - count_chars(text)
-        follow = [
-            *messages,
-            ("assistant", text),
-            ("user", f"接着上文继续写，再补充约{more}字，不要重复已写内容，只输出新增正文。"),
-        ]
+        follow = [*messages, ("assistant", text), *load_prompt("draft.continue").render(more=more)]
         if on_token:
             on_token("\n")
         extra = complete(

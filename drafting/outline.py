@@ -78,7 +78,11 @@ _NUM_PREFIX = re.compile(
 
 
 def _strip_number(text: str) -> str:
-    return _NUM_PREFIX.sub("", text.strip()).strip("：: ")
+    """The bare heading: no numbering, no stray quotes, no trailing colon."""
+    bare = _NUM_PREFIX.sub("", text.strip()).strip("：: ")
+    if bare.count("“") != bare.count("”"):
+        bare = bare.replace("“", "").replace("”", "")
+    return bare.strip("\"'")
 
 
 def _coerce_raw(data: Any) -> Any:
