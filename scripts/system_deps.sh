@@ -2,8 +2,9 @@
 # System packages the tests need: Chromium for the browser test, CJK fonts for charts and screenshots.
 set -euo pipefail
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+for pkg in chromium fonts-noto-cjk; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 if [ ${#need[@]} -eq 0 ]; then
   echo "[setup] 系统依赖已就绪（chromium、中文字体）"
   exit 0
