@@ -41,6 +41,7 @@ def test_ingest_and_draft_a_short_speech(
     for name in ("sa01.txt", "sc03.txt"):  # a safety speech and a safety report
         shutil.copy(CORPUS / name, docs / name)
     assert main(["ingest", str(docs)]) == 0
+    capsys.readouterr()
     assert main(["search", "压实安全生产责任", "-k", "3", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert hits and {h["title"] for h in hits} & {"在全县安全生产工作会议上的讲话"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -154,12 +155,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# chromadb installs the ``chroma`` command beside the interpreter (the venv's bin/).
+CHROMA_CLI = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+
+
 @pytest.mark.e2e
-@pytest.mark.skipif(shutil.which("chroma") is None, reason="chroma CLI not installed")
+@pytest.mark.skipif(CHROMA_CLI is None, reason="chroma CLI not installed")
 def test_http_client_backend(tmp_path: Path, settings: Settings, fake_embeddings) -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        ["chroma", "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        [str(CHROMA_CLI), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
