@@ -180,7 +180,7 @@ class ScriptedChatModel(BaseChatModel):
                 for h, p, pr in _FAKE_HEADINGS[:n]
             ]
             return json.dumps({"title": "", "sections": sections}, ensure_ascii=False)
-        if "逐项给出 1 到 10 分" in prompt:
+        if "按上面 8 项标准逐项审阅" in prompt:
             names = ["通天气", "接地气", "聚人气", "溢才气", "显霸气", "动之以情", "晓之以理", "孚之以威"]
             scores = [
                 {

@@ -87,7 +87,7 @@ def test_pasted_instruction_to_export(models: Models) -> None:
     step(at, "审阅")
     at.button(key="review_go").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert any("逐项给出 1 到 10 分" in p for p in models.current.history)
+    assert any("按上面 8 项标准逐项审阅" in p for p in models.current.history)
     assert "审阅完成" in texts(at)
     assert len(at.image) == 1  # the radar chart
     assert any("通天气" in e.label for e in at.expander)
