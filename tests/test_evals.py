@@ -66,7 +66,7 @@ class ScriptedChatModel(BaseChatModel):
         return m.group(1).split("；") if m else ["重点工作"]
 
     def _answer(self, prompt: str) -> str:
-        if "scores 必须恰好 8 项" in prompt:
+        if "按上面 8 项标准逐项审阅" in prompt:
             return json.dumps(
                 {"scores": [{"criterion": c, "score": 7, "evidence": "", "suggestion": "更具体"} for c in CRITERIA]},
                 ensure_ascii=False,
@@ -307,8 +307,8 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
     # The baseline was asked once, with the brief but without references.
     baseline_prompts = [p for p in llm.prompts if "请一次写出全文" in p]
     assert len(baseline_prompts) == 2 and "参考材料" not in baseline_prompts[0]
-    assert sum("scores 必须恰好 8 项" in p for p in judge.prompts) == 6
-    assert not any("scores 必须恰好 8 项" in p for p in llm.prompts)
+    assert sum("按上面 8 项标准逐项审阅" in p for p in judge.prompts) == 6
+    assert not any("按上面 8 项标准逐项审阅" in p for p in llm.prompts)
 
     lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 6 and json.loads(lines[0])["system"] == "urgent"
@@ -360,7 +360,7 @@ def test_a_failing_case_is_recorded_and_the_run_goes_on(
 
 
 def test_a_failing_judge_leaves_the_other_metrics(tmp_path: Path, store: Any) -> None:
-    judge = ScriptedChatModel(fail_on="scores 必须恰好 8 项")
+    judge = ScriptedChatModel(fail_on="按上面 8 项标准逐项审阅")
     rows = run_eval(
         _cases()[:1], ["baseline"], llm=ScriptedChatModel(), judge=judge, store=store, out_dir=tmp_path, meta={}
     )
