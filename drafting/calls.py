@@ -89,6 +89,12 @@ def complete(
             raise translate_error(exc) from exc
         # An empty answer: LangChain refuses to build a message from zero chunks.
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ProviderError
+        if type(exc).__name__ == "LengthFinishReasonError":
+            # The answer hit max_tokens in JSON mode; keep what came (JSON repair can finish it).
+            log.warning("stage %s: answer cut at the token limit", stage)
+            text = "".join(parts)
+            _record(costs, stage, messages, text, usage, started)
+            return text
         err = translate_error(exc)
         err.partial = "".join(parts)  # type: ignore[attr-defined]
         _record(costs, stage, messages, "".join(parts), usage, started)

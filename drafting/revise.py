@@ -124,7 +124,7 @@ def reviewer_comments(
         )
         try:
             raw = complete_structured(
-                llm, messages, _RawComments, stage="review", costs=costs, max_tokens=500, coerce=_coerce_comments
+                llm, messages, _RawComments, stage="review", costs=costs, max_tokens=700, coerce=_coerce_comments
             )
         except ModelOutputError as err:
             log.warning("reviewer %s skipped: %s", p["name"], err)

@@ -198,3 +198,24 @@ def test_check_endpoint_down_busy_and_refusing_key() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_answer_cut_at_token_limit_keeps_the_text() -> None:
+    class LengthFinishReasonError(Exception):
+        pass
+
+    class Cut(RoutedFakeChat):
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+            yield from super()._stream(messages, stop, run_manager, **kwargs)
+            raise LengthFinishReasonError("length limit reached")
+
+    from pydantic import BaseModel
+
+    class Thing(BaseModel):
+        name: str
+
+    llm = Cut(default='{"name": "截断前的内容')
+    costs = Costs()
+    assert complete(llm, [("user", "x")], stage="t", costs=costs) == '{"name": "截断前的内容'
+    assert costs.calls == 1
+    assert complete_structured(llm, [("user", "x")], Thing, stage="t").name == "截断前的内容"
