@@ -54,6 +54,7 @@ __all__ = [
     "revise",
     "rewrite_section",
     "coverage_map",
+    "points_to_cover",
     "diff_drafts",
     "paragraph_sections",
     "instruction_for",
@@ -164,6 +165,11 @@ def coverage_map(draft: Draft, key_points: list[str]) -> dict[str, str]:
     return result
 
 
+def points_to_cover(draft: Draft) -> list[str]:
+    """The brief's key points; for a brief that is only the leader's instruction, the outline's parts."""
+    return draft.brief.key_points or [s.heading for s in draft.outline.body_sections]
+
+
 def diff_drafts(old: Draft, new: Draft) -> str:
     """A unified diff by paragraph, labelled with version numbers."""
     return "\n".join(
@@ -269,7 +275,7 @@ def rewrite_section(
         note=f"改写“{sec.heading or sec.kind}”：{instruction}",
         diff=diff_drafts(draft, new),
         addressed=[note],
-        coverage=coverage_map(new, draft.brief.key_points),
+        coverage=coverage_map(new, points_to_cover(draft)),
     )
 
 
@@ -292,7 +298,7 @@ def consolidate(
         idx = owners[c.paragraph] if 0 <= c.paragraph < len(owners) else body[0]
         quoted = f"（针对“{c.quote[:40]}”）" if c.quote else ""
         per_section.setdefault(idx, []).append(f"{c.author}：{c.text}{quoted}")
-    coverage = coverage_map(draft, draft.brief.key_points)
+    coverage = coverage_map(draft, points_to_cover(draft))
     for kp, where in coverage.items():
         if where == UNCOVERED:
             target = max(body, key=lambda i: overlap(kp, draft.sections[i].heading + draft.sections[i].text))
@@ -312,7 +318,7 @@ def consolidate(
         note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {len(per_section)} 个部分",
         diff=diff_drafts(draft, new),
         addressed=accepted,
-        coverage=coverage_map(new, draft.brief.key_points),
+        coverage=coverage_map(new, points_to_cover(draft)),
     )
 
 

@@ -307,3 +307,14 @@ def test_self_repetition_and_cut_off_sentences_are_removed() -> None:
     assert drop_fragment("第一句完整。第二句说到一半为了确保安全") == "第一句完整。"
     assert drop_fragment("他说：“要压实责任。然后") == "他说：“要压实责任。”"
     assert drop_fragment("完整的一句。") == "完整的一句。"
+
+
+def test_request_only_brief_covers_the_outline_parts(passages: list[Passage]) -> None:
+    from drafting.revise import points_to_cover
+
+    b = Brief(request="为县长起草在全县安全生产工作会议上的讲话", length=1000)
+    llm = fake_writer()
+    draft = write_draft(b, make_outline(b, passages, llm), passages, llm)
+    assert points_to_cover(draft) == HEADINGS
+    version = consolidate(draft, [], fake_writer(), passages)
+    assert set(version.coverage) == set(HEADINGS) and "未覆盖" not in version.coverage.values()
