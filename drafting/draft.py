@@ -28,6 +28,7 @@ __all__ = [
     "clean_section_text",
     "fit_length",
     "drop_fragment",
+    "token_cap",
     "link_citations",
     "collect_citations",
     "section_heading",
@@ -94,6 +95,11 @@ def clean_section_text(text: str, heading: str = "", previous: str = "") -> str:
             continue
         lines.append(line)
     return "\n".join(lines)
+
+
+def token_cap(chars: int) -> int:
+    """The max_tokens for an answer of about ``chars`` Chinese characters."""
+    return int(chars * TOKENS_PER_CHAR) + TOKENS_SLACK
 
 
 def drop_fragment(text: str) -> str:
@@ -214,7 +220,7 @@ def write_section(
     else:
         messages = load_prompt("draft.opening").render(**common, part="开头" if s.kind == "opening" else "结尾")
         refs = []
-    max_tokens = int(budget * TOKENS_PER_CHAR) + TOKENS_SLACK
+    max_tokens = token_cap(budget)
     text = complete(llm, messages, stage="draft", costs=costs, on_token=on_token, max_tokens=max_tokens)
     text = clean_section_text(text, heading, previous)
     for _ in range(CONTINUATIONS if s.kind == "body" else 0):
@@ -230,7 +236,7 @@ def write_section(
             stage="draft",
             costs=costs,
             on_token=on_token,
-            max_tokens=int(more * TOKENS_PER_CHAR) + TOKENS_SLACK,
+            max_tokens=token_cap(more),
         )
         text = text + "\n" + clean_section_text(extra, heading, previous + text)
     text = fit_length(drop_fragment(text), budget)

@@ -32,13 +32,12 @@ from .domain import (
     count_chars,
 )
 from .draft import (
-    TOKENS_PER_CHAR,
-    TOKENS_SLACK,
     clean_section_text,
     collect_citations,
     criteria_descriptions,
     fit_length,
     link_citations,
+    token_cap,
 )
 from .errors import ModelOutputError
 from .prompts import PROMPTS_DIR, load_prompt
@@ -220,7 +219,7 @@ def _rewrite(
         stage="revise",
         costs=costs,
         on_token=on_token,
-        max_tokens=int(budget * TOKENS_PER_CHAR) + TOKENS_SLACK,
+        max_tokens=token_cap(budget),
     )
     text = clean_section_text(text, sec.heading)
     if count_chars(text) < max(30, budget * 0.3):
