@@ -34,6 +34,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OPENING = "开头"
+# A point sharing this share of its character bigrams with an earlier one repeats it.
+REPEATED_POINT = 0.8
 _CRITERIA_NAMES = frozenset(c.value for c in Criterion)
 _FRAME_WORDS = re.compile(r"^(开头|开场|开场白|引言|前言|结尾|结束语|结语|会议主题|致辞)")
 CLOSING = "结尾"
@@ -145,7 +147,7 @@ def make_outline(
         points = []
         for p in s.points:
             p = _strip_number(p)[:60]
-            if p and all(overlap(p, q) < 0.8 for q in seen_points):
+            if p and all(overlap(p, q) < REPEATED_POINT for q in seen_points):
                 points.append(p)
                 seen_points.append(p)
         principles = [Criterion(p) for p in s.principles if p in {c.value for c in PRINCIPLES}]
