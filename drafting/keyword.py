@@ -98,6 +98,9 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 # A query word in more than this share of all chunks is left out of the keyword query.
 COMMON_SHARE = 0.2
+# At most this many query words (the rarest) go into the OR query: each extra word adds a posting
+# list to score, and the rare words carry nearly all of the BM25 weight.
+MAX_QUERY_TERMS = 12
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
 _SCHEMA = """
@@ -260,10 +263,12 @@ class KeywordIndex:
         return [(cid, -float(s)) for cid, s in rows]
 
     def _selective(self, terms: list[str]) -> list[str]:
-        """Drop words found in more than COMMON_SHARE of the chunks (while rarer ones remain).
+        """Drop words found in more than COMMON_SHARE of the chunks (while rarer ones remain), and
+        keep at most MAX_QUERY_TERMS of the rarest.
 
         Their BM25 weight is near zero anyway, and scoring every chunk that contains "发展" or
-        "工作" is what makes an OR query slow on 100k chunks.
+        "工作" is what makes an OR query slow on 100k chunks. Words absent from the index are
+        dropped too (they cannot match).
         """
         if len(terms) < 2:
             return terms
@@ -271,8 +276,9 @@ class KeywordIndex:
             total = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             marks = ",".join("?" * len(terms))
             df = dict(self._db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", terms).fetchall())
-        rare = [t for t in terms if df.get(t, 0) <= COMMON_SHARE * total]
-        return rare or terms
+        present = [t for t in terms if df.get(t, 0) > 0]
+        rare = [t for t in present if df[t] <= COMMON_SHARE * total] or present or terms
+        return sorted(rare, key=lambda t: df.get(t, 0))[:MAX_QUERY_TERMS]
 
     @staticmethod
     def _filters(where: dict[str, Any] | None) -> tuple[list[str], list[Any]]:

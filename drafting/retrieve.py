@@ -9,6 +9,7 @@ pushed down.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .domain import Passage
@@ -78,34 +79,58 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return inter / (len(a) + len(b) - inter)
 
 
+def relevance(position: int) -> float:
+    """MMR relevance of the candidate at 0-based ``position``: 1 at the top, falling like RRF.
+
+    Steep at the top, flat in the tail: a strong hit keeps its place against the diversity terms,
+    while the order of weak candidates is easily changed by them.
+    """
+    return (RRF_K + 1) / (RRF_K + 1 + position)
+
+
 def _mmr(candidates: list[Passage], k: int, mmr_lambda: float) -> list[Passage]:
     """Greedy MMR over candidates sorted best first.
 
-    Relevance is rank-based (1 at the top, falling linearly), because raw scores of the different
-    methods are not on one scale. A near-duplicate of a chosen chunk (Jaccard above
+    Relevance is rank-based (see :func:`relevance`), because raw scores of the different methods
+    are not on one scale. A near-duplicate of a chosen chunk (Jaccard above
     ``NEAR_DUPLICATE``) is effectively dropped.
     """
     if mmr_lambda >= 1.0 or len(candidates) <= 1:
         return candidates[:k]
-    n = len(candidates)
-    rel = {p.chunk_id: 1.0 - i / n for i, p in enumerate(candidates)}
+    rel = {p.chunk_id: relevance(i) for i, p in enumerate(candidates)}
     grams = {p.chunk_id: _bigrams(p.text) for p in candidates}
+    # Highest similarity of each candidate to anything chosen so far, updated with each pick
+    # (one Jaccard per candidate per pick instead of one per chosen chunk).
+    sim = dict.fromkeys(rel, 0.0)
     chosen: list[Passage] = []
     per_doc: dict[str, int] = {}
     pool = list(candidates)
     while pool and len(chosen) < k:
         best_i, best_v = 0, float("-inf")
         for i, p in enumerate(pool):
-            sim = max((_jaccard(grams[p.chunk_id], grams[c.chunk_id]) for c in chosen), default=0.0)
-            value = mmr_lambda * rel[p.chunk_id] - (1 - mmr_lambda) * sim - SAME_DOC_PENALTY * per_doc.get(p.doc_id, 0)
-            if sim >= NEAR_DUPLICATE:
+            s = sim[p.chunk_id]
+            value = mmr_lambda * rel[p.chunk_id] - (1 - mmr_lambda) * s - SAME_DOC_PENALTY * per_doc.get(p.doc_id, 0)
+            if s >= NEAR_DUPLICATE:
                 value -= 1.0
             if value > best_v:
                 best_i, best_v = i, value
-        p = pool.pop(best_i)
-        chosen.append(p)
-        per_doc[p.doc_id] = per_doc.get(p.doc_id, 0) + 1
+        picked = pool.pop(best_i)
+        chosen.append(picked)
+        per_doc[picked.doc_id] = per_doc.get(picked.doc_id, 0) + 1
+        g = grams[picked.chunk_id]
+        for p in pool:
+            sim[p.chunk_id] = max(sim[p.chunk_id], _jaccard(grams[p.chunk_id], g))
     return chosen
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _keyword_pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
+    return _POOL
 
 
 def retrieve(
@@ -132,8 +157,19 @@ def retrieve(
         key: v for key, v in (("genre", genre), ("year", year), ("issuing_body", issuing_body)) if v
     }
     n = max(k * CANDIDATES_PER_K, 20)
-    dense = store.search_dense(query, n, where or None) if method in ("dense", "hybrid") else []
-    keyword = store.search_keyword(query, n, where or None) if method in ("keyword", "hybrid") else []
+    if method == "hybrid":
+        # The query embedding (C code) and the FTS5 query (SQLite) both release the GIL: run them
+        # side by side, so a hybrid query costs about the slower of the two, not their sum.
+        pending = _keyword_pool().submit(store.search_keyword, query, n, where or None)
+        try:
+            dense = store.search_dense(query, n, where or None)
+        except BaseException:
+            pending.result()  # never leave the keyword search running behind a failure
+            raise
+        keyword = pending.result()
+    else:
+        dense = store.search_dense(query, n, where or None) if method == "dense" else []
+        keyword = store.search_keyword(query, n, where or None) if method == "keyword" else []
     if method == "hybrid":
         fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]], weights=[DENSE_WEIGHT, KEYWORD_WEIGHT])
         scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)

@@ -6,7 +6,17 @@ from drafting.chunking import chunk_document
 from drafting.config import Settings
 from drafting.domain import DocumentMeta
 from drafting.errors import RetrievalError
-from drafting.retrieve import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, highlight_terms, query_terms, retrieve, rrf
+from drafting.keyword import MAX_QUERY_TERMS
+from drafting.retrieve import (
+    DENSE_WEIGHT,
+    KEYWORD_WEIGHT,
+    RRF_K,
+    highlight_terms,
+    query_terms,
+    relevance,
+    retrieve,
+    rrf,
+)
 from drafting.store import IndexStore, open_store
 
 TOPICS = {
@@ -121,6 +131,50 @@ def test_mmr_spreads_over_documents(settings: Settings, fake_embeddings) -> None
     diverse = retrieve(para, s, 3, method="dense", mmr_lambda=0.7)
     assert {p.doc_id for p in plain} == {"big"}
     assert "small" in {p.doc_id for p in diverse}
+
+
+def test_mmr_keeps_a_clear_top_hit() -> None:
+    # Relevance falls steeply at the top: moving the best hit down one place costs more than the
+    # same-document penalty, so diversity reorders the tail, not the head.
+    from drafting.retrieve import SAME_DOC_PENALTY
+
+    assert relevance(0) == 1.0
+    assert all(relevance(i) > relevance(i + 1) for i in range(30))
+    assert 0.7 * (relevance(0) - relevance(1)) > SAME_DOC_PENALTY
+    assert relevance(1) - relevance(2) > relevance(20) - relevance(21)
+
+
+def test_hybrid_waits_for_keyword_and_reports_dense_failure(store: IndexStore, monkeypatch) -> None:
+    calls: list[str] = []
+    real_keyword = store.search_keyword
+
+    def keyword(*args, **kwargs):
+        calls.append("keyword")
+        return real_keyword(*args, **kwargs)
+
+    def broken_dense(*args, **kwargs):
+        raise RetrievalError("向量检索失败：测试")
+
+    monkeypatch.setattr(store, "search_keyword", keyword)
+    monkeypatch.setattr(store, "search_dense", broken_dense)
+    with pytest.raises(RetrievalError, match="向量检索失败"):
+        retrieve("防汛责任", store, 3)
+    assert calls == ["keyword"]
+    assert retrieve("防汛责任", store, 3, method="keyword")[0].doc_id == "t1"
+
+
+def test_long_query_keeps_only_the_rarest_words(store: IndexStore) -> None:
+    common = query_terms("各部门要切实负起责任，确保各项措施落实到位")
+    words = [w for parts in TOPICS.values() for w in query_terms("".join(parts))] + common
+    assert len(set(words)) > MAX_QUERY_TERMS and "部门" in common
+    chosen = store.keyword._selective(list(dict.fromkeys(words)))
+    assert 0 < len(chosen) <= MAX_QUERY_TERMS
+    assert "部门" not in chosen  # in every document: never worth scoring
+    df = dict(store.keyword._db.execute("SELECT term, doc FROM chunk_vocab").fetchall())
+    left_out = set(words) - set(chosen)
+    assert max(df[t] for t in chosen) <= min(df.get(t, 0) for t in left_out if df.get(t, 0) > 0)
+    # The capped query still finds the section one of its rare words comes from.
+    assert retrieve("".join(TOPICS["防汛抗旱"]) + "".join(TOPICS["营商环境"]), store, 5, method="keyword")
 
 
 def test_rrf() -> None:
