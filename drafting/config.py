@@ -59,6 +59,9 @@ class Settings:
     chroma_host: str = ""
     chroma_port: int = 8000
     collection: str = "fanwen"
+    # Characters of each chunk (after its heading path) that are embedded; 0 = the whole chunk.
+    # The keyword index always covers the whole text. See evals/results/retrieval.md.
+    embed_chars: int = 0
     # Local model server.
     model_path: Path | None = None
     local_threads: int = 0

@@ -21,7 +21,7 @@ from typing import Any
 
 from .domain import Chunk, DocumentMeta, Passage
 
-__all__ = ["KeywordIndex", "tokenize", "query_tokens", "year_of"]
+__all__ = ["KeywordIndex", "tokenize", "query_tokens", "year_of", "index_text", "embed_text"]
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,21 @@ def year_of(date: str) -> int | None:
 def index_text(chunk: Chunk) -> str:
     """What gets embedded and keyword-indexed: the heading path, then the chunk text."""
     return "\n".join([*chunk.section_path, chunk.text])
+
+
+def embed_text(chunk: Chunk, max_chars: int = 0) -> str:
+    """What gets embedded: the heading path, then the chunk's opening, at most ``max_chars``
+    characters of it (0 = all), cut after the last full sentence that fits.
+
+    Official prose states a section's point first, so the opening carries its meaning; the keyword
+    index always covers the whole text.
+    """
+    text = chunk.text
+    if 0 < max_chars < len(text):
+        cut = text[:max_chars]
+        end = max(cut.rfind(p) for p in "。！？；")
+        text = cut[: end + 1] if end >= max_chars // 2 else cut
+    return "\n".join([*chunk.section_path, text])
 
 
 class KeywordIndex:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from .config import Settings, get_settings
 from .domain import Chunk, DocumentMeta, Passage
 from .errors import IngestError, RetrievalError
-from .keyword import KeywordIndex, index_text, year_of
+from .keyword import KeywordIndex, embed_text, year_of
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -70,11 +70,14 @@ def _chroma_where(where: dict[str, Any] | None) -> dict[str, Any] | None:
 class IndexStore:
     """Chroma collection + SQLite keyword index. Use :func:`open_store` to build one."""
 
-    def __init__(self, collection: Any, keyword: KeywordIndex, embeddings: Embeddings, batch: int = 1000) -> None:
+    def __init__(
+        self, collection: Any, keyword: KeywordIndex, embeddings: Embeddings, batch: int = 1000, embed_chars: int = 0
+    ) -> None:
         self._col = collection
         self.keyword = keyword
         self.embeddings = embeddings
         self._batch = batch
+        self.embed_chars = embed_chars
 
     # -- writes -----------------------------------------------------------------------------------
     def add(self, meta: DocumentMeta, chunks: list[Chunk]) -> None:
@@ -93,7 +96,7 @@ class IndexStore:
         for meta, chunks in docs:
             if any(c.doc_id != meta.doc_id for c in chunks):
                 raise IngestError(f"文档 {meta.title} 的分块编号与文档不一致")
-            texts.extend(index_text(c) for c in chunks)
+            texts.extend(embed_text(c, self.embed_chars) for c in chunks)
             previous = self.keyword.vec_ids(meta.doc_id)
             old.extend(previous)
             tag = (meta.sha256 or "nohash")[:8]
@@ -222,4 +225,6 @@ def open_store(settings: Settings | None = None, embeddings: Embeddings | None =
     except Exception as exc:
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.index_dir)
         raise RetrievalError(f"无法打开向量库（{where}）：{exc}") from exc
-    return IndexStore(collection, KeywordIndex(settings.index_dir / "keyword.sqlite3"), embeddings)
+    return IndexStore(
+        collection, KeywordIndex(settings.index_dir / "keyword.sqlite3"), embeddings, embed_chars=settings.embed_chars
+    )

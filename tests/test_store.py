@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,35 @@ def test_http_client_backend(tmp_path: Path, settings: Settings, fake_embeddings
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_embed_text_keeps_heading_and_whole_sentences() -> None:
+    from drafting.domain import Chunk
+    from drafting.keyword import embed_text, index_text
+
+    body = "第一句讲清目标任务。" + "第二句展开具体措施，明确责任单位和完成时限。" * 4
+    chunk = Chunk(chunk_id="c", doc_id="d", section_path=["一、总体要求"], text=body, ordinal=0)
+    assert embed_text(chunk, 0) == index_text(chunk) == "一、总体要求\n" + body
+    cut = embed_text(chunk, 40)
+    assert cut.startswith("一、总体要求\n第一句讲清目标任务。") and cut.endswith("。")
+    assert len(cut) <= len("一、总体要求\n") + 40
+    no_stop = Chunk(chunk_id="c", doc_id="d", section_path=[], text="甲" * 100, ordinal=0)
+    assert embed_text(no_stop, 30) == "甲" * 30  # no sentence end in reach: a hard cut
+
+
+def test_store_embeds_the_opening_but_keyword_indexes_everything(settings: Settings, fake_embeddings) -> None:
+    seen: list[str] = []
+
+    class Recording(type(fake_embeddings)):  # type: ignore[misc]
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            seen.extend(texts)
+            return super().embed_documents(texts)
+
+    tail = "河道清障工作由水利部门牵头，月底前完成。"
+    text = TEXT.replace("确保责任到人。", "确保责任到人。" + "汛期实行二十四小时值班。" * 3 + tail)
+    store = open_store(replace(settings, embed_chars=30), embeddings=Recording())
+    meta, chunks = _doc(text=text)
+    store.add(meta, chunks)
+    assert seen and all(tail not in t for t in seen)
+    assert any("压实防汛责任" in t for t in seen)  # the heading path is always embedded
+    assert store.search_keyword("河道清障", 3)  # the tail is still found by keyword
