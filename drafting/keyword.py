@@ -191,6 +191,7 @@ class KeywordIndex:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._count: tuple[tuple[int, int], int] = ((-1, -1), 0)
 
     def close(self) -> None:
         with self._lock:
@@ -288,12 +289,20 @@ class KeywordIndex:
         if len(terms) < 2:
             return terms
         with self._lock:
-            total = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            total = self._chunk_count()
             marks = ",".join("?" * len(terms))
             df = dict(self._db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", terms).fetchall())
         present = [t for t in terms if df.get(t, 0) > 0]
         rare = [t for t in present if df[t] <= COMMON_SHARE * total] or present or terms
         return sorted(rare, key=lambda t: df.get(t, 0))[:MAX_QUERY_TERMS]
+
+    def _chunk_count(self) -> int:
+        """COUNT(*) of the chunks, recounted only after a write (ours: total_changes; another
+        process's: data_version), since counting 100k rows on every query costs milliseconds."""
+        key = (self._db.execute("PRAGMA data_version").fetchone()[0], self._db.total_changes)
+        if key != self._count[0]:
+            self._count = (key, self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return self._count[1]
 
     @staticmethod
     def _filters(where: dict[str, Any] | None) -> tuple[list[str], list[Any]]:

@@ -152,18 +152,16 @@ class IndexStore:
             return []
         vector = self.embeddings.embed_query(query)
         try:
-            count = self._col.count()
-            if count == 0:
-                return []
+            # No count() first (a second round trip): chroma returns fewer hits when it holds fewer.
             res = self._col.query(
-                query_embeddings=[vector], n_results=min(k, count), where=_chroma_where(where), include=["distances"]
+                query_embeddings=[vector], n_results=k, where=_chroma_where(where), include=["distances"]
             )
         except RetrievalError:
             raise
         except Exception as exc:
             raise RetrievalError(f"向量检索失败：{exc}") from exc
-        ids: list[str] = res["ids"][0]
-        dists: list[float] = res["distances"][0]
+        ids: list[str] = res["ids"][0] if res["ids"] else []
+        dists: list[float] = res["distances"][0] if res["distances"] else []
         live = self.keyword.resolve_vec_ids(ids)
         return [(live[v], 1.0 - float(d)) for v, d in zip(ids, dists, strict=True) if v in live]
 

@@ -219,3 +219,17 @@ def test_store_embeds_the_opening_but_keyword_indexes_everything(settings: Setti
     assert seen and all(tail not in t for t in seen)
     assert any("压实防汛责任" in t for t in seen)  # the heading path is always embedded
     assert store.search_keyword("河道清障", 3)  # the tail is still found by keyword
+
+
+def test_chunk_count_follows_writes_from_any_connection(settings: Settings, fake_embeddings) -> None:
+    store = open_store(settings, embeddings=fake_embeddings)
+    kw = store.keyword
+    assert kw._chunk_count() == 0
+    meta, chunks = _doc()
+    store.add(meta, chunks)
+    assert kw._chunk_count() == len(chunks)
+    other = open_store(settings, embeddings=fake_embeddings)  # a second process, in effect
+    other.add(*_doc("d2", sha256="bb" * 32))
+    assert kw._chunk_count() == 2 * len(chunks)
+    other.delete("d1")
+    assert kw._chunk_count() == len(chunks)
