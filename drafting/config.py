@@ -41,7 +41,7 @@ class Settings:
     # Writer model: any OpenAI-compatible endpoint. The default is the embedded local server.
     llm_base_url: str = LOCAL_BASE_URL
     llm_api_key: str = field(default="local", repr=False)
-    llm_model: str = "qwen2.5-1.5b-instruct-q4_k_m"
+    llm_model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
     llm_timeout: float = 600.0
     llm_temperature: float = 0.4
     llm_max_retries: int = 1
@@ -61,7 +61,7 @@ class Settings:
     collection: str = "fanwen"
     # Characters of each chunk (after its heading path) that are embedded; 0 = the whole chunk.
     # The keyword index always covers the whole text. See evals/results/retrieval.md.
-    embed_chars: int = 0
+    embed_chars: int = 120
     # Local model server.
     model_path: Path | None = None
     local_threads: int = 0

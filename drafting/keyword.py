@@ -101,6 +101,9 @@ COMMON_SHARE = 0.2
 # At most this many query words (the rarest) go into the OR query: each extra word adds a posting
 # list to score, and the rare words carry nearly all of the BM25 weight.
 MAX_QUERY_TERMS = 12
+# Upper bound on the postings one keyword query scores (the sum of its words' chunk counts, rarest
+# words first): keeps the query fast on a large archive; binds only beyond ~50k chunks.
+POSTING_BUDGET = 20_000
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
 _SCHEMA = """
@@ -279,8 +282,8 @@ class KeywordIndex:
         return [(cid, -float(s)) for cid, s in rows]
 
     def _selective(self, terms: list[str]) -> list[str]:
-        """Drop words found in more than COMMON_SHARE of the chunks (while rarer ones remain), and
-        keep at most MAX_QUERY_TERMS of the rarest.
+        """Drop words found in more than COMMON_SHARE of the chunks (while rarer ones remain), then
+        keep the rarest, at most MAX_QUERY_TERMS of them and POSTING_BUDGET postings in all.
 
         Their BM25 weight is near zero anyway, and scoring every chunk that contains "发展" or
         "工作" is what makes an OR query slow on 100k chunks. Words absent from the index are
@@ -294,7 +297,14 @@ class KeywordIndex:
             df = dict(self._db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", terms).fetchall())
         present = [t for t in terms if df.get(t, 0) > 0]
         rare = [t for t in present if df[t] <= COMMON_SHARE * total] or present or terms
-        return sorted(rare, key=lambda t: df.get(t, 0))[:MAX_QUERY_TERMS]
+        chosen: list[str] = []
+        spent = 0
+        for t in sorted(rare, key=lambda t: df.get(t, 0))[:MAX_QUERY_TERMS]:
+            if chosen and spent + df.get(t, 0) > POSTING_BUDGET:
+                break
+            chosen.append(t)
+            spent += df.get(t, 0)
+        return chosen
 
     def _chunk_count(self) -> int:
         """COUNT(*) of the chunks, recounted only after a write (ours: total_changes; another

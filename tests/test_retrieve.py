@@ -177,6 +177,19 @@ def test_long_query_keeps_only_the_rarest_words(store: IndexStore) -> None:
     assert retrieve("".join(TOPICS["防汛抗旱"]) + "".join(TOPICS["营商环境"]), store, 5, method="keyword")
 
 
+def test_keyword_query_stays_within_the_posting_budget(store: IndexStore, monkeypatch) -> None:
+    import drafting.keyword as kw
+
+    words = query_terms("压实防汛责任，各部门要切实负起责任")
+    df = dict(store.keyword._db.execute("SELECT term, doc FROM chunk_vocab").fetchall())
+    full = store.keyword._selective(words)
+    assert len(full) >= 2
+    monkeypatch.setattr(kw, "POSTING_BUDGET", df[full[0]])  # room for the rarest word only
+    assert store.keyword._selective(words) == full[:1]
+    monkeypatch.setattr(kw, "POSTING_BUDGET", 0)  # never fewer than one word
+    assert store.keyword._selective(words) == full[:1]
+
+
 def test_rrf() -> None:
     fused = rrf([["a", "b"], ["b", "c"]], k=60)
     assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
