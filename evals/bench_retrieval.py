@@ -385,6 +385,9 @@ def main() -> None:
             f"{first['chunks'] / secs:.1f} | {first['failed']} | {reingest_s:.2f} ({len(again.unchanged)} unchanged) | "
             f"≤ 600 s, ≤ 5 s |"
         )
+        if not report.added:
+            say()
+            say(f"The first ingest was measured when {work} was first indexed; this run found it unchanged.")
         say()
         say(
             f"## Hybrid query latency (k=5, MMR 0.7; {len(lat_queries)} queries, half headings, half reworded "
@@ -403,8 +406,8 @@ def main() -> None:
             )
         say()
         say(
-            f"Peak memory (maxrss): {peak_mb:.0f} MB. Load average at the end: {os.getloadavg()[0]:.1f} "
-            "(other processes, e.g. the local LLM server, shared the 2 cores during the run)."
+            f"Peak memory (maxrss): {peak_mb:.0f} MB. One-minute load average at the end: {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores (well above the core count means other processes competed for them)."
         )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
