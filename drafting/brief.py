@@ -9,7 +9,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .cnnum import cn_num  # noqa: F401 - stages import it from here
 from .domain import GENRES, Brief, RevisionMode
 from .errors import BriefError
 

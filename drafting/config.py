@@ -60,7 +60,7 @@ class Settings:
     chroma_port: int = 8000
     collection: str = "fanwen"
     # Characters of each chunk (after its heading path) that are embedded; 0 = the whole chunk.
-    # The keyword index always covers the whole text. See evals/results/retrieval.md.
+    # The keyword index always covers the whole text. See docs/benchmarks/retrieval.md.
     embed_chars: int = 120
     # Local model server.
     model_path: Path | None = None

@@ -12,7 +12,7 @@ import re
 import warnings
 from datetime import date
 
-from .cnnum import CN_DIGITS, cn_numeral_value  # noqa: F401 - re-exported
+from .cnnum import cn_numeral_value
 
 __all__ = [
     "TWIPS_PER_MM",
@@ -52,7 +52,6 @@ __all__ = [
     "is_spoken",
     "heading_level",
     "heading_number",
-    "cn_numeral_value",
     "text_width",
     "balance_title",
     "format_cn_date",

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .brief import brief_summary, cn_num
+from .brief import brief_summary
 from .calls import complete
+from .cnnum import cn_num
 from .domain import Brief, Citation, Costs, Criterion, Draft, DraftSection, Outline, Passage, count_chars
 from .errors import ProviderError
 from .outline import outline_to_text

@@ -164,8 +164,8 @@ def year_of(date: str) -> int | None:
 
 
 def index_text(chunk: Chunk) -> str:
-    """What gets embedded and keyword-indexed: the heading path, then the chunk text."""
-    return "\n".join([*chunk.section_path, chunk.text])
+    """What gets keyword-indexed: the heading path, then the whole chunk text."""
+    return embed_text(chunk)
 
 
 def embed_text(chunk: Chunk, max_chars: int = 0) -> str:
@@ -276,9 +276,8 @@ class KeywordIndex:
                 "SELECT c.chunk_id, t.s FROM (SELECT rowid, rank AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
                 "ORDER BY rank LIMIT ?) t JOIN chunks c ON c.id = t.rowid ORDER BY t.s"
             )
-            params = [k]
         with self._lock:
-            rows = self._db.execute(sql, (match, *params, *([] if not conds else [k]))).fetchall()
+            rows = self._db.execute(sql, (match, *params, k)).fetchall()
         return [(cid, -float(s)) for cid, s in rows]
 
     def _selective(self, terms: list[str]) -> list[str]:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import Field
 
-from .brief import brief_summary, cn_num
+from .brief import brief_summary
 from .calls import complete_structured
+from .cnnum import cn_num
 from .domain import PRINCIPLES, Brief, Costs, Criterion, Outline, OutlineSection, Passage, _Model
 from .errors import ModelOutputError
 from .prompts import PROMPTS_DIR, load_prompt
@@ -153,7 +154,7 @@ def make_outline(
         principles = [Criterion(p) for p in s.principles if p in {c.value for c in PRINCIPLES}]
         body.append(
             OutlineSection(
-                heading=_strip_number(s.heading)[:40],
+                heading=heading[:40],
                 purpose=s.purpose.strip(),
                 points=points[:4],
                 principles=principles[:2] or [PRINCIPLES[len(body) % len(PRINCIPLES)]],

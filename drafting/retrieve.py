@@ -22,10 +22,10 @@ __all__ = ["retrieve", "highlight_terms", "query_terms", "rrf", "METHODS", "RRF_
 log = logging.getLogger(__name__)
 
 METHODS = ("dense", "keyword", "hybrid")
-# RRF constant and weights, measured on the official corpus (evals/bench_retrieval.py): with the
-# textbook k=60 the flat curve lets the weaker e5-small ranking (R@5 0.81 vs BM25 0.97) pull good
-# keyword hits out of the top 5 (hybrid 0.92); k=5 with dense weight 0.5 matches BM25 (0.97) while
-# still letting a strong dense hit in.
+# RRF constant and weights, measured on 50 official documents (evals/bench_retrieval.py, no MMR):
+# with the textbook k=60 the flat curve lets the weaker e5-small ranking (R@5 0.81 vs BM25 0.96)
+# pull good keyword hits out of the top 5 (hybrid 0.93); k=5 with dense weight 0.5 reaches BM25
+# (0.96) while still letting a strong dense hit in. Full-corpus figures: docs/benchmarks/retrieval.md.
 RRF_K = 5
 CANDIDATES_PER_K = 4
 # Each chunk already chosen from the same document lowers a candidate's MMR value by this much.
@@ -157,24 +157,24 @@ def retrieve(
         key: v for key, v in (("genre", genre), ("year", year), ("issuing_body", issuing_body)) if v
     }
     n = max(k * CANDIDATES_PER_K, 20)
-    if method == "hybrid":
+    filters = where or None
+    scored: list[tuple[str, float]]
+    if method == "dense":
+        scored = store.search_dense(query, n, filters)
+    elif method == "keyword":
+        scored = store.search_keyword(query, n, filters)
+    else:
         # The query embedding (C code) and the FTS5 query (SQLite) both release the GIL: run them
         # side by side, so a hybrid query costs about the slower of the two, not their sum.
-        pending = _keyword_pool().submit(store.search_keyword, query, n, where or None)
+        pending = _keyword_pool().submit(store.search_keyword, query, n, filters)
         try:
-            dense = store.search_dense(query, n, where or None)
+            dense = store.search_dense(query, n, filters)
         except BaseException:
             pending.result()  # never leave the keyword search running behind a failure
             raise
         keyword = pending.result()
-    else:
-        dense = store.search_dense(query, n, where or None) if method == "dense" else []
-        keyword = store.search_keyword(query, n, where or None) if method == "keyword" else []
-    if method == "hybrid":
         fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]], weights=[DENSE_WEIGHT, KEYWORD_WEIGHT])
         scored = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
-    else:
-        scored = dense or keyword
     if not scored:
         return []
     by_id = {p.chunk_id: p for p in store.get_chunks([cid for cid, _ in scored])}

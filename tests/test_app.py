@@ -63,6 +63,15 @@ def create_from_request(at: AppTest, request: str = REQUEST) -> str:
     return at.session_state[PROJECT]
 
 
+def drafted_project(at: AppTest) -> str:
+    """A project created from REQUEST, taken through outline and first draft with no edits."""
+    pid = create_from_request(at)
+    at.button(key="outline_go").click().run()
+    step(at, "正文")
+    at.button(key="draft_go").click().run()
+    return pid
+
+
 def test_pasted_instruction_to_export(models: Models) -> None:
     at = fresh()
     pid = create_from_request(at)
@@ -140,10 +149,7 @@ def test_provider_failure_keeps_partial_draft_and_resume_finishes(models: Models
 
 def test_restart_shows_project_and_versions(models: Models) -> None:
     at = fresh()
-    pid = create_from_request(at)
-    at.button(key="outline_go").click().run()
-    step(at, "正文")
-    at.button(key="draft_go").click().run()
+    pid = drafted_project(at)
     del at
 
     again = fresh()  # a new session on the same data directory
@@ -192,10 +198,7 @@ def test_bad_upload_reports_reason_per_file(models: Models) -> None:
 
 def test_revise_urgent_and_slow_rounds_with_diff(models: Models) -> None:
     at = fresh()
-    pid = create_from_request(at)
-    at.button(key="outline_go").click().run()
-    step(at, "正文")
-    at.button(key="draft_go").click().run()
+    pid = drafted_project(at)
     step(at, "修改")
     at.button(key="colloquial_1").click().run()
     assert not at.error, [e.value for e in at.error]

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from drafting import config
-from drafting.brief import brief_from_request, brief_summary, cn_num, load_brief, validate_brief
+from drafting.brief import brief_from_request, brief_summary, load_brief, validate_brief
 from drafting.calls import complete, complete_structured, count_tokens, extract_json
+from drafting.cnnum import cn_num
 from drafting.domain import Brief, Costs, RevisionMode, count_chars
 from drafting.errors import BriefError, ConfigError, ModelOutputError, PromptError, ProviderError
 from drafting.prompts import PROMPTS_DIR, list_prompts, load_prompt
