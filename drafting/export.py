@@ -24,11 +24,12 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm
 from docx.text.paragraph import Paragraph
-from docx.text.run import Run
 
 from drafting import docx_layout as L
 from drafting import docx_xml as X
-from drafting.docx_annotate import REVIEW_HEADER, Annotator, Note, source_label
+from drafting.docx_annotate import REVIEW_HEADER, Annotator, source_label
+from drafting.docx_body import BodyWriter, add_comments
+from drafting.docx_layout import split_lead
 from drafting.domain import GENRES, Comment, Draft
 from drafting.errors import ExportError
 
@@ -132,43 +133,17 @@ def export_notes(draft: Draft) -> list[str]:
 # --- low-level XML helpers -------------------------------------------------------------------
 
 
-def _add_run(p: Paragraph, text: str, font: str, pt: float, latin: str = L.LATIN_FONT) -> Run:
-    run = p.add_run(text)
-    X.set_fonts(run._r.get_or_add_rPr(), font, latin)
-    X.set_size(run._r.get_or_add_rPr(), pt)
-    run.font.bold = False
-    return run
-
-
-def _highlight(run: Run) -> None:
-    el = OxmlElement("w:highlight")
-    el.set(qn("w:val"), "yellow")
-    run._r.get_or_add_rPr().append(el)
-
-
 def _para(doc: DocxDocument, runs: Iterable[tuple[str, str]], *, pt: float = L.BODY_PT, **fmt: object) -> Paragraph:
     p = doc.add_paragraph()
     X.format_paragraph(p, pt=pt, **fmt)  # type: ignore[arg-type]
     for text, font in runs:
         if text:
-            _add_run(p, text, font, pt)
+            X.text_run(p, text, font, pt)
     return p
 
 
 def _blank(doc: DocxDocument) -> None:
     _para(doc, [], align="both")
-
-
-def split_lead(paragraph: str) -> tuple[str, str]:
-    """A heading paragraph's heading part and the prose that follows on the same line.
-
-    "（一）健全责任体系。各乡镇要……" -> ("（一）健全责任体系。", "各乡镇要……");
-    a stand-alone heading comes back whole with an empty rest.
-    """
-    m = re.match(r"^(.+?[。！？])(.+)$", paragraph)
-    if m and m.group(2).strip():
-        return m.group(1), m.group(2)
-    return paragraph, ""
 
 
 # --- document setup ---------------------------------------------------------------------------
@@ -214,76 +189,6 @@ def _setup(doc: DocxDocument) -> None:
 # --- content ----------------------------------------------------------------------------------
 
 
-class _Body:
-    """Writes the body paragraph by paragraph, sentence by sentence, so that a 送审稿 can anchor
-    a comment to each sentence and a forced 定稿 can highlight each placeholder."""
-
-    def __init__(self, doc: DocxDocument, keep_marks: bool, annotator: Annotator | None, highlight: bool) -> None:
-        self.doc, self.keep_marks, self.annotator, self.highlight = doc, keep_marks, annotator, highlight
-        self.index = 0  # position in draft.paragraphs
-
-    def _clean(self, text: str) -> str:
-        return text if self.keep_marks else L.CITATION_MARK.sub("", text)
-
-    def _sentence_runs(self, p: Paragraph, sentence: str, font: str) -> list[Run]:
-        runs: list[Run] = []
-        text = self._clean(sentence)
-        pos = 0
-        for m in L.PLACEHOLDER_MARK.finditer(text) if self.highlight else ():
-            if m.start() > pos:
-                runs.append(_add_run(p, text[pos : m.start()], font, L.BODY_PT))
-            runs.append(_add_run(p, m.group(0), font, L.BODY_PT))
-            _highlight(runs[-1])
-            pos = m.end()
-        if pos < len(text):
-            runs.append(_add_run(p, text[pos:], font, L.BODY_PT))
-        return runs
-
-    def paragraph(self, raw: str, level: int = 0, *, salutation: bool = False) -> None:
-        """One paragraph of ``draft.paragraphs`` (``raw`` keeps its [n] marks)."""
-        p = self.doc.add_paragraph()
-        X.format_paragraph(p, align="both", first_chars=0 if salutation else 2)
-        font = {1: L.H1_FONT, 2: L.H2_FONT}.get(level, L.BODY_FONT)
-        if font == L.BODY_FONT:
-            parts = [(s, font) for s in L.split_sentences(raw)]
-        else:
-            head, rest = split_lead(raw)
-            parts = [(head, font)] + [(s, L.BODY_FONT) for s in L.split_sentences(rest)]
-        notes = self.annotator.notes(self.index, [t for t, _ in parts]) if self.annotator else [[] for _ in parts]
-        for (sentence, f), sentence_notes in zip(parts, notes, strict=True):
-            runs = self._sentence_runs(p, sentence, f)
-            if runs:
-                _comment(self.doc, runs, sentence_notes)
-        self.index += 1
-
-    def write(self, draft: Draft) -> None:
-        for section in draft.sections:
-            if section.kind == "body" and section.heading:
-                heading = section.heading.strip()
-                self.paragraph(heading, L.heading_level(self._clean(heading)) or 1)
-            for line in section.text.splitlines():
-                if not line.strip():
-                    continue
-                raw = line.strip()
-                text = self._clean(raw).strip()
-                if not text:  # a line that held only [n] marks
-                    self.index += 1
-                elif section.kind == "opening" and _is_salutation(text):
-                    self.paragraph(raw, salutation=True)  # 称呼 flush left, like 主送机关
-                else:
-                    self.paragraph(raw, L.heading_level(text))
-
-
-def _comment(doc: DocxDocument, runs: list[Run], notes: Sequence[Note]) -> None:
-    for note in notes:
-        doc.add_comment(runs, text=note.text, author=note.author, initials=note.initials)
-
-
-def _is_salutation(text: str) -> bool:
-    """ "同志们：" and the like: a short line ending in a colon with no sentence in it."""
-    return 0 < len(text) <= 20 and text.endswith(("：", ":")) and not re.search("[。！？；]", text)
-
-
 def _write_signature(doc: DocxDocument, issuer: str, date_text: str) -> None:
     """Sealed layout (7.3.5.1): 成文日期 4 characters from the right, 署名 centred over it."""
     w_issuer, w_date = L.text_width(issuer), L.text_width(date_text)
@@ -317,7 +222,7 @@ def _review_header(doc: DocxDocument) -> None:
     for header in (section.header, section.even_page_header):
         p = header.paragraphs[0]
         X.format_paragraph(p, align="left", line=None)
-        _add_run(p, REVIEW_HEADER, L.H1_FONT, L.BODY_PT)
+        X.text_run(p, REVIEW_HEADER, L.H1_FONT, L.BODY_PT)
 
 
 def export_docx(
@@ -362,7 +267,7 @@ def export_docx(
         for i, line in enumerate(L.balance_title(title) if title else [""]):
             if i:
                 title_p.add_run().add_break()
-            title_runs.append(_add_run(title_p, line, L.TITLE_FONT, L.TITLE_PT))
+            title_runs.append(X.text_run(title_p, line, L.TITLE_FONT, L.TITLE_PT))
         if L.is_spoken(b.genre.strip()):
             lines = [re.sub(r"\s+", "\u3000", b.speaker.strip())]  # 职务　姓名: a full-width space
             if b.occasion.strip() and b.occasion.strip() not in title:
@@ -377,11 +282,11 @@ def export_docx(
             if b.audience.strip():
                 addressee = b.audience.strip().rstrip("：:") + "："
                 _para(doc, [(addressee, L.BODY_FONT)], align="both")
-        _Body(doc, keep_citation_marks, annotator, highlight=force).write(draft)
+        BodyWriter(doc, keep_citation_marks, annotator, highlight=force).write(draft)
         if not L.is_spoken(b.genre.strip()):
             _write_signature(doc, b.speaker.strip(), L.format_cn_date(b.date) or L.format_cn_date() or "")
         if annotator is not None:
-            _comment(doc, title_runs, annotator.leftover())
+            add_comments(doc, title_runs, annotator.leftover())
             _review_header(doc)
             if appendix and draft.citations:
                 _write_appendix(doc, draft)

@@ -1,0 +1,114 @@
+"""drafting export / import-edited / lint --strict on the command line (no model involved)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from docx import Document
+
+from drafting import config
+from drafting.cli import main
+from drafting.docx_check import check_docx, conforms
+from drafting.domain import DraftSection, RevisionMode, Version
+from drafting.workspace import Workspace
+from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft
+from tests.test_export_kinds import with_placeholder
+
+
+@pytest.fixture
+def project() -> tuple[Workspace, str]:
+    ws = Workspace(config.get_settings().workspace_path)
+    draft = speech_draft()
+    pid = ws.create_project(draft.brief)
+    ws.add_version(pid, Version(number=1, draft=draft, mode=RevisionMode.URGENT, note="初稿"))
+    return ws, pid
+
+
+def test_export_final_by_default_shows_lint_first_and_conforms(project, tmp_path, capsys):
+    ws, pid = project
+    draft = speech_draft()
+    sections = list(draft.sections)
+    sections.insert(3, DraftSection(heading="四、跳号的标题", kind="body", text="内容。"))
+    ws.add_version(
+        pid, Version(number=2, draft=draft.model_copy(update={"sections": sections}), mode=RevisionMode.URGENT)
+    )
+    out = tmp_path / "定稿.docx"
+    assert main(["export", pid, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.index("[体例检查]") < err.index("[导出] 定稿")
+    assert "[错误] 第9行：标题序号跳号" in err and "“四、跳号的标题”" in err
+    data = out.read_bytes()
+    assert conforms(check_docx(data))
+    text = "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
+    assert "[" not in text and "附件" not in text and "四、跳号的标题" in text
+    assert main(["export", pid, "--version", "1", "--out", str(tmp_path / "v1.docx")]) == 0
+    assert "四、跳号的标题" not in "\n".join(p.text for p in Document(str(tmp_path / "v1.docx")).paragraphs)
+
+
+def test_export_refuses_placeholders_unless_forced(project, tmp_path, capsys):
+    ws, pid = project
+    ws.add_version(pid, Version(number=2, draft=with_placeholder(), mode=RevisionMode.URGENT))
+    out = tmp_path / "x.docx"
+    assert main(["export", pid, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "还有2处待补内容" in err and "〔待补：分管副县长姓名〕" in err and not out.exists()
+    assert main(["export", pid, "--out", str(out), "--force"]) == 0
+    assert "[强制导出]" in capsys.readouterr().err and out.exists()
+    assert main(["export", pid, "--kind", "送审稿", "--out", str(tmp_path / "review.docx")]) == 0
+    comments = list(Document(str(tmp_path / "review.docx")).comments)
+    assert sum(c.text.startswith("待补：") for c in comments) == 2
+    assert sum(c.text.startswith("引用[") for c in comments) == 2
+
+
+def test_round_trip_on_the_command_line(project, tmp_path, capsys):
+    ws, pid = project
+    exported = tmp_path / "讲话.docx"
+    assert main(["export", pid, "--out", str(exported)]) == 0
+    edited = tmp_path / "科长改过.docx"
+    edited.write_bytes(edit_like_a_leader(exported.read_bytes()))
+    capsys.readouterr()
+    assert main(["import-edited", pid, str(edited)]) == 0
+    out = capsys.readouterr().out
+    assert "[导入] 第2稿（与第1稿比较）" in out
+    assert f"→ “{REWRITTEN[:30]}”" in out and "新增 第" in out and "删除 原第" in out
+    assert "批注（张科长，针对“隐患就是事故，要坚持问题导向。”）：这句再有力一些。" in out
+    assert [v.number for v in ws.versions(pid)] == [1, 2]
+    # The 送审稿 of version 2 carries the two 批注 back to their sentences.
+    review = tmp_path / "送审.docx"
+    assert main(["export", pid, "--kind", "送审稿", "--out", str(review)]) == 0
+    authors = sorted(c.author for c in Document(str(review)).comments if c.author != "文稿助手")
+    assert authors == ["张科长", "李主任"]
+    assert main(["import-edited", pid, str(edited), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["version"]["number"] == 3 and data["base"] == 1 and len(data["comments"]) == 2
+    assert any(c["kind"] == "新增" and c["new"] == ADDED for c in data["changes"])
+    assert any("第1稿导出" in n for n in data["notes"])
+
+
+def test_import_edited_bad_input_is_a_clear_error(project, tmp_path, capsys):
+    _, pid = project
+    assert main(["import-edited", pid, str(tmp_path / "none.docx")]) == 2
+    assert "找不到文件" in capsys.readouterr().err
+    bad = tmp_path / "bad.docx"
+    bad.write_text("不是Word", encoding="utf-8")
+    assert main(["import-edited", pid, str(bad)]) == 2
+    assert "读不了这个Word文档" in capsys.readouterr().err
+    assert main(["import-edited", "nope", str(bad)]) == 2
+    assert "找不到文稿项目" in capsys.readouterr().err
+
+
+def test_lint_exit_codes_errors_warnings_and_strict(tmp_path, capsys):
+    warn = tmp_path / "warn.txt"
+    warn.write_text(
+        "关于申请资金的请示\n江川市人民政府：\n恳请拨付资金500万元。\n我们将管好用好资金。", encoding="utf-8"
+    )
+    assert main(["lint", str(warn), "--genre", "请示"]) == 0
+    assert "[警告]" in capsys.readouterr().out
+    assert main(["lint", str(warn), "--genre", "请示", "--strict"]) == 1
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("关于申请资金的请示\n江川市人民政府：\n一、甲\n三、乙\n特此请示。", encoding="utf-8")
+    assert main(["lint", str(wrong), "--genre", "请示"]) == 1
+    out = capsys.readouterr().out
+    assert "[错误] 第3行：标题序号跳号" in out and "“三、乙”" in out
