@@ -332,7 +332,8 @@ def cmd_revise(args: argparse.Namespace) -> int:
     brief, passages, draft, versions = _load_payload(Path(args.draft))
     comments = _load_comments(Path(args.comments)) if args.comments else []
     mode = mode_of(args.mode)
-    version, considered = revise(draft, comments, mode, _llm(), passages)
+    locked = [x.strip() for x in args.lock if x.strip()]
+    version, considered = revise(draft, comments, mode, _llm(), passages, locked=locked)
     new = version.draft
     payload = _payload(brief, passages, new, None, [*versions, version])
     payload["diff"] = version.diff
@@ -434,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("draft")
     s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"], default="slow")
     s.add_argument("--comments", help="撰稿人意见 YAML")
+    s.add_argument("--lock", action="append", default=[], help="锁定的句子（可多次），修改时一字不改")
     s.add_argument("--out", required=True)
     s.add_argument("--docx", help="同时导出 .docx")
     _kind_flags(s)

@@ -1,8 +1,9 @@
-"""Command line for what leaves the tool and what comes back: 定稿 / 送审稿 exports, lint before a
-定稿, reading a leader's edited .docx back as the next version.
+"""Command line for the writer's control over the document: 定稿 / 送审稿 exports (lint before a
+定稿), a leader's edited .docx read back as the next version, locked sentences.
 
 drafting export PROJECT --kind 定稿|送审稿 --out x.docx [--force] [--version N]
-drafting import-edited PROJECT edited.docx [--json]
+drafting import-edited PROJECT edited.docx [--json] [--no-lock]
+drafting lock PROJECT "句子" | drafting unlock PROJECT "句子" | drafting locks PROJECT
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def cmd_import_edited(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise DraftingError(f"找不到文件：{path}")
-    result = import_edited(_workspace(), args.project, path.read_bytes(), name=path.name)
+    result = import_edited(_workspace(), args.project, path.read_bytes(), name=path.name, lock_edits=not args.no_lock)
     if args.json:
         print(result.model_dump_json(indent=2, exclude={"version": {"draft"}}))
         return 0
@@ -130,6 +131,23 @@ def cmd_import_edited(args: argparse.Namespace) -> int:
         print(f"  批注（{c.author}，{target}）：{c.text}")
     if result.comments:
         print("  以上批注已作为待处理意见，供下一轮慢稿采纳或驳回。")
+    if result.locked:
+        print(f"  已锁定领导改写或新增的{len(result.locked)}段，之后的修改一字不改（drafting unlock 可解除）。")
+    return 0
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    ws = _workspace()
+    if args.command == "lock":
+        stored = ws.lock(args.project, args.text)
+        print(f"已锁定：“{stored}”")
+    elif args.command == "unlock":
+        if not ws.unlock(args.project, args.text):
+            raise DraftingError(f"没有锁定过这句话：“{args.text.strip()}”")
+        print(f"已解除锁定：“{args.text.strip()}”")
+    else:
+        locks = ws.load(args.project).locks
+        print("\n".join(f"{i}. {t}" for i, t in enumerate(locks, 1)) if locks else "这个项目没有锁定的句子。")
     return 0
 
 
@@ -146,4 +164,14 @@ def add_commands(sub: Any) -> None:
     s.add_argument("project", help="项目编号（见 drafting projects）")
     s.add_argument("file", help="修改后的 .docx")
     s.add_argument("--json", action="store_true", help="以 JSON 输出比较结果和批注")
+    s.add_argument("--no-lock", action="store_true", help="不锁定领导改写、新增的段落")
     s.set_defaults(func=cmd_import_edited)
+
+    for name, help_text in (("lock", "锁定一句或一段（之后的修改一字不改）"), ("unlock", "解除锁定")):
+        s = sub.add_parser(name, help=help_text)
+        s.add_argument("project", help="项目编号")
+        s.add_argument("text", help="句子或段落原文")
+        s.set_defaults(func=cmd_lock)
+    s = sub.add_parser("locks", help="列出项目里锁定的句子")
+    s.add_argument("project", help="项目编号")
+    s.set_defaults(func=cmd_lock)

@@ -88,6 +88,7 @@ class ImportResult(_Model):
     comments: list[Comment] = Field(default_factory=list)
     changes: list[ParagraphChange] = Field(default_factory=list)
     tracked: list[TrackedChange] = Field(default_factory=list)
+    locked: list[str] = Field(default_factory=list)  # the edited wording, now kept by later revisions
     notes: list[str] = Field(default_factory=list)
 
 
@@ -321,8 +322,13 @@ def _diff_text(old: Draft, new: Draft, base: int, number: int) -> str:
     )
 
 
-def import_edited(workspace: Workspace, project_id: str, data: bytes, *, name: str = "") -> ImportResult:
-    """Store an edited .docx as the project's next version, its 批注 as pending comments on it."""
+def import_edited(
+    workspace: Workspace, project_id: str, data: bytes, *, name: str = "", lock_edits: bool = True
+) -> ImportResult:
+    """Store an edited .docx as the project's next version, its 批注 as pending comments on it.
+
+    With ``lock_edits`` the paragraphs the leader rewrote or added are locked, so that later
+    revisions keep that wording character for character (the writer can unlock them)."""
     project = workspace.load(project_id)
     if not project.versions:
         raise DraftingError("这个项目还没有稿子，无法导入修改稿；请先生成初稿。")
@@ -371,7 +377,18 @@ def import_edited(workspace: Workspace, project_id: str, data: bytes, *, name: s
     workspace.save_working(project_id, draft)
     for c in comments:
         workspace.save_comment(project_id, number, c)
+    locked: list[str] = []
+    if lock_edits:
+        for ch in changes:
+            if ch.kind in ("修改", "新增") and _plain(ch.new) and not L.heading_level(ch.new):
+                locked.append(workspace.lock(project_id, ch.new))
     log.info("import: project %s version %d from %d: %s", project_id, number, base.number, summary)
     return ImportResult(
-        version=version, base=base.number, comments=comments, changes=changes, tracked=edited.changes, notes=notes
+        version=version,
+        base=base.number,
+        comments=comments,
+        changes=changes,
+        tracked=edited.changes,
+        locked=locked,
+        notes=notes,
     )

@@ -12,6 +12,7 @@ from drafting import config
 from drafting.cli import main
 from drafting.docx_check import check_docx, conforms
 from drafting.domain import DraftSection, RevisionMode, Version
+from drafting.export import export_docx
 from drafting.workspace import Workspace
 from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft
 from tests.test_export_kinds import with_placeholder
@@ -112,3 +113,26 @@ def test_lint_exit_codes_errors_warnings_and_strict(tmp_path, capsys):
     assert main(["lint", str(wrong), "--genre", "请示"]) == 1
     out = capsys.readouterr().out
     assert "[错误] 第3行：标题序号跳号" in out and "“三、乙”" in out
+
+
+def test_lock_unlock_and_list_on_the_command_line(project, capsys):
+    ws, pid = project
+    assert main(["locks", pid]) == 0
+    assert "没有锁定的句子" in capsys.readouterr().out
+    assert main(["lock", pid, "要健全责任体系，做到层层有人抓。"]) == 0
+    assert main(["locks", pid]) == 0
+    assert "1. 要健全责任体系，做到层层有人抓。" in capsys.readouterr().out
+    assert main(["unlock", pid, "要健全责任体系，做到层层有人抓。"]) == 0 and ws.locks(pid) == []
+    assert main(["unlock", pid, "没锁过的话"]) == 2
+    assert "没有锁定过" in capsys.readouterr().err
+    assert main(["lock", "nope", "句子"]) == 2
+
+
+def test_import_edited_reports_the_locked_paragraphs(project, tmp_path, capsys):
+    ws, pid = project
+    edited = tmp_path / "改过.docx"
+    edited.write_bytes(edit_like_a_leader(export_docx(speech_draft())))
+    assert main(["import-edited", pid, str(edited)]) == 0
+    assert "已锁定领导改写或新增的2段" in capsys.readouterr().out
+    assert main(["import-edited", pid, str(edited), "--no-lock"]) == 0
+    assert "已锁定" not in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -148,3 +149,33 @@ def test_round_trip_through_libreoffice(project, tmp_path):
     assert sorted(c.kind for c in result.changes) == sorted(["修改", "新增", "删除"])
     assert sorted(c.author for c in result.comments) == ["张科长", "李主任"]
     assert next(c for c in result.comments if c.author == "张科长").quote == "隐患就是事故，要坚持问题导向。"
+
+
+def test_the_leaders_wording_is_locked_and_survives_the_next_slow_round(project):
+    from drafting.pipeline import run_revision
+    from tests.fakes import RoutedFakeChat
+
+    ws, pid = project
+    result = import_edited(ws, pid, edit_like_a_leader(export_docx(speech_draft())))
+    assert sorted(result.locked) == sorted([REWRITTEN, ADDED]) and sorted(ws.locks(pid)) == sorted(result.locked)
+    # A 慢稿 round whose reviewers comment on both edited paragraphs and whose writer model rewrites everything.
+    paras = result.version.draft.paragraphs
+    comments = [{"paragraph": paras.index(p) + 1, "quote": p[:6], "comment": "再改改"} for p in (REWRITTEN, ADDED)]
+    llm = RoutedFakeChat(
+        routes={
+            "修改意见，每条对应一个段号": [json.dumps({"comments": comments}, ensure_ascii=False)],
+            "请输出修改后的这一部分正文": [
+                "各级各部门要把责任扛在肩上，层层传导压力，确保不出问题。排查工作要全面铺开，不留死角。"
+            ],
+        }
+    )
+    version = run_revision(ws, pid, llm=llm, mode=RevisionMode.SLOW)
+    assert version.number == 3
+    assert REWRITTEN in version.draft.paragraphs and ADDED in version.draft.paragraphs
+    assert any("层层传导压力" in p for p in version.draft.paragraphs)  # the rest was rewritten
+
+
+def test_no_lock_leaves_the_wording_free(project):
+    ws, pid = project
+    result = import_edited(ws, pid, edit_like_a_leader(export_docx(speech_draft())), lock_edits=False)
+    assert result.locked == [] and ws.locks(pid) == []
