@@ -21,6 +21,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from pydantic import Field
 
 from drafting import docx_layout as L
+from drafting.docx_annotate import ASSISTANT
 from drafting.docx_xml import StyleResolver, w
 from drafting.domain import Comment, CommentStatus, Draft, DraftSection, Version, _Model
 from drafting.errors import DraftingError, IngestError
@@ -341,6 +342,8 @@ def import_edited(
     number = latest.number + 1
     draft = apply_edits(base.draft, edited).model_copy(update={"version": number})
     changes = paragraph_changes(base.draft.paragraphs, draft.paragraphs)
+    # A 送审稿 comes back with the tool's own notes and the reviewers' comments it carried: not new.
+    known = {(c.author, c.text) for c in project.comments}
     comments = [
         Comment(
             id=f"docx-{uuid.uuid4().hex[:8]}",
@@ -351,7 +354,7 @@ def import_edited(
             status=CommentStatus.PENDING,
         )
         for c in edited.comments
-        if c.text
+        if c.text and c.author != ASSISTANT and (c.author, c.text) not in known
     ]
     notes: list[str] = []
     if base.number != latest.number:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from docx import Document
 
 from drafting import config
+from drafting import docx_layout as L
 from drafting.cli import main
 from drafting.docx_check import check_docx, conforms
 from drafting.domain import DraftSection, RevisionMode, Version
 from drafting.export import export_docx
 from drafting.workspace import Workspace
 from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft
-from tests.test_export_kinds import with_placeholder
+from tests.test_cli import fake_world, make_llm, writer  # noqa: F401 - fake_world is a fixture
+from tests.test_export_kinds import all_xml, with_placeholder
 
 
 @pytest.fixture
@@ -136,3 +139,33 @@ def test_import_edited_reports_the_locked_paragraphs(project, tmp_path, capsys):
     assert "已锁定领导改写或新增的2段" in capsys.readouterr().out
     assert main(["import-edited", pid, str(edited), "--no-lock"]) == 0
     assert "已锁定" not in capsys.readouterr().out
+
+
+def test_acceptance_a_drafted_speech_exports_clean_and_its_review_copy_annotates_every_citation(
+    fake_world,  # noqa: F811 - the fixture imported from test_cli
+    tmp_path,
+):
+    """The README's 急稿 command (fake model, real corpus files): 定稿 by default, then 送审稿 of the project."""
+    citing = [lambda t: writer(t).replace("。", "[1]。", 1)]
+    fake_world["llm"] = make_llm(**{"只写": citing, "请写全文": citing})  # matched before the plain writer
+    out, js = tmp_path / "讲话.docx", tmp_path / "讲话.json"
+    request = "为县长起草在全县安全生产工作会议上的讲话，约1500字"
+    assert main(["draft", "--request", request, "--mode", "urgent", "--out", str(out), "--json", str(js)]) == 0
+    data = out.read_bytes()
+    text = "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
+    payload = json.loads(js.read_text(encoding="utf-8"))
+    sources = {c["source"] for c in payload["citations"]}
+    assert payload["citations"] and all(sources)  # the draft cites files on this disk ...
+    xml = all_xml(data)
+    assert "[" not in text and "附件：参考范文" not in text
+    assert not any(s in xml or Path(s).name in xml for s in sources)  # ... and none of them leaves in the .docx
+    assert main(["check-docx", str(out)]) == 0
+    pid = Workspace(config.get_settings().workspace_path).list_projects()[0].id
+    review = tmp_path / "送审.docx"
+    assert main(["export", pid, "--kind", "送审稿", "--out", str(review)]) == 0
+    draft = Workspace(config.get_settings().workspace_path).load(pid).latest
+    marks = len(L.CITATION_MARK.findall(draft.body_text))
+    assert marks >= 3
+    cites = [c for c in Document(str(review)).comments if c.text.startswith("引用[")]
+    assert len(cites) == marks
+    assert not any(s in all_xml(review.read_bytes()) for s in sources)

@@ -121,20 +121,14 @@ def test_not_a_docx_is_a_clear_error(project):
         import_edited(ws, pid, b"not a zip")
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
-def test_round_trip_through_libreoffice(project, tmp_path):
-    ws, pid = project
-    src = tmp_path / "in" / "edited.docx"
-    src.parent.mkdir()
-    src.write_bytes(edit_like_a_leader(export_docx(speech_draft())))
-    out = tmp_path / "out"
+def _soffice(src: Path, fmt: str, out: Path, profile: Path) -> Path:
     subprocess.run(
         [
             "soffice",
-            f"-env:UserInstallation=file://{tmp_path}/lo",
+            f"-env:UserInstallation=file://{profile}",
             "--headless",
             "--convert-to",
-            "docx",
+            fmt,
             "--outdir",
             str(out),
             str(src),
@@ -143,12 +137,42 @@ def test_round_trip_through_libreoffice(project, tmp_path):
         capture_output=True,
         timeout=180,
     )
-    data = (out / "edited.docx").read_bytes()
+    return out / f"{src.stem}.{fmt}"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize("via", ["docx", "odt"])
+def test_round_trip_through_libreoffice(project, tmp_path, via):
+    """Saved again by another word processor (LibreOffice; directly, or through its own ODT format)."""
+    ws, pid = project
+    src = tmp_path / "in" / "edited.docx"
+    src.parent.mkdir()
+    src.write_bytes(edit_like_a_leader(export_docx(speech_draft())))
+    profile = tmp_path / "lo"
+    saved = _soffice(src, via, tmp_path / "mid", profile)
+    if via != "docx":
+        saved = _soffice(saved, "docx", tmp_path / "out", profile)
+    data = saved.read_bytes()
     assert len(list(Document(io.BytesIO(data)).comments)) == 2
     result = import_edited(ws, pid, data)
     assert sorted(c.kind for c in result.changes) == sorted(["修改", "新增", "删除"])
     assert sorted(c.author for c in result.comments) == ["张科长", "李主任"]
     assert next(c for c in result.comments if c.author == "张科长").quote == "隐患就是事故，要坚持问题导向。"
+
+
+def test_comment_with_a_reference_but_no_range_is_placed_on_its_paragraph():
+    """Some editors write only the w:commentReference; the comment then belongs to that paragraph."""
+    from docx.oxml.ns import qn
+
+    doc = Document(io.BytesIO(edit_like_a_leader(export_docx(speech_draft()))))
+    for tag in ("w:commentRangeStart", "w:commentRangeEnd"):
+        for el in list(doc.element.body.iter(qn(tag))):
+            el.getparent().remove(el)
+    buf = io.BytesIO()
+    doc.save(buf)
+    edited = read_edited_docx(buf.getvalue(), spoken=True)
+    z = next(c for c in edited.comments if c.author == "张科长")
+    assert z.anchor == "" and edited.paragraphs[z.paragraph].startswith("隐患就是事故")
 
 
 def test_the_leaders_wording_is_locked_and_survives_the_next_slow_round(project):
@@ -179,3 +203,17 @@ def test_no_lock_leaves_the_wording_free(project):
     ws, pid = project
     result = import_edited(ws, pid, edit_like_a_leader(export_docx(speech_draft())), lock_edits=False)
     assert result.locked == [] and ws.locks(pid) == []
+
+
+def test_a_review_copy_comes_back_with_only_the_new_comments(project):
+    from drafting.domain import Comment
+
+    ws, pid = project
+    draft = speech_draft()
+    para = draft.paragraphs.index("要健全责任体系，做到层层有人抓。")
+    old = Comment(id="r1", author="领导视角", text="这一句要具体。", paragraph=para)
+    ws.save_comment(pid, 1, old)
+    review = export_docx(draft, kind="送审稿", comments=[old])
+    assert len(list(Document(io.BytesIO(review)).comments)) == 3  # 2 citations, 1 reviewer comment
+    result = import_edited(ws, pid, edit_like_a_leader(review))
+    assert sorted(c.author for c in result.comments) == ["张科长", "李主任"]
