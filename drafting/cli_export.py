@@ -105,6 +105,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cut(text: str, n: int = 30) -> str:
+    return text if len(text) <= n else text[:n] + "……"
+
+
 def cmd_import_edited(args: argparse.Namespace) -> int:
     from .docx_import import import_edited
 
@@ -121,13 +125,13 @@ def cmd_import_edited(args: argparse.Namespace) -> int:
         print(f"  说明：{note}")
     for ch in result.changes:
         if ch.kind == "修改":
-            print(f"  修改 第{ch.new_index + 1}段：“{ch.old[:30]}” → “{ch.new[:30]}”")
+            print(f"  修改 第{ch.new_index + 1}段：“{_cut(ch.old)}” → “{_cut(ch.new)}”")
         elif ch.kind == "新增":
-            print(f"  新增 第{ch.new_index + 1}段：“{ch.new[:30]}”")
+            print(f"  新增 第{ch.new_index + 1}段：“{_cut(ch.new)}”")
         else:
-            print(f"  删除 原第{ch.old_index + 1}段：“{ch.old[:30]}”")
+            print(f"  删除 原第{ch.old_index + 1}段：“{_cut(ch.old)}”")
     for c in result.comments:
-        target = f"针对“{c.quote[:30]}”" if c.quote else "针对全文"
+        target = f"针对“{_cut(c.quote)}”" if c.quote else "针对全文"
         print(f"  批注（{c.author}，{target}）：{c.text}")
     if result.comments:
         print("  以上批注已作为待处理意见，供下一轮慢稿采纳或驳回。")
