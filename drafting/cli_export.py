@@ -50,7 +50,7 @@ def export_to(
     draft: Draft, out: Path, *, kind: str = "定稿", force: bool = False, comments: Sequence[Comment] = ()
 ) -> None:
     """Write ``draft`` to ``out`` (.docx, or .md as Markdown); a 定稿 is linted first and its findings shown."""
-    from .export import ExportKind, export_docx, export_markdown, placeholders
+    from .export import ExportKind, export_docx, export_markdown, preflight
 
     if out.suffix.lower() == ".md":
         _write_atomic(out, export_markdown(draft).encode("utf-8"))
@@ -58,13 +58,13 @@ def export_to(
         return
     export_kind = ExportKind.of(kind)
     if export_kind is ExportKind.FINAL:
-        from .lint import lint_draft
-
-        findings = lint_draft(draft)
-        print_findings(findings, header=f"[体例检查] {len(findings)}条：")
-        if force and placeholders(draft):
+        check = preflight(draft)
+        print_findings(check.findings, header=f"[体例检查] {len(check.findings)}条：")
+        for note in check.notes:
+            _info(f"[版式说明] {note}")
+        if force and check.placeholders:
             _info("[强制导出] 以下待补内容在文档中以黄色突出显示：")
-            for i, p in enumerate(placeholders(draft), 1):
+            for i, p in enumerate(check.placeholders, 1):
                 _info(f"  {i}. {p}")
     _write_atomic(out, export_docx(draft, kind=export_kind, force=force, comments=comments))
     _info(f"[导出] {export_kind.value} {out}")

@@ -16,6 +16,7 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 from docx import Document
@@ -30,7 +31,7 @@ from drafting import docx_xml as X
 from drafting.docx_annotate import REVIEW_HEADER, Annotator, source_label
 from drafting.docx_body import BodyWriter, add_comments
 from drafting.docx_layout import split_lead
-from drafting.domain import GENRES, Comment, Draft
+from drafting.domain import GENRES, CheckFinding, Comment, Draft
 from drafting.errors import ExportError
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "export_markdown",
     "export_notes",
     "placeholders",
+    "Preflight",
+    "preflight",
     "split_lead",
 ]
 
@@ -81,6 +84,28 @@ def placeholders(draft: Draft) -> list[str]:
     """Every 〔待补：…〕 in the title and body, in order, each once."""
     text = _title(draft) + "\n" + draft.body_text
     return list(dict.fromkeys(m.group(0) for m in L.PLACEHOLDER_MARK.finditer(text)))
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the writer should see before a 定稿 leaves: genre-rule findings (errors first), the
+    placeholders still open, and what the layout could not apply. The CLI and the UI show the same."""
+
+    findings: list[CheckFinding]
+    placeholders: list[str]
+    notes: list[str]
+
+    @property
+    def errors(self) -> list[CheckFinding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def preflight(draft: Draft) -> Preflight:
+    from drafting.lint import lint_draft
+
+    order = {"error": 0, "warning": 1, "info": 2}
+    findings = sorted(lint_draft(draft), key=lambda f: order.get(f.severity, 3))
+    return Preflight(findings, placeholders(draft), export_notes(draft))
 
 
 def _known_genre(genre: str) -> bool:

@@ -147,3 +147,16 @@ def test_review_copy_accepts_placeholders_and_names_sources_by_title_body_and_da
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(ExportError, match="定稿.*送审稿"):
         export_docx(speech_draft(), kind="草稿")
+
+
+def test_preflight_lists_errors_first_placeholders_and_layout_notes():
+    from drafting.export import preflight
+
+    d = with_placeholder()
+    sections = list(d.sections)
+    sections.insert(3, DraftSection(heading="四、跳号", kind="body", text="内容。"))
+    check = preflight(d.model_copy(update={"sections": sections}))
+    assert check.findings[0].severity == "error" and check.findings[0].quote == "四、跳号"
+    assert [f.rule for f in check.errors] == ["lint.heading.skip"]
+    assert check.placeholders == ["〔待补：规上企业数量〕", "〔待补：分管副县长姓名〕"]
+    assert check.notes == []  # a speech with speaker and date: nothing the layout could not apply
