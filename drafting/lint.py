@@ -39,22 +39,13 @@ _RE_ENUM = re.compile(
 )
 _RE_PEER_PHRASE = re.compile(r"商请|请予(?:大力)?支持|请贵|贵(?:局|委|办|厅|部|院|司|处|单位|公司|中心|校|会)")
 _ADMIN = re.compile(r"(自治区|街道|省|市(?!场)|州|盟|县|区|旗|乡|镇)")
-_RANK = {
-    "省": 1,
-    "自治区": 1,
-    "直辖市": 1,
-    "市": 2,
-    "州": 2,
-    "盟": 2,
-    "地": 2,
-    "县": 3,
-    "区": 3,
-    "旗": 3,
-    "县级市": 3,
-    "乡": 4,
-    "镇": 4,
-    "街道": 4,
-}
+# Administrative level: 1 province, 2 city, 3 county, 4 township.
+_RANK = (
+    dict.fromkeys(("省", "自治区", "直辖市"), 1)
+    | dict.fromkeys(("市", "州", "盟", "地"), 2)
+    | dict.fromkeys(("县", "区", "旗", "县级市"), 3)
+    | dict.fromkeys(("乡", "镇", "街道"), 4)
+)
 _DEPARTMENT = re.compile(r"(?:局|委员会|委|办公室|办|厅|署|中心|所|站)$")
 
 
