@@ -7,8 +7,7 @@ import re
 from collections.abc import Sequence
 
 from docx.document import Document as DocxDocument
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.enum.text import WD_COLOR_INDEX
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
@@ -21,9 +20,7 @@ __all__ = ["BodyWriter", "add_comments", "is_salutation"]
 
 
 def _highlight(run: Run) -> None:
-    el = OxmlElement("w:highlight")
-    el.set(qn("w:val"), "yellow")
-    run._r.get_or_add_rPr().append(el)
+    run.font.highlight_color = WD_COLOR_INDEX.YELLOW
 
 
 class BodyWriter:

@@ -170,3 +170,16 @@ def test_acceptance_a_drafted_speech_exports_clean_and_its_review_copy_annotates
     cites = [c for c in Document(str(review)).comments if c.text.startswith("引用[")]
     assert len(cites) == marks
     assert not any(s in all_xml(review.read_bytes()) for s in sources)
+
+
+def test_export_from_a_draft_json_file(tmp_path, capsys):
+    from drafting.cli import _payload
+
+    draft = speech_draft()
+    js = tmp_path / "讲话.json"
+    js.write_text(json.dumps(_payload(draft.brief, [], draft, None, []), ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "送审.docx"
+    assert main(["export", str(js), "--kind", "送审稿", "--out", str(out)]) == 0
+    assert sum(c.text.startswith("引用[") for c in Document(str(out)).comments) == 2
+    assert main(["export", str(js), "--out", str(tmp_path / "x.md")]) == 0
+    assert (tmp_path / "x.md").read_text(encoding="utf-8").startswith("# 在全县安全生产工作会议上的讲话")
