@@ -280,7 +280,7 @@ def apply_edits(base: Draft, edited: EditedDocument) -> Draft:
     owners, headings = _owners(base)
     mapped: list[int] = []  # for each new paragraph, the old paragraph it replaces (-1 = none)
     section_of: list[int] = []
-    sm = difflib.SequenceMatcher(None, [_plain(p) for p in old], new, autojunk=False)
+    sm = difflib.SequenceMatcher(None, [_plain(p) for p in old], [_plain(p) for p in new], autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         for k in range(j2 - j1):
             i = i1 + k if tag in ("equal", "replace") and k < i2 - i1 else -1
@@ -291,7 +291,7 @@ def apply_edits(base: Draft, edited: EditedDocument) -> Draft:
                 section_of.append(section_of[-1])
             else:
                 section_of.append(owners[i1] if i1 < len(owners) else 0)
-    texts = [old[i] if i >= 0 and _plain(old[i]) == p else p for i, p in zip(mapped, new, strict=True)]
+    texts = [old[i] if i >= 0 and _plain(old[i]) == _plain(p) else p for i, p in zip(mapped, new, strict=True)]
     sections: list[DraftSection] = []
     for si, sec in enumerate(base.sections):
         mine = [j for j in range(len(new)) if section_of[j] == si]

@@ -183,3 +183,16 @@ def test_export_from_a_draft_json_file(tmp_path, capsys):
     assert sum(c.text.startswith("引用[") for c in Document(str(out)).comments) == 2
     assert main(["export", str(js), "--out", str(tmp_path / "x.md")]) == 0
     assert (tmp_path / "x.md").read_text(encoding="utf-8").startswith("# 在全县安全生产工作会议上的讲话")
+
+
+def test_draft_with_placeholders_keeps_the_json_and_says_how_to_export(fake_world, tmp_path, capsys):  # noqa: F811
+    gap = [lambda t: writer(t) + "由〔待补：分管副县长姓名〕牵头。"]
+    fake_world["llm"] = make_llm(**{"只写": gap, "请写全文": gap})
+    out, js = tmp_path / "x.docx", tmp_path / "x.json"
+    request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
+    assert main(["draft", "--request", request, "--out", str(out), "--json", str(js), "--no-review"]) == 3
+    err = capsys.readouterr().err
+    assert "〔待补：分管副县长姓名〕" in err and "drafting export" in err
+    assert js.exists() and not out.exists()
+    assert main(["draft", "--request", request, "--out", str(out), "--force", "--no-review"]) == 0
+    assert out.exists()
