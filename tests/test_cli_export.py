@@ -196,3 +196,16 @@ def test_draft_with_placeholders_keeps_the_json_and_says_how_to_export(fake_worl
     assert js.exists() and not out.exists()
     assert main(["draft", "--request", request, "--out", str(out), "--force", "--no-review"]) == 0
     assert out.exists()
+
+
+def test_revise_lock_keeps_a_sentence_of_the_json_draft(fake_world, tmp_path):  # noqa: F811
+    js, v2 = tmp_path / "x.json", tmp_path / "v2.json"
+    request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
+    assert main(["draft", "--request", request, "--json", str(js), "--no-review"]) == 0
+    paragraphs = json.loads(js.read_text(encoding="utf-8"))["text"].splitlines()
+    target = paragraphs[paragraphs.index("一、提高站位") + 1]  # the paragraph the fake reviewer comments on
+    locked = L.CITATION_MARK.sub("", L.split_sentences(target)[1])
+    assert main(["revise", str(js), "--mode", "slow", "--out", str(v2), "--lock", locked]) == 0
+    revised = json.loads(v2.read_text(encoding="utf-8"))
+    assert "修改后要更接地气" in revised["text"]  # the fake rewrote sections ...
+    assert locked in L.CITATION_MARK.sub("", revised["text"])  # ... but not the locked sentence
