@@ -42,7 +42,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _APPENDIX = re.compile(r"^附件[：:]\s*(?:参考范文|引用来源)")
-_SKIP_ANCESTORS = frozenset({w("del"), w("moveFrom")})
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# Deleted or moved-away text, and the copy of a text box that Word keeps for older readers.
+_SKIP_ANCESTORS = frozenset({w("del"), w("moveFrom"), _MC_FALLBACK})
 _UNKNOWN_AUTHOR = "审阅人"
 
 
@@ -97,10 +99,10 @@ class ImportResult(_Model):
 
 
 def _skipped(el: Any, stop: Any) -> bool:
-    """Inside deleted (or moved-away) content."""
+    """Deleted or fallback content, or text of a paragraph nested in ``stop`` (a text box): read on its own."""
     parent = el.getparent()
     while parent is not None and parent is not stop:
-        if parent.tag in _SKIP_ANCESTORS:
+        if parent.tag in _SKIP_ANCESTORS or parent.tag == w("p"):
             return True
         parent = parent.getparent()
     return False
@@ -167,6 +169,8 @@ def read_edited_docx(data: bytes, *, spoken: bool = False) -> EditedDocument:
     raw: list[tuple[str, str, list[int]]] = []  # (text, alignment, raw indices merged into it)
     carry: tuple[str, list[int]] | None = None
     for i, p in enumerate(body.iter(w("p"))):
+        if any(a.tag == _MC_FALLBACK for a in p.iterancestors()):
+            continue
         text = reader.paragraph(p, i)
         if carry is not None:  # the previous paragraph's mark was deleted: it runs on into this one
             text, merged = carry[0] + text, [*carry[1], i]

@@ -217,3 +217,26 @@ def test_a_review_copy_comes_back_with_only_the_new_comments(project):
     assert len(list(Document(io.BytesIO(review)).comments)) == 3  # 2 citations, 1 reviewer comment
     result = import_edited(ws, pid, edit_like_a_leader(review))
     assert sorted(c.author for c in result.comments) == ["张科长", "李主任"]
+
+
+def test_a_text_box_is_read_once_and_not_into_its_host_paragraph():
+    from docx.oxml import parse_xml
+
+    doc = Document(io.BytesIO(export_docx(speech_draft())))
+    host = next(p for p in doc.paragraphs if p.text.startswith("要健全责任体系"))
+    box = "<w:p><w:r><w:t>文本框里的字</w:t></w:r></w:p>"
+    host._p.append(
+        parse_xml(
+            '<w:r xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+            ' xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+            ' xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+            f'<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:txbx><w:txbxContent>{box}'
+            f"</w:txbxContent></wps:txbx></w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent>{box}"
+            "</w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+        )
+    )
+    buf = io.BytesIO()
+    doc.save(buf)
+    paragraphs = read_edited_docx(buf.getvalue(), spoken=True).paragraphs
+    assert "要健全责任体系，做到层层有人抓。" in paragraphs
+    assert paragraphs.count("文本框里的字") == 1
