@@ -139,6 +139,29 @@ class _Reader:
         return self.styles.attr(self.styles.ppr_sources(p), "jc", "val") or "left"
 
 
+def _normalise_ranges(body: Any) -> None:
+    """Move comment range markers that sit between paragraphs (as some editors write them for whole
+    paragraphs) into the paragraph they open or close, so that anchors are read the same way."""
+    for tag, forward in ((w("commentRangeStart"), True), (w("commentRangeEnd"), False)):
+        for el in list(body.iter(tag)):
+            if any(a.tag == w("p") for a in el.iterancestors()):
+                continue
+            sibling = el.getnext() if forward else el.getprevious()
+            while sibling is not None:
+                paras = [sibling] if sibling.tag == w("p") else list(sibling.iter(w("p")))
+                if paras:
+                    target = paras[0] if forward else paras[-1]
+                    ppr = target.find(w("pPr"))
+                    if forward and ppr is not None:
+                        ppr.addnext(el)
+                    elif forward:
+                        target.insert(0, el)
+                    else:
+                        target.append(el)
+                    break
+                sibling = sibling.getnext() if forward else sibling.getprevious()
+
+
 def _mark_deleted(p: Any) -> bool:
     return p.find(f"{w('pPr')}/{w('rPr')}/{w('del')}") is not None
 
@@ -165,6 +188,7 @@ def read_edited_docx(data: bytes, *, spoken: bool = False) -> EditedDocument:
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise IngestError(f"读不了这个Word文档（只支持.docx）：{exc}") from exc
     body = doc.element.body
+    _normalise_ranges(body)
     reader = _Reader(doc)
     raw: list[tuple[str, str, list[int]]] = []  # (text, alignment, raw indices merged into it)
     carry: tuple[str, list[int]] | None = None

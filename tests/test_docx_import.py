@@ -240,3 +240,21 @@ def test_a_text_box_is_read_once_and_not_into_its_host_paragraph():
     paragraphs = read_edited_docx(buf.getvalue(), spoken=True).paragraphs
     assert "要健全责任体系，做到层层有人抓。" in paragraphs
     assert paragraphs.count("文本框里的字") == 1
+
+
+def test_a_comment_range_around_whole_paragraphs_is_read_with_its_anchor():
+    """Range markers between paragraphs (written for a whole-paragraph selection) still give the anchor."""
+    from docx.oxml.ns import qn
+
+    doc = Document(io.BytesIO(edit_like_a_leader(export_docx(speech_draft()))))
+    cid = next(c for c in doc.comments if c.author == "李主任").comment_id
+    start = next(e for e in doc.element.body.iter(qn("w:commentRangeStart")) if e.get(qn("w:id")) == str(cid))
+    end = next(e for e in doc.element.body.iter(qn("w:commentRangeEnd")) if e.get(qn("w:id")) == str(cid))
+    paragraph = start.getparent()
+    paragraph.addprevious(start)  # now a sibling of the paragraph, in w:body
+    paragraph.addnext(end)
+    buf = io.BytesIO()
+    doc.save(buf)
+    edited = read_edited_docx(buf.getvalue(), spoken=True)
+    li = next(c for c in edited.comments if c.author == "李主任")
+    assert li.anchor == "同志们，让我们共同努力。" and edited.paragraphs[li.paragraph] == li.anchor
