@@ -110,7 +110,7 @@ def _cut(text: str, n: int = 30) -> str:
 
 
 def cmd_import_edited(args: argparse.Namespace) -> int:
-    from .docx_import import import_edited
+    from .roundtrip import import_edited
 
     path = Path(args.file)
     if not path.is_file():

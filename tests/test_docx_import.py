@@ -12,10 +12,11 @@ import pytest
 from docx import Document
 
 from drafting import docx_layout as L
-from drafting.docx_import import apply_edits, import_edited, paragraph_changes, read_edited_docx
+from drafting.docx_import import read_edited_docx
 from drafting.domain import CommentStatus, RevisionMode, Version
 from drafting.errors import IngestError
 from drafting.export import export_docx
+from drafting.roundtrip import apply_edits, import_edited, paragraph_changes
 from drafting.workspace import Workspace
 from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft, with_tracked_changes
 
