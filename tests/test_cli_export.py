@@ -17,7 +17,7 @@ from drafting.domain import DraftSection, RevisionMode, Version
 from drafting.export import export_docx
 from drafting.workspace import Workspace
 from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft
-from tests.test_cli import fake_world, make_llm, writer  # noqa: F401 - fake_world is a fixture
+from tests.test_cli import fake_world  # noqa: F401 - a fixture
 from tests.test_export_kinds import all_xml, with_placeholder
 
 
@@ -142,34 +142,62 @@ def test_import_edited_reports_the_locked_paragraphs(project, tmp_path, capsys):
     assert "已锁定" not in capsys.readouterr().out
 
 
+def _cite_everywhere(draft):
+    """Each body paragraph cites a passage: what a model that cites well leaves (prompt-independent)."""
+    passages = [c.passage for c in draft.citations]
+    sections = [
+        s.model_copy(
+            update={
+                "text": "\n".join(
+                    L.CITATION_MARK.sub("", line).replace("。", f"[{i % len(passages) + 1}]。", 1)
+                    for i, line in enumerate(s.text.splitlines())
+                )
+            }
+        )
+        for s in draft.sections
+    ]
+    return draft.model_copy(update={"sections": sections})
+
+
 def test_acceptance_a_drafted_speech_exports_clean_and_its_review_copy_annotates_every_citation(
     fake_world,  # noqa: F811 - the fixture imported from test_cli
     tmp_path,
 ):
     """The README's 急稿 command (fake model, real corpus files): 定稿 by default, then 送审稿 of the project."""
-    citing = [lambda t: writer(t).replace("。", "[1]。", 1)]
-    fake_world["llm"] = make_llm(**{"只写": citing, "请写全文": citing})  # matched before the plain writer
     out, js = tmp_path / "讲话.docx", tmp_path / "讲话.json"
     request = "为县长起草在全县安全生产工作会议上的讲话，约1500字"
     assert main(["draft", "--request", request, "--mode", "urgent", "--out", str(out), "--json", str(js)]) == 0
     data = out.read_bytes()
     text = "\n".join(p.text for p in Document(io.BytesIO(data)).paragraphs)
-    payload = json.loads(js.read_text(encoding="utf-8"))
-    sources = {c["source"] for c in payload["citations"]}
-    assert payload["citations"] and all(sources)  # the draft cites files on this disk ...
-    xml = all_xml(data)
     assert "[" not in text and "附件：参考范文" not in text
-    assert not any(s in xml or Path(s).name in xml for s in sources)  # ... and none of them leaves in the .docx
     assert main(["check-docx", str(out)]) == 0
-    pid = Workspace(config.get_settings().workspace_path).list_projects()[0].id
-    review = tmp_path / "送审.docx"
+    ws = Workspace(config.get_settings().workspace_path)
+    pid = ws.list_projects()[0].id
+    project = ws.load(pid)
+    sources = {p.source for p in project.passages if p.source}
+    assert sources  # the passages come from files on this disk ...
+    assert not any(s in all_xml(data) or Path(s).name in all_xml(data) for s in sources)  # ... none leaves
+    # However many [n] the fake writer left, make every paragraph cite, then export both kinds of the project.
+    cited = [c for c in project.passages if c.source][:3]
+    from drafting.domain import Citation
+
+    draft = _cite_everywhere(
+        project.latest.model_copy(update={"citations": [Citation(n=i + 1, passage=p) for i, p in enumerate(cited)]})
+    )
+    ws.add_version(pid, Version(number=2, draft=draft.model_copy(update={"version": 2}), mode=RevisionMode.URGENT))
+    final, review = tmp_path / "定稿.docx", tmp_path / "送审.docx"
+    assert main(["export", pid, "--out", str(final)]) == 0
+    assert main(["check-docx", str(final)]) == 0
+    final_text = "\n".join(p.text for p in Document(str(final)).paragraphs)
+    assert "[" not in final_text and "附件" not in final_text
     assert main(["export", pid, "--kind", "送审稿", "--out", str(review)]) == 0
-    draft = Workspace(config.get_settings().workspace_path).load(pid).latest
     marks = len(L.CITATION_MARK.findall(draft.body_text))
     assert marks >= 3
     cites = [c for c in Document(str(review)).comments if c.text.startswith("引用[")]
     assert len(cites) == marks
-    assert not any(s in all_xml(review.read_bytes()) for s in sources)
+    for path in (final, review):
+        xml = all_xml(path.read_bytes())
+        assert not any(s in xml or Path(s).name in xml for s in sources)
 
 
 def test_export_from_a_draft_json_file(tmp_path, capsys):
@@ -185,9 +213,26 @@ def test_export_from_a_draft_json_file(tmp_path, capsys):
     assert (tmp_path / "x.md").read_text(encoding="utf-8").startswith("# 在全县安全生产工作会议上的讲话")
 
 
-def test_draft_with_placeholders_keeps_the_json_and_says_how_to_export(fake_world, tmp_path, capsys):  # noqa: F811
-    gap = [lambda t: writer(t) + "由〔待补：分管副县长姓名〕牵头。"]
-    fake_world["llm"] = make_llm(**{"只写": gap, "请写全文": gap})
+def test_draft_with_placeholders_keeps_the_json_and_says_how_to_export(
+    fake_world,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    import drafting.pipeline
+
+    real = drafting.pipeline.run_draft
+
+    def with_gap(*args, **kwargs):  # the draft as the fact gate leaves it: one fact still to supply
+        run = real(*args, **kwargs)
+        sections = list(run.draft.sections)
+        sections[-1] = sections[-1].model_copy(
+            update={"text": sections[-1].text + "\n由〔待补：分管副县长姓名〕牵头。"}
+        )
+        run.draft = run.draft.model_copy(update={"sections": sections})
+        return run
+
+    monkeypatch.setattr(drafting.pipeline, "run_draft", with_gap)
     out, js = tmp_path / "x.docx", tmp_path / "x.json"
     request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
     assert main(["draft", "--request", request, "--out", str(out), "--json", str(js), "--no-review"]) == 3
@@ -202,9 +247,12 @@ def test_revise_lock_keeps_a_sentence_of_the_json_draft(fake_world, tmp_path):  
     js, v2 = tmp_path / "x.json", tmp_path / "v2.json"
     request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
     assert main(["draft", "--request", request, "--json", str(js), "--no-review"]) == 0
-    paragraphs = json.loads(js.read_text(encoding="utf-8"))["text"].splitlines()
-    target = paragraphs[paragraphs.index("一、提高站位") + 1]  # the paragraph the fake reviewer comments on
-    locked = L.CITATION_MARK.sub("", L.split_sentences(target)[1])
+    from drafting.cli import _load_payload
+    from drafting.revise import paragraph_sections
+
+    _, _, draft, _ = _load_payload(js)
+    section = draft.sections[paragraph_sections(draft)[1]]  # the fake reviewer comments on paragraph 2
+    locked = L.CITATION_MARK.sub("", L.split_sentences(section.text.splitlines()[0])[0])
     assert main(["revise", str(js), "--mode", "slow", "--out", str(v2), "--lock", locked]) == 0
     revised = json.loads(v2.read_text(encoding="utf-8"))
     assert "修改后要更接地气" in revised["text"]  # the fake rewrote sections ...
