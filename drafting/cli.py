@@ -3,7 +3,9 @@
 drafting ingest PATH...            drafting search "查询" -k 5 [--json]
 drafting draft BRIEF.yaml | --request "…" [--material FILE...] --mode urgent|slow --out x.docx [--json x.json]
 drafting review DRAFT.json         drafting revise DRAFT.json --mode slow [--comments c.yaml] --out v2.json
-drafting check-docx FILE.docx      drafting lint FILE --genre 请示
+drafting check-docx FILE.docx      drafting lint FILE --genre 请示 [--strict]
+drafting export PROJECT --kind 定稿|送审稿 --out x.docx [--force]
+drafting import-edited PROJECT edited.docx
 drafting index-corpus              (index the bundled 范文 if missing or stale)
 """
 
@@ -195,21 +197,17 @@ def _progress(kind: str, data: Any) -> None:
         _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(data.checks)} 条")
 
 
-def _export(draft: Draft, out: Path | None) -> None:
+def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = None) -> None:
+    """定稿 unless the command asked otherwise (``--kind``); ``--force`` exports despite 〔待补〕."""
     if out is None:
         return
-    if out.suffix.lower() == ".md":
-        from .export import export_markdown
+    from .cli_export import export_to
 
-        _write_atomic(out, export_markdown(draft).encode("utf-8"))
-    else:
-        from .export import export_docx
-
-        _write_atomic(out, export_docx(draft))
-    _info(f"[导出] {out}")
+    export_to(draft, out, kind=getattr(args, "kind", None) or "定稿", force=bool(getattr(args, "force", False)))
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
+    from .export import PlaceholderError
     from .pipeline import run_draft
     from .revise import revise
     from .workspace import Workspace
@@ -235,7 +233,6 @@ def cmd_draft(args: argparse.Namespace) -> int:
         workspace.add_version(run.project_id or "", version)
         versions.append(version)
         draft = version.draft
-    _export(draft, Path(args.out) if args.out else None)
     if args.json:
         _write_atomic(
             Path(args.json),
@@ -244,6 +241,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
             ),
         )
         _info(f"[导出] {args.json}")
+    try:
+        _export(draft, Path(args.out) if args.out else None, args)
+    except PlaceholderError as err:  # the draft is saved: say how to export it once completed
+        _err(str(err))
+        _info(f"稿子已保存在项目 {run.project_id}；补齐后可用 drafting export {run.project_id} --out {args.out} 导出。")
+        return 3
     if not args.out and not args.json:
         print(draft.title)
         print(draft.body_text)
@@ -277,7 +280,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         context_tokens=settings.context_tokens,
         on_event=_progress,
     )
-    _export(run.draft, Path(args.out) if args.out else None)
+    _export(run.draft, Path(args.out) if args.out else None, args)
     if not args.out:
         print(run.draft.body_text)
     _info(f"[完成] {run.draft.char_count} 字，项目 {args.project}")
@@ -329,7 +332,8 @@ def cmd_revise(args: argparse.Namespace) -> int:
     brief, passages, draft, versions = _load_payload(Path(args.draft))
     comments = _load_comments(Path(args.comments)) if args.comments else []
     mode = mode_of(args.mode)
-    version, considered = revise(draft, comments, mode, _llm(), passages)
+    locked = [x.strip() for x in args.lock if x.strip()]
+    version, considered = revise(draft, comments, mode, _llm(), passages, locked=locked)
     new = version.draft
     payload = _payload(brief, passages, new, None, [*versions, version])
     payload["diff"] = version.diff
@@ -338,7 +342,7 @@ def cmd_revise(args: argparse.Namespace) -> int:
     payload["comments"] = [c.model_dump(mode="json") for c in considered]
     _write_atomic(Path(args.out), json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"))
     if args.docx:
-        _export(new, Path(args.docx))
+        _export(new, Path(args.docx), args)
     _info(f"[修改] 第{version.number}稿：处理意见 {len(version.addressed)} 条，{new.char_count} 字 → {args.out}")
     for kp, where in version.coverage.items():
         _info(f"  要点“{kp}”：{where}")
@@ -366,11 +370,18 @@ def cmd_lint(args: argparse.Namespace) -> int:
     title = args.title or (lines[0] if lines else "")
     body = lines[1:] if lines and lines[0] == title else lines  # the first line of a file is its title
     findings = lint_text("\n".join(body), args.genre, title=title)
-    for f in findings:
-        print(f"[{f.severity}] {f.rule} {f.position}：{f.message}")
+    from .cli_export import print_findings
+
+    print_findings(findings, out=sys.stdout)
     if not findings:
         print("未发现问题。")
-    return 1 if any(f.severity == "error" for f in findings) else 0
+    failing = ("error", "warning") if args.strict else ("error",)
+    return 1 if any(f.severity in failing for f in findings) else 0
+
+
+def _kind_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--kind", choices=["定稿", "送审稿"], default="定稿", help="导出定稿（默认）或送审稿")
+    s.add_argument("--force", action="store_true", help="有待补内容也导出定稿")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -401,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--material", nargs="*", help="写作者提供的材料文件")
     s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"])
     s.add_argument("--out", help="导出 .docx 或 .md")
+    _kind_flags(s)
     s.add_argument("--json", help="把任务、提纲、正文、引用和开销写成 JSON")
     s.add_argument("--no-review", action="store_true", help="不做审阅评分")
     s.set_defaults(func=cmd_draft)
@@ -411,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("resume", help="续写中断的稿子（已写完的部分保留）")
     s.add_argument("project", help="项目编号（见 drafting projects）")
     s.add_argument("--out", help="导出 .docx 或 .md")
+    _kind_flags(s)
     s.set_defaults(func=cmd_resume)
 
     s = sub.add_parser("review", help="审阅稿件（五气三情评分和自动检查）")
@@ -422,8 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("draft")
     s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"], default="slow")
     s.add_argument("--comments", help="撰稿人意见 YAML")
+    s.add_argument("--lock", action="append", default=[], help="锁定的句子（可多次），修改时一字不改")
     s.add_argument("--out", required=True)
     s.add_argument("--docx", help="同时导出 .docx")
+    _kind_flags(s)
     s.set_defaults(func=cmd_revise)
 
     s = sub.add_parser("check-docx", help="按 GB/T 9704-2012 检查 .docx 版式")
@@ -434,7 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--genre", required=True)
     s.add_argument("--title")
+    s.add_argument("--strict", action="store_true", help="有警告也返回非零")
     s.set_defaults(func=cmd_lint)
+
+    from .cli_export import add_commands
+
+    add_commands(sub)
     return p
 
 

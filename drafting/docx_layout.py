@@ -56,6 +56,9 @@ __all__ = [
     "balance_title",
     "format_cn_date",
     "CITATION_MARK",
+    "PLACEHOLDER_MARK",
+    "split_sentences",
+    "split_lead",
 ]
 
 logger = logging.getLogger(__name__)
@@ -185,6 +188,27 @@ _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"^\s*[（(](\d{1,2})[）)]")),
 )
 CITATION_MARK = re.compile(r"\[\d{1,3}\]")
+# What the writer still has to supply: 〔待补：分管副县长姓名〕 (the full-width tortoise-shell brackets).
+PLACEHOLDER_MARK = re.compile(r"〔待补[：:]?([^〕]*)〕")
+_SENTENCE = re.compile(r"[^。！？；]+(?:[。！？；]+[”’」』）)]*(?:\[\d{1,3}\])*)?|[。！？；]+")
+
+
+def split_lead(paragraph: str) -> tuple[str, str]:
+    """A heading paragraph's heading part and the prose that follows on the same line.
+
+    "（一）健全责任体系。各乡镇要……" -> ("（一）健全责任体系。", "各乡镇要……");
+    a stand-alone heading comes back whole with an empty rest.
+    """
+    m = re.match(r"^(.+?[。！？])(.+)$", paragraph)
+    if m and m.group(2).strip():
+        return m.group(1), m.group(2)
+    return paragraph, ""
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph, each with its closing punctuation and trailing [n] marks;
+    ``"".join(split_sentences(t)) == t``."""
+    return _SENTENCE.findall(text)
 
 
 def heading_number(text: str) -> tuple[int, int] | None:

@@ -16,6 +16,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.oxml.text.font import CT_RPr
 from docx.text.paragraph import Paragraph
+from docx.text.run import Run
 from lxml import etree
 
 from drafting import docx_layout as L
@@ -23,6 +24,7 @@ from drafting import docx_layout as L
 __all__ = [
     "W",
     "w",
+    "text_run",
     "set_fonts",
     "set_size",
     "format_paragraph",
@@ -47,11 +49,13 @@ def w(name: str) -> str:
     return f"{W}{name}"
 
 
-def _text_run(p: Paragraph, text: str, font: str, pt: float, latin: str = L.LATIN_FONT) -> None:
+def text_run(p: Paragraph, text: str, font: str, pt: float, latin: str = L.LATIN_FONT) -> Run:
+    """A run of ``text`` in the named Chinese font and size, not bold."""
     run = p.add_run(text)
     set_fonts(run._r.get_or_add_rPr(), font, latin)
     set_size(run._r.get_or_add_rPr(), pt)
     run.font.bold = False
+    return run
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -122,7 +126,7 @@ def page_number_paragraph(p: Paragraph, *, odd: bool) -> None:
         left_chars=0 if odd else 1,
     )
     font = L.PAGE_NUMBER_FONT
-    _text_run(p, "— ", font, L.PAGE_NUMBER_PT, latin=font)
+    text_run(p, "— ", font, L.PAGE_NUMBER_PT, latin=font)
     for kind in ("begin", "instr", "separate", "result", "end"):
         run = p.add_run()
         set_fonts(run._r.get_or_add_rPr(), font, font)
@@ -138,7 +142,7 @@ def page_number_paragraph(p: Paragraph, *, odd: bool) -> None:
             el = OxmlElement("w:fldChar")
             el.set(qn("w:fldCharType"), kind)
         run._r.append(el)
-    _text_run(p, " —", font, L.PAGE_NUMBER_PT, latin=font)
+    text_run(p, " —", font, L.PAGE_NUMBER_PT, latin=font)
 
 
 def register_font_fallbacks(doc: DocxDocument) -> None:

@@ -321,6 +321,7 @@ class CheckFinding(_Model):
     message: str
     severity: str = "warning"  # error | warning | info
     position: str = ""
+    quote: str = ""  # the offending text, as it stands in the document (empty for whole-document counts)
 
 
 class Review(_Model):

@@ -1,5 +1,10 @@
 """Export a draft as a GB/T 9704-2012 .docx (python-docx, in memory) or as Markdown.
 
+Two kinds (:class:`ExportKind`): 定稿, the document as it is read out or issued (no [n] marks, no
+appendix, 〔待补：…〕 placeholders refused unless forced, then highlighted); 送审稿, the same document
+for the leader or 科长 who checks it, with every citation, placeholder, reviewer comment and unverified
+figure as a Word comment (批注) on its sentence and "送审稿" in the header. Neither contains a file path.
+
 The layout numbers live in :mod:`drafting.docx_layout`; :mod:`drafting.docx_check` verifies them.
 What could not be applied (no date, an unknown genre, a title too long for three lines ...) is
 listed by :func:`export_notes` in Chinese and logged when exporting.
@@ -10,7 +15,9 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
 
 from docx import Document
 from docx.document import Document as DocxDocument
@@ -21,15 +28,84 @@ from docx.text.paragraph import Paragraph
 
 from drafting import docx_layout as L
 from drafting import docx_xml as X
-from drafting.domain import GENRES, Draft
+from drafting.docx_annotate import REVIEW_HEADER, Annotator, source_label
+from drafting.docx_body import BodyWriter, add_comments
+from drafting.docx_layout import split_lead
+from drafting.domain import GENRES, CheckFinding, Comment, Draft
 from drafting.errors import ExportError
 
-__all__ = ["export_docx", "export_markdown", "export_notes", "split_lead"]
+__all__ = [
+    "ExportKind",
+    "PlaceholderError",
+    "export_docx",
+    "export_markdown",
+    "export_notes",
+    "placeholders",
+    "Preflight",
+    "preflight",
+    "split_lead",
+]
 
 logger = logging.getLogger(__name__)
 
 _EXCERPT_CHARS = 120
 _SIGNATURE_GAP_LINES = 2  # room for the seal above 发文机关署名 and 成文日期
+
+
+class ExportKind(str, Enum):
+    FINAL = "定稿"
+    REVIEW = "送审稿"
+
+    @classmethod
+    def of(cls, value: str | ExportKind) -> ExportKind:
+        """ "定稿"/"final" or "送审稿"/"review"."""
+        if isinstance(value, ExportKind):
+            return value
+        v = value.strip().lower()
+        for kind in cls:
+            if v in (kind.value, kind.name.lower()):
+                return kind
+        raise ExportError(f"导出类型只能是“定稿”或“送审稿”，实为“{value}”")
+
+
+class PlaceholderError(ExportError):
+    """The draft still holds 〔待补：…〕 placeholders; a 定稿 is refused unless forced."""
+
+    def __init__(self, found: list[str]) -> None:
+        self.placeholders = found
+        listed = "\n".join(f"  {i}. {p}" for i, p in enumerate(found, 1))
+        super().__init__(
+            f"稿子里还有{len(found)}处待补内容，不能导出定稿：\n{listed}\n"
+            "请补齐后再导出；确需先导出，可强制导出（待补处将以黄色突出显示），或导出送审稿。"
+        )
+
+
+def placeholders(draft: Draft) -> list[str]:
+    """Every 〔待补：…〕 in the title and body, in order, each once."""
+    text = _title(draft) + "\n" + draft.body_text
+    return list(dict.fromkeys(m.group(0) for m in L.PLACEHOLDER_MARK.finditer(text)))
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the writer should see before a 定稿 leaves: genre-rule findings (errors first), the
+    placeholders still open, and what the layout could not apply. The CLI and the UI show the same."""
+
+    findings: list[CheckFinding]
+    placeholders: list[str]
+    notes: list[str]
+
+    @property
+    def errors(self) -> list[CheckFinding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def preflight(draft: Draft) -> Preflight:
+    from drafting.lint import lint_draft
+
+    order = {"error": 0, "warning": 1, "info": 2}
+    findings = sorted(lint_draft(draft), key=lambda f: order.get(f.severity, 3))
+    return Preflight(findings, placeholders(draft), export_notes(draft))
 
 
 def _known_genre(genre: str) -> bool:
@@ -82,36 +158,17 @@ def export_notes(draft: Draft) -> list[str]:
 # --- low-level XML helpers -------------------------------------------------------------------
 
 
-def _add_run(p: Paragraph, text: str, font: str, pt: float, latin: str = L.LATIN_FONT) -> None:
-    run = p.add_run(text)
-    X.set_fonts(run._r.get_or_add_rPr(), font, latin)
-    X.set_size(run._r.get_or_add_rPr(), pt)
-    run.font.bold = False
-
-
 def _para(doc: DocxDocument, runs: Iterable[tuple[str, str]], *, pt: float = L.BODY_PT, **fmt: object) -> Paragraph:
     p = doc.add_paragraph()
     X.format_paragraph(p, pt=pt, **fmt)  # type: ignore[arg-type]
     for text, font in runs:
         if text:
-            _add_run(p, text, font, pt)
+            X.text_run(p, text, font, pt)
     return p
 
 
 def _blank(doc: DocxDocument) -> None:
     _para(doc, [], align="both")
-
-
-def split_lead(paragraph: str) -> tuple[str, str]:
-    """A heading paragraph's heading part and the prose that follows on the same line.
-
-    "（一）健全责任体系。各乡镇要……" -> ("（一）健全责任体系。", "各乡镇要……");
-    a stand-alone heading comes back whole with an empty rest.
-    """
-    m = re.match(r"^(.+?[。！？])(.+)$", paragraph)
-    if m and m.group(2).strip():
-        return m.group(1), m.group(2)
-    return paragraph, ""
 
 
 # --- document setup ---------------------------------------------------------------------------
@@ -157,41 +214,6 @@ def _setup(doc: DocxDocument) -> None:
 # --- content ----------------------------------------------------------------------------------
 
 
-def _clean(text: str, keep_marks: bool) -> str:
-    return text if keep_marks else L.CITATION_MARK.sub("", text)
-
-
-def _heading_runs(text: str, level: int) -> list[tuple[str, str]]:
-    font = {1: L.H1_FONT, 2: L.H2_FONT}.get(level, L.BODY_FONT)
-    if font == L.BODY_FONT:
-        return [(text, font)]
-    head, rest = split_lead(text)
-    return [(head, font), (rest, L.BODY_FONT)]
-
-
-def _body_paragraph(doc: DocxDocument, text: str, level: int = 0) -> None:
-    runs = _heading_runs(text, level) if level else [(text, L.BODY_FONT)]
-    _para(doc, runs, align="both", first_chars=2)
-
-
-def _is_salutation(text: str) -> bool:
-    """ "同志们：" and the like: a short line ending in a colon with no sentence in it."""
-    return 0 < len(text) <= 20 and text.endswith(("：", ":")) and not re.search("[。！？；]", text)
-
-
-def _write_body(doc: DocxDocument, draft: Draft, keep_marks: bool) -> None:
-    for section in draft.sections:
-        if section.kind == "body" and section.heading.strip():
-            heading = _clean(section.heading.strip(), keep_marks)
-            _body_paragraph(doc, heading, L.heading_level(heading) or 1)
-        for line in section.text.splitlines():
-            text = _clean(line.strip(), keep_marks).strip()
-            if section.kind == "opening" and _is_salutation(text):
-                _para(doc, [(text, L.BODY_FONT)], align="both")  # 称呼 flush left, like 主送机关
-            elif text:
-                _body_paragraph(doc, text, L.heading_level(text))
-
-
 def _write_signature(doc: DocxDocument, issuer: str, date_text: str) -> None:
     """Sealed layout (7.3.5.1): 成文日期 4 characters from the right, 署名 centred over it."""
     w_issuer, w_date = L.text_width(issuer), L.text_width(date_text)
@@ -209,24 +231,53 @@ def _write_signature(doc: DocxDocument, issuer: str, date_text: str) -> None:
 
 
 def _write_appendix(doc: DocxDocument, draft: Draft) -> None:
-    head = _para(doc, [("附件：参考范文", L.H1_FONT)], align="left")
+    """送审稿 only: the cited sources by title, issuing body and date (never a file path)."""
+    head = _para(doc, [("附件：引用来源", L.H1_FONT)], align="left")
     head.paragraph_format.page_break_before = True
     for c in draft.citations:
-        p = c.passage
-        where = f"（{p.section}）" if p.section_path else ""
-        _para(doc, [(f"[{c.n}] 《{p.title}》{where}", L.H1_FONT)], align="left", pt=L.APPENDIX_PT, line=480)
-        excerpt = " ".join(p.text.split())
+        _para(doc, [(f"[{c.n}] {source_label(c.passage)}", L.H1_FONT)], align="left", pt=L.APPENDIX_PT, line=480)
+        excerpt = " ".join(c.passage.text.split())
         if len(excerpt) > _EXCERPT_CHARS:
             excerpt = excerpt[:_EXCERPT_CHARS] + "……"
         _para(doc, [(excerpt, L.BODY_FONT)], align="both", first_chars=2, pt=L.APPENDIX_PT, line=480)
-        if p.source:
-            _para(doc, [(f"来源：{p.source}", L.BODY_FONT)], align="both", first_chars=2, pt=L.APPENDIX_PT, line=480)
 
 
-def export_docx(draft: Draft, *, appendix: bool = True, keep_citation_marks: bool = False) -> bytes:
-    """The draft as a .docx laid out per GB/T 9704-2012; returns the file's bytes (writes nothing)."""
+def _review_header(doc: DocxDocument) -> None:
+    section = doc.sections[0]
+    for header in (section.header, section.even_page_header):
+        p = header.paragraphs[0]
+        X.format_paragraph(p, align="left", line=None)
+        X.text_run(p, REVIEW_HEADER, L.H1_FONT, L.BODY_PT)
+
+
+def export_docx(
+    draft: Draft,
+    *,
+    kind: ExportKind | str = ExportKind.FINAL,
+    force: bool = False,
+    comments: Sequence[Comment] = (),
+    appendix: bool = False,
+    keep_citation_marks: bool = False,
+) -> bytes:
+    """The draft as a .docx laid out per GB/T 9704-2012; returns the file's bytes (writes nothing).
+
+    ``kind`` 定稿 refuses a draft with 〔待补：…〕 placeholders (:class:`PlaceholderError`) unless
+    ``force``, which highlights them. 送审稿 adds a Word comment per citation, placeholder,
+    unverified figure and reviewer comment (``comments``), and "送审稿" in the header; ``appendix``
+    (送审稿 only, for compatibility with older callers) also lists the cited sources at the end.
+    """
+    kind = ExportKind.of(kind)
+    if kind is ExportKind.FINAL and not force:
+        found = placeholders(draft)
+        if found:
+            raise PlaceholderError(found)
     for note in export_notes(draft):
         logger.info("export: %s", note)
+    annotator = None
+    if kind is ExportKind.REVIEW:
+        from drafting.review import unverified_numbers  # local: pulls in the model-call helpers
+
+        annotator = Annotator(draft, comments, unverified_numbers(draft))
     b = draft.brief
     try:
         doc = Document()
@@ -237,10 +288,11 @@ def export_docx(draft: Draft, *, appendix: bool = True, keep_citation_marks: boo
         off_grid = OxmlElement("w:snapToGrid")
         off_grid.set(qn("w:val"), "0")
         title_p._p.get_or_add_pPr().get_or_add_spacing().addprevious(off_grid)
+        title_runs = []
         for i, line in enumerate(L.balance_title(title) if title else [""]):
             if i:
                 title_p.add_run().add_break()
-            _add_run(title_p, line, L.TITLE_FONT, L.TITLE_PT)
+            title_runs.append(X.text_run(title_p, line, L.TITLE_FONT, L.TITLE_PT))
         if L.is_spoken(b.genre.strip()):
             lines = [re.sub(r"\s+", "\u3000", b.speaker.strip())]  # 职务　姓名: a full-width space
             if b.occasion.strip() and b.occasion.strip() not in title:
@@ -255,12 +307,18 @@ def export_docx(draft: Draft, *, appendix: bool = True, keep_citation_marks: boo
             if b.audience.strip():
                 addressee = b.audience.strip().rstrip("：:") + "："
                 _para(doc, [(addressee, L.BODY_FONT)], align="both")
-        _write_body(doc, draft, keep_citation_marks)
+        BodyWriter(doc, keep_citation_marks, annotator, highlight=force).write(draft)
         if not L.is_spoken(b.genre.strip()):
             _write_signature(doc, b.speaker.strip(), L.format_cn_date(b.date) or L.format_cn_date() or "")
-        if appendix and draft.citations:
-            _write_appendix(doc, draft)
+        if annotator is not None:
+            add_comments(doc, title_runs, annotator.leftover())
+            _review_header(doc)
+            if appendix and draft.citations:
+                _write_appendix(doc, draft)
         doc.core_properties.title = title
+        doc.core_properties.version = str(draft.version)
+        doc.core_properties.author = ""
+        doc.core_properties.comments = ""
         buf = io.BytesIO()
         doc.save(buf)
     except (ValueError, KeyError, AttributeError) as exc:  # python-docx / lxml failures

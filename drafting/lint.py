@@ -1,7 +1,10 @@
 """Genre checks for 公文 and speeches: rules from 《党政机关公文处理工作条例》 and GB/T 9704-2012.
 
 No model involved: each rule is a regular-expression heuristic with an id (``lint.*``), a Chinese
-message and a position ("第N行" counting the lines of the text given, or "标题" / "主送机关").
+message, a position ("第N行" counting the lines of the text given, or "标题" / "主送机关") and the
+offending text quoted (``quote``, also shown in the message). Findings that make a document wrong
+rather than unusual are errors: skipped or repeated heading numbers, a non-statutory genre word in a
+公文 title, a request inside a 报告, several matters in one 请示, a missing or second 主送机关.
 """
 
 from __future__ import annotations
@@ -36,27 +39,28 @@ _RE_ENUM = re.compile(
 )
 _RE_PEER_PHRASE = re.compile(r"商请|请予(?:大力)?支持|请贵|贵(?:局|委|办|厅|部|院|司|处|单位|公司|中心|校|会)")
 _ADMIN = re.compile(r"(自治区|街道|省|市(?!场)|州|盟|县|区|旗|乡|镇)")
-_RANK = {
-    "省": 1,
-    "自治区": 1,
-    "直辖市": 1,
-    "市": 2,
-    "州": 2,
-    "盟": 2,
-    "地": 2,
-    "县": 3,
-    "区": 3,
-    "旗": 3,
-    "县级市": 3,
-    "乡": 4,
-    "镇": 4,
-    "街道": 4,
-}
+# Administrative level: 1 province, 2 city, 3 county, 4 township.
+_RANK = (
+    dict.fromkeys(("省", "自治区", "直辖市"), 1)
+    | dict.fromkeys(("市", "州", "盟", "地"), 2)
+    | dict.fromkeys(("县", "区", "旗", "县级市"), 3)
+    | dict.fromkeys(("乡", "镇", "街道"), 4)
+)
 _DEPARTMENT = re.compile(r"(?:局|委员会|委|办公室|办|厅|署|中心|所|站)$")
 
 
-def _finding(rule: str, message: str, position: str, severity: str = "warning") -> CheckFinding:
-    return CheckFinding(rule=rule, message=message, severity=severity, position=position)
+def _finding(rule: str, message: str, position: str, severity: str = "warning", quote: str = "") -> CheckFinding:
+    return CheckFinding(rule=rule, message=message, severity=severity, position=position, quote=quote)
+
+
+def _short(text: str, n: int = 30) -> str:
+    text = text.strip()
+    return text if len(text) <= n else text[:n] + "……"
+
+
+def _is_official_title(genre: str, title: str) -> bool:
+    """A 公文 by its genre, or by its title's form "关于……的"."""
+    return genre in L.OFFICIAL_GENRES or bool(re.search(r"关于.+的", title))
 
 
 def _line_pos(i: int) -> str:
@@ -81,6 +85,7 @@ def _check_genre_name(genre: str, title: str) -> list[CheckFinding]:
                 "lint.genre.not_official",
                 f"“{genre}”不是法定公文文种（《党政机关公文处理工作条例》规定15种），建议改用{L.NON_GENRES[genre]}",
                 "文种",
+                quote=genre,
             )
         )
     for name in sorted(L.NON_GENRES, key=len, reverse=True):
@@ -88,9 +93,11 @@ def _check_genre_name(genre: str, title: str) -> list[CheckFinding]:
             out.append(
                 _finding(
                     "lint.genre.not_official",
-                    f"标题以“{name}”结尾，但“{name}”不是法定公文文种，"
+                    f"标题“{title.strip()}”以“{name}”结尾，但“{name}”不是法定公文文种，"
                     f"建议改为“关于……的{L.NON_GENRES[name].split('或')[0]}”",
                     "标题",
+                    "error" if _is_official_title(genre, title) else "warning",
+                    quote=name,
                 )
             )
             break
@@ -101,6 +108,7 @@ def _check_genre_name(genre: str, title: str) -> list[CheckFinding]:
                 "“方案”不是法定公文文种，印发时应以通知行文（关于印发……方案的通知）",
                 "文种",
                 "info",
+                quote=genre,
             )
         )
     return out
@@ -112,12 +120,18 @@ def _check_title(title: str, genre: str) -> list[CheckFinding]:
         return []
     if t.endswith("请示报告"):
         return [
-            _finding("lint.title.mixed_genre", "“请示报告”不是文种：请示和报告不能混用，应分别行文", "标题", "error")
+            _finding(
+                "lint.title.mixed_genre",
+                f"标题“{t}”中的“请示报告”不是文种：请示和报告不能混用，应分别行文",
+                "标题",
+                "error",
+                quote="请示报告",
+            )
         ]
     if not t.endswith(genre):
-        return [_finding("lint.title.genre", f"标题应以文种“{genre}”结尾，实为“……{t[-4:]}”", "标题")]
+        return [_finding("lint.title.genre", f"标题应以文种“{genre}”结尾，实为“{t}”", "标题", quote=t)]
     if not re.match(rf"^.*关于.+的(?:复)?{genre}$", t):
-        return [_finding("lint.title.form", f"公文标题一般为“（发文机关）关于……的{genre}”，实为“{t}”", "标题")]
+        return [_finding("lint.title.form", f"公文标题一般为“（发文机关）关于……的{genre}”，实为“{t}”", "标题", quote=t)]
     return []
 
 
@@ -139,16 +153,20 @@ def _check_headings(lines: list[str]) -> list[CheckFinding]:
             out.append(
                 _finding(
                     "lint.heading.skip",
-                    f"标题序号跳号：此处应为“{labels[level].format(shown)}”，实为“{line.strip()[:8]}”",
+                    f"标题序号跳号：此处应为“{labels[level].format(shown)}”，实为“{_short(line, 12)}”",
                     _line_pos(i),
+                    "error",
+                    quote=line.strip(),
                 )
             )
         elif value < expected:
             out.append(
                 _finding(
                     "lint.heading.order",
-                    f"标题序号顺序颠倒或重复：此处应为“{labels[level].format(shown)}”，实为“{line.strip()[:8]}”",
+                    f"标题序号顺序颠倒或重复：此处应为“{labels[level].format(shown)}”，实为“{_short(line, 12)}”",
                     _line_pos(i),
+                    "error",
+                    quote=line.strip(),
                 )
             )
         anchor = max((anchors[k] for k in open_levels if k < level), default=-1)
@@ -158,8 +176,10 @@ def _check_headings(lines: list[str]) -> list[CheckFinding]:
             out.append(
                 _finding(
                     "lint.heading.level_skip",
-                    f"结构层次跳级：“{line.strip()[:8]}”上一层缺少“{parent}”层级（层次依次为一、（一）1.（1））",
+                    f"结构层次跳级：“{_short(line, 12)}”上一层缺少“{parent}”层级（层次依次为一、（一）1.（1））",
                     _line_pos(i),
+                    "error",
+                    quote=line.strip(),
                 )
             )
         counters[level] = value
@@ -202,10 +222,22 @@ def _check_dates(lines: list[str], genre_kind: str) -> list[CheckFinding]:
     for i, line in enumerate(lines):
         for m in _RE_DATE_SEP.finditer(line):
             y, mo, d = (int(g) for g in m.groups())
-            out.append(_finding("lint.date.format", f"日期应写作“{y}年{mo}月{d}日”，实为“{m.group(0)}”", _line_pos(i)))
+            out.append(
+                _finding(
+                    "lint.date.format",
+                    f"日期应写作“{y}年{mo}月{d}日”，实为“{m.group(0)}”",
+                    _line_pos(i),
+                    quote=m.group(0),
+                )
+            )
         for m in _RE_ZERO_PAD.finditer(line):
             out.append(
-                _finding("lint.date.zero_pad", f"日期不编虚位（如“2026年1月5日”），实为“{m.group(0)}”", _line_pos(i))
+                _finding(
+                    "lint.date.zero_pad",
+                    f"日期不编虚位（如“2026年1月5日”），实为“{m.group(0)}”",
+                    _line_pos(i),
+                    quote=m.group(0),
+                )
             )
         if genre_kind == "spoken":
             continue
@@ -217,11 +249,17 @@ def _check_dates(lines: list[str], genre_kind: str) -> list[CheckFinding]:
                         f"成文日期应使用阿拉伯数字（GB/T 9704-2012），实为“{m.group(0)}”",
                         _line_pos(i),
                         "error",
+                        quote=m.group(0),
                     )
                 )
             else:
                 out.append(
-                    _finding("lint.date.chinese", f"公文中的日期一般使用阿拉伯数字，实为“{m.group(0)}”", _line_pos(i))
+                    _finding(
+                        "lint.date.chinese",
+                        f"公文中的日期一般使用阿拉伯数字，实为“{m.group(0)}”",
+                        _line_pos(i),
+                        quote=m.group(0),
+                    )
                 )
     return out
 
@@ -251,9 +289,18 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
     n = count_chars(text)
     if n > QINGSHI_MAX_CHARS:
         out.append(_finding("lint.qingshi.length", f"请示正文{n}字，超过{QINGSHI_MAX_CHARS}字，宜精简", "全文"))
+    first = next((x.strip() for x in lines if x.strip()), "")
     names = [x.strip() for x in re.split(r"[、，,；;]", addressee or _detect_addressee(lines)) if x.strip()]
     if not names:
-        out.append(_finding("lint.qingshi.addressee", "请示应主送一个上级机关，未找到主送机关", "主送机关", "error"))
+        out.append(
+            _finding(
+                "lint.qingshi.addressee",
+                f"请示应主送一个上级机关，未找到主送机关（正文第一行为“{_short(first)}”）",
+                "主送机关",
+                "error",
+                quote=first,
+            )
+        )
     elif len(names) > 1:
         out.append(
             _finding(
@@ -261,6 +308,7 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
                 f"请示只能主送一个上级机关，实为{len(names)}个：{'、'.join(names)}",
                 "主送机关",
                 "error",
+                quote="、".join(names),
             )
         )
     closing = _closing_index(lines)
@@ -268,8 +316,10 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
         out.append(
             _finding(
                 "lint.qingshi.closing",
-                "请示应以“特此请示”“妥否，请批示”“以上请示如无不妥，请批准”等结语结尾",
+                "请示应以“特此请示”“妥否，请批示”“以上请示如无不妥，请批准”等结语结尾，"
+                f"实为“{_short(lines[closing]) if closing is not None else '（无正文）'}”",
                 _line_pos(closing) if closing is not None else "全文",
+                quote=lines[closing].strip() if closing is not None else "",
             )
         )
     for i, line in enumerate(lines):
@@ -282,8 +332,10 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
                 out.append(
                     _finding(
                         "lint.qingshi.one_matter",
-                        f"请示应一文一事，此处似提出多项请求：“{sentence.strip()[:30]}……”",
+                        f"请示应一文一事，此处提出了多项请求：“{_short(sentence, 40)}”，应分别请示",
                         _line_pos(i),
+                        "error",
+                        quote=sentence.strip(),
                     )
                 )
                 break
@@ -295,6 +347,7 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
                     "lint.qingshi.should_be_han",
                     f"“{m.group(0)}”是向不相隶属机关商洽、请求的用语，这类行文应使用“函”而不是“请示”",
                     _line_pos(i),
+                    quote=m.group(0),
                 )
             )
             break
@@ -306,6 +359,7 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
                     "lint.qingshi.should_be_han",
                     f"主送机关“{names[0]}”与发文机关同级或更低、不相隶属，向其请求批准事项应使用“函”",
                     "主送机关",
+                    quote=names[0],
                 )
             )
     return out
@@ -319,12 +373,14 @@ def _check_baogao(text: str, lines: list[str]) -> list[CheckFinding]:
     for i, line in enumerate(lines):
         m = _RE_REQUEST.search(line)
         if m:
+            sentence = next((x for x in re.split(r"(?<=[。！？])", line) if m.group(0) in x), line)
             out.append(
                 _finding(
                     "lint.baogao.request",
-                    f"报告中不得夹带请示事项，实有“{m.group(0)}”；需要批准的事项应另行请示",
+                    f"报告中不得夹带请示事项，实有“{_short(sentence, 40)}”；需要批准的事项应另行请示",
                     _line_pos(i),
                     "error",
+                    quote=sentence.strip(),
                 )
             )
     closing = _closing_index(lines)
@@ -332,8 +388,10 @@ def _check_baogao(text: str, lines: list[str]) -> list[CheckFinding]:
         out.append(
             _finding(
                 "lint.baogao.closing",
-                "报告一般以“特此报告”“专此报告”或“以上报告，请审阅”结尾",
+                "报告一般以“特此报告”“专此报告”或“以上报告，请审阅”结尾，"
+                f"实为“{_short(lines[closing]) if closing is not None else '（无正文）'}”",
                 _line_pos(closing) if closing is not None else "全文",
+                quote=lines[closing].strip() if closing is not None else "",
             )
         )
     return out
@@ -348,7 +406,7 @@ def lint_text(
     kind = _genre_kind(genre)
     out: list[CheckFinding] = []
     if kind == "unknown":
-        out.append(_finding("lint.genre.unknown", f"未知文种“{genre}”，已按通用规则检查", "文种", "info"))
+        out.append(_finding("lint.genre.unknown", f"未知文种“{genre}”，已按通用规则检查", "文种", "info", quote=genre))
     out += _check_genre_name(genre, title)
     out += _check_title(title, genre)
     out += _check_headings(lines)
@@ -372,6 +430,7 @@ def lint_draft(draft: Draft) -> list[CheckFinding]:
                 f"成文日期应使用阿拉伯数字（GB/T 9704-2012），实为“{b.date}”",
                 "成文日期",
                 "error",
+                quote=b.date,
             )
         )
     return out

@@ -212,13 +212,14 @@ def run_revision(
     mode: RevisionMode,
     comments: list[Comment] | None = None,
 ) -> Version:
-    """One revision round on the newest version; comments and the new version are saved."""
+    """One revision round on the newest version; comments and the new version are saved.
+    The project's locked sentences are kept character for character."""
     project = workspace.load(project_id)
     current = project.latest
     if current is None:
         raise DraftingError("还没有可修改的稿子，请先生成初稿。")
     given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
-    version, considered = revise(current, given, mode, llm, project.passages)
+    version, considered = revise(current, given, mode, llm, project.passages, locked=project.locks)
     for c in considered:
         workspace.save_comment(project_id, current.version, c)
     workspace.add_version(project_id, version)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from .draft import (
     token_cap,
 )
 from .errors import ModelOutputError
+from .locks import locks_in, restore_locks
 from .prompts import PROMPTS_DIR, load_prompt
 from .references import format_references, overlap, rank_for_section
 
@@ -199,9 +200,14 @@ def _rewrite(
     budget: int,
     costs: Costs | None,
     on_token: Callable[[str], None] | None = None,
+    locked: Sequence[str] = (),
 ) -> DraftSection:
     sec = draft.sections[index]
     brief = draft.brief
+    keep = locks_in(sec.text, locked)
+    if keep:
+        sentences = "\n".join(f"“{lk}”" for lk in keep)
+        comments = [*comments, load_prompt("revise.locked").render(sentences=sentences)[-1][1]]
     refs = rank_for_section(sec.heading + sec.text[:200], passages, 3) if passages else []
     messages = load_prompt("revise.section").render(
         speaker=brief.speaker or "领导",
@@ -226,6 +232,8 @@ def _rewrite(
         log.warning("revise: rewrite of %r came back nearly empty; keeping the old text", sec.heading)
         return sec
     text = link_citations(fit_length(text, budget), passages, refs)
+    if keep:  # whatever the model did, locked wording comes back character for character
+        text = restore_locks(sec.text, text, keep)
     return DraftSection(heading=sec.heading, kind=sec.kind, text=text)
 
 
@@ -255,12 +263,15 @@ def rewrite_section(
     budget: int | None = None,
     costs: Costs | None = None,
     on_token: Callable[[str], None] | None = None,
+    locked: Sequence[str] = (),
 ) -> Version:
-    """急稿 one-click rewrite of one section; returns the next version."""
+    """急稿 one-click rewrite of one section; returns the next version. ``locked`` wording is kept."""
     costs = costs if costs is not None else Costs()
     sec = draft.sections[index]
     target = budget or max(60, count_chars(sec.text))
-    new_sec = _rewrite(draft, index, [instruction], llm, passages, budget=target, costs=costs, on_token=on_token)
+    new_sec = _rewrite(
+        draft, index, [instruction], llm, passages, budget=target, costs=costs, on_token=on_token, locked=locked
+    )
     sections = list(draft.sections)
     sections[index] = new_sec
     new = _next(draft, sections, passages, costs)
@@ -286,6 +297,7 @@ def consolidate(
     *,
     costs: Costs | None = None,
     on_section: Callable[[int, str], None] | None = None,
+    locked: Sequence[str] = (),
 ) -> Version:
     """Write the next version from the accepted comments; 纵到底: uncovered key points are added too."""
     costs = costs if costs is not None else Costs()
@@ -306,7 +318,7 @@ def consolidate(
     for idx in sorted(per_section):
         budget = draft.outline.sections[idx].budget if idx < len(draft.outline.sections) else 0
         budget = budget or max(60, count_chars(sections[idx].text))
-        sections[idx] = _rewrite(draft, idx, per_section[idx], llm, passages, budget=budget, costs=costs)
+        sections[idx] = _rewrite(draft, idx, per_section[idx], llm, passages, budget=budget, costs=costs, locked=locked)
         if on_section:
             on_section(idx, sections[idx].text)
     new = _next(draft, sections, passages, costs)
@@ -330,13 +342,15 @@ def revise(
     *,
     costs: Costs | None = None,
     reviewers: bool = True,
+    locked: Sequence[str] = (),
 ) -> tuple[Version, list[Comment]]:
     """One revision round. 慢稿: reviewers comment (auto-accepted unless the writer decided already),
     then consolidation. 急稿: only the writer's own accepted comments are applied.
+    ``locked`` sentences and paragraphs are kept character for character.
     Returns the new version and every comment considered."""
     costs = costs if costs is not None else Costs()
     all_comments = list(comments)
     if mode is RevisionMode.SLOW and reviewers:
         for c in reviewer_comments(draft, draft.brief, llm, costs=costs):
             all_comments.append(c.model_copy(update={"status": CommentStatus.ACCEPTED}))
-    return consolidate(draft, all_comments, llm, passages, costs=costs), all_comments
+    return consolidate(draft, all_comments, llm, passages, costs=costs, locked=locked), all_comments

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS versions (
   project_id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL, created TEXT,
   PRIMARY KEY (project_id, number)
 );
+CREATE TABLE IF NOT EXISTS locks (
+  project_id TEXT NOT NULL, text TEXT NOT NULL, created TEXT,
+  PRIMARY KEY (project_id, text)
+);
 CREATE TABLE IF NOT EXISTS comments (
   project_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, updated TEXT,
   PRIMARY KEY (project_id, id)
@@ -51,6 +55,7 @@ class Project(_Model):
     review: Review | None = None
     versions: list[Version] = Field(default_factory=list)
     comments: list[Comment] = Field(default_factory=list)
+    locks: list[str] = Field(default_factory=list)  # locked sentences/paragraphs, kept by every revision
 
     @property
     def latest(self) -> Draft | None:
@@ -167,9 +172,41 @@ class Workspace:
             review=Review.model_validate_json(row[6]) if row[6] else None,
             versions=self.versions(pid),
             comments=self.comments(pid),
+            locks=self.locks(pid),
         )
+
+    def lock(self, pid: str, text: str) -> str:
+        """Lock a sentence or paragraph (its visible text); returns what was stored."""
+        from .locks import normalise_lock
+
+        value = normalise_lock(text)
+        if not value:
+            raise WorkspaceError("要锁定的句子是空的。")
+        self.load(pid)  # the project must exist
+        with self._conn() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO locks (project_id, text, created) VALUES (?, ?, ?)", (pid, value, now_iso())
+            )
+        return value
+
+    def unlock(self, pid: str, text: str) -> bool:
+        from .locks import normalise_lock
+
+        with self._conn() as db:
+            cur = db.execute("DELETE FROM locks WHERE project_id = ? AND text = ?", (pid, normalise_lock(text)))
+        return cur.rowcount > 0
+
+    def locks(self, pid: str) -> list[str]:
+        with self._conn() as db:
+            rows = db.execute("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
+        return [r[0] for r in rows]
 
     def delete_project(self, pid: str) -> None:
         with self._conn() as db:
-            for table, col in (("comments", "project_id"), ("versions", "project_id"), ("projects", "id")):
+            for table, col in (
+                ("comments", "project_id"),
+                ("versions", "project_id"),
+                ("locks", "project_id"),
+                ("projects", "id"),
+            ):
                 db.execute(f"DELETE FROM {table} WHERE {col} = ?", (pid,))  # noqa: S608 - fixed names

@@ -75,7 +75,7 @@ def speech() -> Draft:
     )
 
 
-def load(draft: Draft, **kw: bool):
+def load(draft: Draft, **kw: object):
     return Document(io.BytesIO(export_docx(draft, **kw)))
 
 
@@ -261,22 +261,22 @@ def test_citation_marks_removed_unless_kept():
     assert "恳请拨付专项资金500万元[1][2]。" in kept
 
 
-def test_appendix_lists_cited_passages_after_a_page_break():
-    doc = load(make_draft())
-    head = find(doc, "附件：参考范文")
+def test_appendix_only_in_review_copy_names_sources_without_paths():
+    doc = load(make_draft(), kind="送审稿", appendix=True)
+    head = find(doc, "附件：引用来源")
     assert head.paragraph_format.page_break_before is True
     texts = [p.text for p in doc.paragraphs]
-    after = texts[texts.index("附件：参考范文") :]
-    assert any(t.startswith("[1] 《范文甲》（一、总体要求）") for t in after)
+    after = texts[texts.index("附件：引用来源") :]
+    assert any(t.startswith("[1] 《范文甲》 一、总体要求") for t in after)
     assert any(t.startswith("[2] 《范文乙》") for t in after)
     excerpt = next(t for t in after if t.startswith("甲"))
     assert excerpt.endswith("……") and len(excerpt) < 130
-    small = find(doc, "[1] 《范文甲》")
-    assert size(small.runs[0]) == 28
+    assert size(find(doc, "[1] 《范文甲》").runs[0]) == 28
+    assert not any("corpus/a.txt" in t or "来源：" in t for t in texts)
 
 
-def test_appendix_absent_when_not_asked_or_nothing_cited():
-    for d, kw in ((make_draft(), {"appendix": False}), (make_draft(citations=False), {})):
+def test_final_copy_never_has_an_appendix():
+    for d, kw in ((make_draft(), {"appendix": True}), (make_draft(), {}), (make_draft(citations=False), {})):
         assert not any(p.text.startswith("附件") for p in load(d, **kw).paragraphs)
 
 

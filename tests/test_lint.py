@@ -201,3 +201,71 @@ def test_lint_draft_uses_the_brief_addressee_and_issue_date():
     assert one(lint_draft(cn_date), "lint.date.issue_chinese").position == "成文日期"
     skipped = _draft("请示", "（二）乙\n（一）甲", audience="江川市人民政府")
     assert one(lint_draft(skipped), "lint.heading.order").position == "第3行"  # lines of draft.paragraphs
+
+
+BAD = [
+    ("一、甲\n二、乙\n四、丁", "讲话稿", "", "lint.heading.skip", "error", "四、丁"),
+    ("一、甲\n（二）乙\n（一）甲", "讲话稿", "", "lint.heading.order", "error", "（一）甲"),
+    ("一、甲\n1. 直接到三级", "讲话稿", "", "lint.heading.level_skip", "error", "1. 直接到三级"),
+    ("正文。", "通知", "青山县关于2026年工作的总结", "lint.genre.not_official", "error", "总结"),
+    ("正文。", "报告", "关于申请资金的请示报告", "lint.title.mixed_genre", "error", "请示报告"),
+    (
+        GOOD_BAOGAO.replace("全年未发生较大以上事故。", "全年未发生事故。建议增加经费，请予批准。"),
+        "报告",
+        "",
+        "lint.baogao.request",
+        "error",
+        "建议增加经费，请予批准。",
+    ),
+    (
+        GOOD_QINGSHI.replace("恳请市人民政府拨付专项资金500万元", "申请拨付资金500万元，同时申请增加编制5名"),
+        "请示",
+        "",
+        "lint.qingshi.one_matter",
+        "error",
+        "申请拨付资金500万元，同时申请增加编制5名，用于老旧管网改造",
+    ),
+    (
+        GOOD_QINGSHI.replace("妥否，请批示。", "我们将管好用好资金。"),
+        "请示",
+        "",
+        "lint.qingshi.closing",
+        "warning",
+        "我们将管好用好资金。",
+    ),
+    (
+        GOOD_BAOGAO.replace("特此报告。", "我们将继续努力。"),
+        "报告",
+        "",
+        "lint.baogao.closing",
+        "warning",
+        "我们将继续努力。",
+    ),
+    ("于2026.11.23召开。", "通知", "", "lint.date.format", "warning", "2026.11.23"),
+    ("正文。", "通知", "做好冬季防火工作的通知", "lint.title.form", "warning", "做好冬季防火工作的通知"),
+    ("正文。", "请示", "关于申请资金的报告", "lint.title.genre", "warning", "关于申请资金的报告"),
+    (
+        GOOD_QINGSHI.replace("恳请市人民政府拨付", "商请贵局拨付"),
+        "请示",
+        "",
+        "lint.qingshi.should_be_han",
+        "warning",
+        "商请",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "genre", "title", "rule", "severity", "quote"), BAD, ids=[b[3] for b in BAD])
+def test_every_finding_quotes_the_offending_text_and_wrong_documents_are_errors(
+    text, genre, title, rule, severity, quote
+):
+    f = one(lint_text(text, genre, title=title), rule)
+    assert f.severity == severity
+    assert f.quote == quote and f.quote[:10] in f.message
+    assert f.quote in text or f.quote in title
+
+
+def test_non_genre_word_is_an_error_only_in_an_official_title():
+    assert one(lint_text("正文。", "通知", title="青山县2026年工作总结"), "lint.genre.not_official").severity == "error"
+    spoken = one(lint_text("正文。", "讲话稿", title="青山县2026年工作总结"), "lint.genre.not_official")
+    assert spoken.severity == "warning" and spoken.quote == "工作总结"
