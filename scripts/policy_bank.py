@@ -7,7 +7,7 @@
 recent 政府工作报告 (national 2017+, provincial 2025/2026) and the 二十大 report, ranked by how many documents
 use them. A person reads that list and curates ``scripts/policy_selection.yaml`` (text -> topics). ``build``
 then looks each selected text up verbatim in the corpus, takes the most authoritative recent document that
-contains it (national GWR, then party-congress report, then provincial GWR; newest first) and writes the bank
+contains it (a national report of 2022 or later, else the newest document) and writes the bank
 with its document title, issuer and year. Only these short formulations leave the corpus.
 """
 
@@ -40,10 +40,12 @@ def load_docs(corpus: Path) -> list[tuple[dict, str]]:
     return docs
 
 
-def rank(meta: dict) -> tuple[int, int]:
-    """Sort key: more authoritative and newer first."""
+def rank(meta: dict) -> tuple[int, int, int]:
+    """Sort key: a national report of 2022 or later first, then the newest document, the more authoritative."""
     kind = {("政府工作报告", "国家"): 0, ("党代会报告", "国家"): 1, ("政府工作报告", "省级"): 2}
-    return (kind.get((meta["genre"], meta["level"]), 3), -int(meta.get("year") or 0))
+    year = int(meta.get("year") or 0)
+    national_recent = meta["level"] == "国家" and year >= 2022 and meta["genre"] in ("政府工作报告", "党代会报告")
+    return (0 if national_recent else 1, -year, kind.get((meta["genre"], meta["level"]), 3))
 
 
 def recent(meta: dict) -> bool:
