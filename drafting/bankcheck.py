@@ -43,6 +43,58 @@ BOOK_ALIASES: dict[str, tuple[str, ...]] = {
     "论衡": ("王充",),
     "荀子": ("荀况",),
 }
+# Classical books a draft may name that the bank does not hold: a quotation claimed from one of them is checked.
+OTHER_CLASSICS = (
+    "增广贤文",
+    "菜根谭",
+    "孔子家语",
+    "说苑",
+    "新序",
+    "新书",
+    "潜夫论",
+    "贞观政要",
+    "列子",
+    "文子",
+    "鬼谷子",
+    "国语",
+    "战国策",
+    "三国志",
+    "旧唐书",
+    "新唐书",
+    "宋史",
+    "明史",
+    "清史稿",
+    "汉书",
+    "后汉书",
+    "诗经",
+    "尚书",
+    "周礼",
+    "仪礼",
+    "孝经",
+    "尔雅",
+    "春秋",
+    "公羊传",
+    "穀梁传",
+    "朱子语类",
+    "近思录",
+    "日知录",
+    "明夷待访录",
+    "古文观止",
+    "昭明文选",
+    "楚辞",
+    "离骚",
+    "抱朴子",
+    "颜氏家训",
+    "传习录",
+    "四书章句集注",
+    "大学",
+    "中庸",
+)
+# Titles of modern documents and books: a quotation from one of them is not a classical quotation.
+_MODERN_TITLE = re.compile(
+    r"(法|条例|意见|通知|决定|规划|纲要|建议|报告|方案|办法|规定|决议|讲话|公报|章程|细则|准则|指南|计划|"
+    r"草案|批复|函|纪要|新语|文选|选集|文集|摘编|治国理政|年鉴|日报|白皮书)(（[^）]*）)?$"
+)
 GENERIC_CLAIMS = ("古人", "古语", "先贤", "古训", "前人", "先人", "古话")
 MODERN_CLAIMS = ("总书记", "习近平", "同志", "主席", "总理", "领导")
 
@@ -56,8 +108,8 @@ _BOOK_BEFORE = re.compile(
 _ASIF_BEFORE = re.compile(r"正如([^，。；“”「」\n]{1,24}?)所(?:说|言|讲|云|指出)的?(?:那样)?[：:，,]?\s*$")
 _NAME_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,4})(?:曾经|曾)?(?:说|云|曰|讲)过?[：:，,]\s*$")
 _AFTER = re.compile(
-    r"^\s*[，,]?\s*(?:——|—)?\s*[（(]?\s*(?:这句话|此语|这句)?\s*(?:出自|语出|见于|典出|引自)?\s*"
-    r"([^，。；“”「」《\n]{0,8}《[^》\n]{1,40}》)(?!(?:中|里)?(?:说|讲|云|曰|写道|有言))"
+    r"^\s*(?:[，,]?\s*(?:——|—)\s*|[（(]\s*|[，,]?\s*(?:这句话|此语|这句)?\s*(?:出自|语出|见于|典出|引自)\s*)"
+    r"([^，。；“”「」《\n]{0,8}《[^》\n]{1,40}》)"
 )
 _UNQUOTED = re.compile(
     r"(古人云|古人说|古人讲|古人有言|古语云|古语说|古语有云|《[^》\n]{1,40}》(?:中|里)?(?:说|讲|云|曰|写道|有言))"
@@ -75,10 +127,20 @@ class Quotation:
     text: str  # as written in the draft
     claim: str  # the claimed source: "《荀子·劝学》", "孔子", "古人"; "" when none
     start: int
+    # The claim names a classic (古人云, a classical author or book), not a modern speaker or document.
+    classical: bool = False
 
-    @property
-    def classical(self) -> bool:
-        return bool(self.claim) and not any(m in self.claim for m in MODERN_CLAIMS)
+
+def _is_classical(claim: str, banks: Banks, names: set[str]) -> bool:
+    if not claim or any(m in claim for m in MODERN_CLAIMS):
+        return False
+    if any(g in claim for g in GENERIC_CLAIMS):
+        return True
+    books = {e.book for e in banks.classics} | set(OTHER_CLASSICS) | set(BOOK_ALIASES)
+    titles = re.findall(r"《([^》]+)》", claim)
+    if titles:
+        return any(t.split("·")[0] in books or not _MODERN_TITLE.search(t) for t in titles)
+    return any(n in claim for n in names)
 
 
 def _known_names(banks: Banks) -> set[str]:
@@ -105,7 +167,8 @@ def _claim_before(before: str, names: set[str]) -> str:
 
 def find_quotations(text: str, banks: Banks | None = None) -> list[Quotation]:
     """Quoted spans with the source the draft claims for them (before or right after the quotation)."""
-    names = _known_names(banks or load_banks())
+    banks = banks or load_banks()
+    names = _known_names(banks)
     found: list[Quotation] = []
     for m in _QUOTE.finditer(text):
         before = text[max(0, m.start() - 30) : m.start()]
@@ -113,11 +176,11 @@ def find_quotations(text: str, banks: Banks | None = None) -> list[Quotation]:
         if not claim:
             after = _AFTER.match(text[m.end() : m.end() + 50])
             claim = after.group(1).strip() if after else ""
-        found.append(Quotation(text=m.group(1).strip(), claim=claim, start=m.start()))
+        found.append(Quotation(m.group(1).strip(), claim, m.start(), _is_classical(claim, banks, names)))
     for m in _UNQUOTED.finditer(text):
         marker = m.group(1)
         claim = "古人" if marker.startswith("古") else marker[: marker.index("》") + 1]
-        found.append(Quotation(text=m.group(2).strip(), claim=claim, start=m.start(2)))
+        found.append(Quotation(m.group(2).strip(), claim, m.start(2), _is_classical(claim, banks, names)))
     return sorted(found, key=lambda q: q.start)
 
 
