@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 BANKS_DIR = PROMPTS_DIR / "banks"
 SOURCE_RE = r"^《[^《》]+》$"
 FALLBACK_TOPICS = ("责任落实", "担当", "作风")  # what any work speech can use when the brief names no topic
+NATIONAL_BONUS = 0.4  # the central wording outranks a province's when both fit (a year's recency is worth 0.25)
 USED_MIN_CHARS = 8  # a draft "uses" a bank line when it repeats at least this many of its characters in a row
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -337,6 +338,8 @@ def pick_formulations(brief: Brief, k: int = 4, banks: Banks | None = None) -> l
             s += 3.0
         if s > 0:
             s += 0.5 / (1 + newest - e.year) + 0.1 * math.log1p(e.used_by)
+            if e.issuer == "国务院" or "中央委员会" in e.issuer:
+                s += NATIONAL_BONUS
         score[i] = s
     picked: list[Formulation] = []
     for e in _rank(entries, score, len(entries), lambda e: e.text):

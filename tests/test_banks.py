@@ -219,6 +219,17 @@ def test_pick_formulations_prefers_recent_years_and_skips_nested_ones() -> None:
     assert "乡村全面振兴" not in picked
 
 
+def test_pick_formulations_puts_the_central_wording_before_a_provinces() -> None:
+    provincial = Formulation(
+        text="省里的安全提法", document="2026年某省政府工作报告", issuer="某省人民政府", year=2026, topics=["安全生产"]
+    )
+    bank = Banks(
+        classics=(), formulations=(provincial, _formulation("中央的安全提法", 2025, ["安全生产"])), topics=load_topics()
+    )
+    picked = [f.text for f in pick_formulations(Brief(title="安全生产工作会议讲话"), k=2, banks=bank)]
+    assert picked == ["中央的安全提法", "省里的安全提法"]
+
+
 def test_pick_formulations_from_the_bundled_bank() -> None:
     picked = pick_formulations(Brief(title="全县安全生产工作会议", key_points=["遏制重特大事故"]), k=4)
     assert len(picked) == 4
