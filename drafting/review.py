@@ -40,6 +40,7 @@ __all__ = [
     "unverified_numbers",
     "set_phrase_density",
     "principle_evidence",
+    "evidence_coverage",
     "body_sentences",
     "body_text_without_headings",
     "bank_checks",
@@ -182,7 +183,8 @@ _SUPERIOR = re.compile(
     r"(部署|要求|精神|指示|批示|决策|号召|强调|指出|文件|会议)"
 )
 _LOCAL = re.compile(
-    r"\d|〔待补|［待补|\[待补|群众|老百姓|百姓|乡亲|村民|居民|基层|一线|家门口|田间地头|企业主|职工|工人|农户|摊主|[乡镇村]|社区|街道"
+    r"\d|〔待补|［待补|\[待补|群众|老百姓|百姓|乡亲|村民|居民|农户|职工|工人|摊主|商户|基层|一线|家门口|田间地头|"
+    r"车间|工地|班组|乡镇|村组|村里|社区|街道|[\u4e00-\u9fff]{2}(?<![乡农城])(?:镇|村)(?=[，。、的和])"
 )
 _AUDIENCE = re.compile(r"同志们|大家|我们|咱们|各位|在座|朋友们|当前|最近|近期|今年以来|热点|关切|关心的")
 _FIRM = re.compile(
@@ -191,6 +193,11 @@ _FIRM = re.compile(
 )
 _ALLUSION = re.compile(r"古人云|古人说|古人讲|古语|正如[^，。]{1,20}所|《[^》]{1,30}》")
 EVIDENCE_PER_PRINCIPLE = 5
+
+
+def evidence_coverage(evidence: dict[Criterion, list[str]]) -> float:
+    """Share of the five principles with at least one evidence sentence (for evals)."""
+    return sum(1 for c in PRINCIPLES if evidence.get(c)) / len(PRINCIPLES)
 
 
 def principle_evidence(draft: Draft, banks: Any = None) -> dict[Criterion, list[str]]:

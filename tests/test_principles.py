@@ -11,7 +11,14 @@ import pytest
 import drafting.llm
 from drafting.cli import main
 from drafting.domain import PRINCIPLES, Brief, Criterion, Draft, DraftSection, Outline, OutlineSection
-from drafting.review import body_sentences, check_draft, is_heading_line, principle_evidence, review
+from drafting.review import (
+    body_sentences,
+    check_draft,
+    evidence_coverage,
+    is_heading_line,
+    principle_evidence,
+    review,
+)
 from tests.fakes import RoutedFakeChat, scores_json
 
 HEADINGS = ["一、提高政治站位", "二、压实安全责任"]
@@ -84,6 +91,16 @@ def test_a_draft_without_a_classic_has_no_caiqi_evidence() -> None:
     ]
     evidence = principle_evidence(draft.model_copy(update={"sections": sections}))
     assert evidence[Criterion.YICAIQI] == []
+    assert evidence_coverage(evidence) == 0.8
+    assert evidence_coverage(principle_evidence(draft)) == 1.0
+
+
+def test_policy_words_are_not_local_facts() -> None:
+    draft = planted_draft()
+    text = "要扎实推进乡村全面振兴，建设宜居宜业和美乡村。\n李家村今年新修道路，村民出行方便了。"
+    sections = [*draft.sections[:1], draft.sections[1].model_copy(update={"text": text})]
+    evidence = principle_evidence(draft.model_copy(update={"sections": sections}))
+    assert evidence[Criterion.JIEDIQI] == ["李家村今年新修道路，村民出行方便了。"]
 
 
 def test_review_carries_evidence_and_drops_a_heading_quoted_by_the_model() -> None:
