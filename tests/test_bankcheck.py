@@ -21,6 +21,8 @@ def _rules(text: str) -> list[str]:
         "韩愈说过：「业精于勤，荒于嬉」。",
         "古人云：民惟邦本，本固邦宁。",
         "“近者悦，远者来”，出自《论语》。",  # an accepted variant
+        "《管子》中说：“仓廪实而知礼节，衣食足而知荣辱。”",  # 史记's wording of 管子, accepted for both
+        "《史记》中说：“仓廪实而知礼节，衣食足而知荣辱。”",
     ],
 )
 def test_a_correct_quotation_passes(text: str) -> None:
