@@ -11,6 +11,7 @@ drafts against the banks are in :mod:`drafting.bankcheck`.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import re
@@ -128,9 +129,20 @@ class UsedEntries:
 # ---- loading -------------------------------------------------------------------------------------
 
 
+def _read_office_text(path: Path) -> str:
+    """UTF-8 (with or without BOM) or GB18030, which Excel on a Chinese Windows writes for CSV."""
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError("文件编码无法识别，请另存为 UTF-8")
+
+
 def _yaml_entries(path: Path) -> list[tuple[int, Any]]:
     """(line number, raw entry) for each item of a YAML list (or of its ``entries`` key)."""
-    text = path.read_text(encoding="utf-8")
+    text = _read_office_text(path)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is None:
         return []
@@ -147,14 +159,13 @@ def _yaml_entries(path: Path) -> list[tuple[int, Any]]:
 
 def _csv_entries(path: Path, list_fields: tuple[str, ...]) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        for row in reader:
-            item: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            for name in list_fields:
-                if name in item:
-                    item[name] = [t for t in _LIST_SPLIT.split(item[name]) if t]
-            out.append((reader.line_num, {k: v for k, v in item.items() if v != ""}))
+    reader = csv.DictReader(io.StringIO(_read_office_text(path), newline=""))
+    for row in reader:
+        item: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        for name in list_fields:
+            if name in item:
+                item[name] = [t for t in _LIST_SPLIT.split(item[name]) if t]
+        out.append((reader.line_num, {k: v for k, v in item.items() if v != ""}))
     return out
 
 

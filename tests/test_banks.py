@@ -162,6 +162,18 @@ def test_office_entry_replaces_the_bundled_one_and_the_cache_sees_changes(tmp_pa
     assert next(e for e in second.classics if e.text == "民惟邦本，本固邦宁。").origin == "bundled"
 
 
+def test_office_csv_saved_by_excel_in_gbk_is_read(tmp_path: Path) -> None:
+    data = _office_dir(tmp_path)
+    (data / "banks" / "classics.csv").write_bytes(
+        "text,source,meaning,tags\n为官一任，造福一方,《本县县志·序》,做一任官就要为一方百姓谋福。,民生、作风\n"
+        "缺出处的一句,,说明。,民生\n".encode("gb18030")
+    )
+    b = load_banks(data)
+    office = next(e for e in b.classics if e.origin == "office")
+    assert office.text == "为官一任，造福一方" and office.tags == ["民生", "作风"]
+    assert b.problems == (f"{data / 'banks' / 'classics.csv'} 第 3 行：缺少“出处”，已跳过",)
+
+
 def test_default_data_dir_comes_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from drafting import config
 
