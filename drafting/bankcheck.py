@@ -19,6 +19,7 @@ from .domain import CheckFinding
 __all__ = ["check_quotes", "check_formulations", "find_quotations", "Quotation", "FUZZY_THRESHOLD"]
 
 FUZZY_THRESHOLD = 0.6
+CLOSE_THRESHOLD = 0.8  # from here a near line is surely the same line misquoted (an error, not a question)
 MIN_QUOTE = 4  # Chinese characters; shorter quoted words are terms, not quotations
 MIN_UNATTRIBUTED = 6  # an unattributed quotation is compared with the bank only from this length
 
@@ -258,11 +259,18 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
             continue
         near, score, wording = _closest(qh, banks)
         if near is not None and score >= FUZZY_THRESHOLD:
+            if score >= CLOSE_THRESHOLD:
+                message = f"引文与原文不符：稿中作“{q.text}”，原文为“{wording}”（{near.citation}）"
+            else:  # same pattern, different words: maybe another line altogether
+                message = (
+                    f"引文与名句库中的“{wording}”（{near.citation}）相近但不一致：稿中作“{q.text}”。"
+                    "若引的是这一句，请照原文改正；若是另一句，请核实原文和出处"
+                )
             findings.append(
                 CheckFinding(
                     rule="quote.misquote",
-                    message=f"引文与原文不符：稿中作“{q.text}”，原文为“{wording}”（{near.citation}）",
-                    severity="error",
+                    message=message,
+                    severity="error" if score >= CLOSE_THRESHOLD else "warning",
                     position=q.text,
                 )
             )

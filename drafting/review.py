@@ -119,7 +119,11 @@ def is_heading_line(line: str, headings: frozenset[str] = frozenset(), *, title_
         return True
     if _HEADING_START.match(text) and count_chars(text) <= HEADING_CHARS:
         return True
-    return title_lines and count_chars(text) <= TITLE_LINE_CHARS and not re.search(r"[，。；！？：,…]", text)
+    if not title_lines:
+        return False
+    if not re.search(r"[，。；！？：,.;!?…、“”]", text):  # no punctuation at all: a title or a signature line
+        return count_chars(text) <= TITLE_LINE_CHARS * 2
+    return count_chars(text) <= TITLE_LINE_CHARS and not re.search(r"[，。；！？：,…]", text)
 
 
 _FIRST_SENTENCE = re.compile(r"^[^。！？；\n]*[。！？；]")
@@ -131,6 +135,7 @@ def _headings(draft: Draft) -> frozenset[str]:
     for h in [s.heading.strip() for s in draft.sections] + [s.heading.strip() for s in draft.outline.sections]:
         if h:
             out.update({h, _HEADING_START.sub("", h).strip()})
+    out.update({draft.title.strip(), draft.outline.title.strip()})
     return frozenset(x for x in out if x)
 
 

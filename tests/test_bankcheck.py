@@ -42,7 +42,16 @@ def test_a_misquotation_is_flagged_with_the_correct_line_and_source() -> None:
 
 
 def test_an_unattributed_line_close_to_a_bank_line_is_a_misquotation() -> None:
-    assert _rules("我们常说“凡事预则立，不预则废”。") == ["quote.misquote"]
+    assert _rules("我们常说“凡事预则立，不预则废”。") == ["quote.ok"]  # the modern form is accepted
+    findings = check_quotes("我们常说“凡事预则立，不预则败”。")
+    assert [(f.rule, f.severity) for f in findings] == [("quote.misquote", "error")]
+
+
+def test_a_line_of_the_same_pattern_is_questioned_not_corrected() -> None:
+    findings = check_quotes("“法者，天下之公器也。”")
+    assert [(f.rule, f.severity) for f in findings] == [("quote.misquote", "warning")]
+    assert "相近但不一致" in findings[0].message and "《管子·明法解》" in findings[0].message
+    assert _rules("古语说：“公生明，廉生威。”") == ["quote.ok"]
 
 
 def test_an_invented_source_cannot_be_verified() -> None:
