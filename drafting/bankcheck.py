@@ -231,6 +231,7 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
     findings: list[CheckFinding] = []
     for q in find_quotations(text, banks):
         qh = han_only(q.text)
+        shown = q.text.rstrip("。！？；，、")
         if len(qh) < MIN_QUOTE:
             continue
         exact = _exact(qh, banks)
@@ -240,7 +241,7 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
                 findings.append(
                     CheckFinding(
                         rule="quote.source",
-                        message=f"出处有误：“{q.text}”出自{entry.citation}，稿中写作“{q.claim}”",
+                        message=f"出处有误：“{shown}”出自{entry.citation}，稿中写作“{q.claim}”",
                         severity="error",
                         position=q.text,
                     )
@@ -249,7 +250,7 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
                 findings.append(
                     CheckFinding(
                         rule="quote.ok",
-                        message=f"引文核对无误：“{q.text}”出自{entry.citation}",
+                        message=f"引文核对无误：“{shown}”出自{entry.citation}",
                         severity="info",
                         position=q.text,
                     )
@@ -260,10 +261,10 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
         near, score, wording = _closest(qh, banks)
         if near is not None and score >= FUZZY_THRESHOLD:
             if score >= CLOSE_THRESHOLD:
-                message = f"引文与原文不符：稿中作“{q.text}”，原文为“{wording}”（{near.citation}）"
+                message = f"引文与原文不符：稿中作“{shown}”，原文为“{wording}”（{near.citation}）"
             else:  # same pattern, different words: maybe another line altogether
                 message = (
-                    f"引文与名句库中的“{wording}”（{near.citation}）相近但不一致：稿中作“{q.text}”。"
+                    f"引文与名句库中的“{wording}”（{near.citation}）相近但不一致：稿中作“{shown}”。"
                     "若引的是这一句，请照原文改正；若是另一句，请核实原文和出处"
                 )
             findings.append(
@@ -278,7 +279,7 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
             findings.append(
                 CheckFinding(
                     rule="quote.unverified",
-                    message=f"“{q.text}”标称出自{q.claim}，名句库中没有这一句，出处无法核实：请对照原典核实，或删去",
+                    message=f"“{shown}”标称出自{q.claim}，名句库中没有这一句，出处无法核实：请对照原典核实，或删去",
                     severity="warning",
                     position=q.text,
                 )
