@@ -92,6 +92,11 @@ class ClassicLine(_Entry):
     def citation(self) -> str:
         return f"{self.author}{self.source}" if self.author else self.source
 
+    @property
+    def display(self) -> str:
+        """One line for the writer (and for prompts): “text”（author《source》）."""
+        return f"“{self.text.rstrip('。')}”（{self.citation}）"
+
     def wordings(self) -> list[str]:
         return [self.text, *self.variants]
 
@@ -110,6 +115,11 @@ class Formulation(_Entry):
     @property
     def citation(self) -> str:
         return f"《{self.document}》（{self.year}年）"
+
+    @property
+    def display(self) -> str:
+        """One line for the writer (and for prompts): “text”（issuer《document》）."""
+        return f"“{self.text}”（{self.issuer}《{self.document}》）"
 
 
 @dataclass(frozen=True)

@@ -302,6 +302,10 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def _print_evidence(result: Review) -> None:
     """Per principle, the body sentences that carry it (found without the model)."""
+    from .banks import load_banks
+
+    for problem in load_banks().problems:
+        _info(f"[名句库/提法库] {problem}")
     if not result.evidence:
         return
     print("五气依据（自动摘引正文句子，不含标题）：")

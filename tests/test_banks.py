@@ -248,6 +248,16 @@ def test_pick_formulations_from_the_bundled_bank() -> None:
     assert all("安全生产" in f.topics or "风险防范" in f.topics for f in picked)
 
 
+def test_entries_display_with_their_source() -> None:
+    b = load_banks()
+    line = next(e for e in b.classics if e.text.startswith("民惟邦本"))
+    assert line.display == "“民惟邦本，本固邦宁”（《尚书·五子之歌》）"
+    essay = next(e for e in b.classics if e.source == "《岳阳楼记》")
+    assert essay.display.endswith("（范仲淹《岳阳楼记》）")
+    f = next(e for e in b.formulations if e.text == "统筹发展和安全")
+    assert f.display == "“统筹发展和安全”（国务院《2025年中华人民共和国国务院政府工作报告》）"
+
+
 def test_used_entries_lists_what_a_draft_quotes() -> None:
     text = "古人讲，千丈之堤，以蝼蚁之穴溃。我们要更好统筹发展和安全，守住安全底线。居安思危。"
     used = used_entries(text)

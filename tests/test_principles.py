@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import drafting.llm
+from drafting import config
 from drafting.cli import main
 from drafting.domain import PRINCIPLES, Brief, Criterion, Draft, DraftSection, Outline, OutlineSection
 from drafting.review import (
@@ -144,8 +145,13 @@ def test_cli_review_prints_the_evidence(
     }
     path = tmp_path / "x.json"
     path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    office = config.get_settings().data_dir / "banks"
+    office.mkdir(parents=True)
+    (office / "classics.yaml").write_text("- text: 没有出处\n", encoding="utf-8")
     assert main(["review", str(path)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "[名句库/提法库]" in captured.err and "第 1 行：缺少“出处”" in captured.err
     assert "五气依据" in out
     for c in PRINCIPLES:
         assert f"  {c.value}：" in out
