@@ -39,6 +39,7 @@ __all__ = [
     "pick_formulations",
     "used_entries",
     "han_only",
+    "quotes_wording",
 ]
 
 log = logging.getLogger(__name__)
@@ -375,7 +376,9 @@ def pick_formulations(brief: Brief, k: int = 4, banks: Banks | None = None) -> l
 # ---- which entries a draft used -------------------------------------------------------------------
 
 
-def _uses(draft_han: str, wording: str) -> bool:
+def quotes_wording(draft_han: str, wording: str) -> bool:
+    """Whether a text (its Chinese characters only) repeats a bank wording: 8 characters of it in a row,
+    or all of it when it is shorter."""
     han = han_only(wording)
     if len(han) <= USED_MIN_CHARS:
         return bool(han) and han in draft_han
@@ -392,7 +395,7 @@ def used_entries(text: str, banks: Banks | None = None) -> UsedEntries:
     formulations verbatim (a shorter formulation inside a longer one used is not counted again)."""
     banks = banks or load_banks()
     draft_han = han_only(text)
-    classics = [e for e in banks.classics if any(_uses(draft_han, w) for w in e.wordings())]
+    classics = [e for e in banks.classics if any(quotes_wording(draft_han, w) for w in e.wordings())]
     found = [e for e in banks.formulations if e.text in text or (_loose(e.text) and han_only(e.text) in draft_han)]
     formulations = [e for e in found if not any(e.text != o.text and e.text in o.text for o in found)]
     return UsedEntries(classics=classics, formulations=formulations)

@@ -196,7 +196,6 @@ _FIRM = re.compile(
     r"必须|坚决|一律|限期|务必|严禁|绝不|决不|不得|确保|之前完成|前完成|底前|月底|日前|谁[^，。；]{1,8}谁负责|"
     r"问责|追责|严肃处理|一票否决|立即|马上"
 )
-_ALLUSION = re.compile(r"古人云|古人说|古人讲|古语|正如[^，。]{1,20}所|《[^》]{1,30}》")
 EVIDENCE_PER_PRINCIPLE = 5
 
 
@@ -205,28 +204,41 @@ def evidence_coverage(evidence: dict[Criterion, list[str]]) -> float:
     return sum(1 for c in PRINCIPLES if evidence.get(c)) / len(PRINCIPLES)
 
 
+def _classical_sentences(draft: Draft, banks: Any) -> set[str]:
+    """Body sentences that quote a bank classic or carry a quotation attributed to a classic (古人云…,
+    《论语》中说…). Quotations are found per paragraph, since a quoted line may hold its own 。"""
+    from .bankcheck import find_quotations
+    from .banks import han_only, quotes_wording, used_entries
+
+    used = used_entries(body_text_without_headings(draft), banks).classics
+    out: set[str] = set()
+    for para in _body_paragraphs(draft):
+        spans = [(q.start, q.start + 1 + len(q.text)) for q in find_quotations(para, banks) if q.classical]
+        for m in _SENT.finditer(para):
+            sentence = m.group(0).strip()
+            if count_chars(sentence) < 4:
+                continue
+            near_claim = any(a < m.end() and m.start() < b for a, b in spans)
+            if near_claim or any(quotes_wording(han_only(sentence), w) for e in used for w in e.wordings()):
+                out.add(sentence)
+    return out
+
+
 def principle_evidence(draft: Draft, banks: Any = None) -> dict[Criterion, list[str]]:
     """Per principle, up to five body sentences that carry it (deterministic; headings never count).
 
-    溢才气: quotes a bank classic, or an attributed allusion (古人云, 《…》); 通天气: a bank formulation or an
-    explicit reference to superior policy; 接地气: a figure, a 〔待补：…〕 placeholder, or the people on the
-    ground in plain words; 聚人气: speaks to the audience or to current concerns; 显霸气: firm requirements."""
-    from .banks import han_only, load_banks, used_entries
+    溢才气: quotes a bank classic, or a quotation attributed to a classic (古人云, 《论语》中说); 通天气: a bank
+    formulation or an explicit reference to superior policy; 接地气: a figure, a 〔待补：…〕 placeholder, or the
+    people on the ground in plain words; 聚人气: speaks to the audience or to current concerns; 显霸气: firm
+    requirements."""
+    from .banks import load_banks, used_entries
 
     banks = banks or load_banks()
     sentences = body_sentences(draft)
-    used = used_entries(body_text_without_headings(draft), banks)
-    classic_keys = [han_only(w) for e in used.classics for w in e.wordings()]
-    formulation_keys = [f.text for f in used.formulations]
-
-    def classic(s: str) -> bool:
-        sh = han_only(s)
-        return bool(_ALLUSION.search(s) and re.search(r"[“「]", s)) or any(
-            k[:8] in sh or sh in k for k in classic_keys if k
-        )
-
+    formulation_keys = [f.text for f in used_entries(body_text_without_headings(draft), banks).formulations]
+    classical = _classical_sentences(draft, banks)
     tests = {
-        Criterion.YICAIQI: classic,
+        Criterion.YICAIQI: lambda s: s in classical,
         Criterion.TONGTIANQI: lambda s: bool(_SUPERIOR.search(s)) or any(f in s for f in formulation_keys),
         Criterion.JIEDIQI: lambda s: bool(_LOCAL.search(s)),
         Criterion.JURENQI: lambda s: bool(_AUDIENCE.search(s)),

@@ -96,6 +96,21 @@ def test_a_draft_without_a_classic_has_no_caiqi_evidence() -> None:
     assert evidence_coverage(principle_evidence(draft)) == 1.0
 
 
+def test_caiqi_evidence_is_a_classic_not_a_modern_document() -> None:
+    draft = planted_draft()
+    text = (
+        "《关于加强安全生产工作的意见》明确要求“压紧压实安全生产责任”。\n"
+        "小的隐患不除，终成大患，不积小流，无以成江海，安全工作也是这样。\n"
+        "古人讲：“天下之事，常成于困约。”我们要艰苦奋斗。"
+    )
+    sections = [*draft.sections[:1], draft.sections[1].model_copy(update={"text": text})]
+    evidence = principle_evidence(draft.model_copy(update={"sections": sections}))
+    assert evidence[Criterion.YICAIQI] == [
+        "小的隐患不除，终成大患，不积小流，无以成江海，安全工作也是这样。",
+        "古人讲：“天下之事，常成于困约。",
+    ]
+
+
 def test_policy_words_are_not_local_facts() -> None:
     draft = planted_draft()
     text = "要扎实推进乡村全面振兴，建设宜居宜业和美乡村。\n李家村今年新修道路，村民出行方便了。"
