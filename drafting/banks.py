@@ -112,6 +112,8 @@ class Formulation(_Entry):
     topics: list[str] = Field(default_factory=list)
     doc_id: str = ""
     used_by: int = 0
+    # False for wordings used in the negative (不搞“大水漫灌”): known to the checks, never offered.
+    offer: bool = True
 
     @property
     def citation(self) -> str:
@@ -351,7 +353,7 @@ def pick_formulations(brief: Brief, k: int = 4, banks: Banks | None = None) -> l
     text = _brief_text(brief)
     weights = _topic_weights(text, banks.topics)
     words = _words(text)
-    entries = list(banks.formulations)
+    entries = [e for e in banks.formulations if e.offer]
     newest = max((e.year for e in entries), default=0)
     score: dict[int, float] = {}
     for i, e in enumerate(entries):

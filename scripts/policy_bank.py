@@ -93,6 +93,7 @@ def build(docs: list[tuple[dict, str]]) -> int:
                 "doc_id": hit["id"],
                 "topics": topics,
                 "used_by": users,
+                **({"offer": False} if item.get("offer") is False else {}),
             }
         )
     header = (

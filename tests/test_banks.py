@@ -246,6 +246,9 @@ def test_pick_formulations_from_the_bundled_bank() -> None:
     picked = pick_formulations(Brief(title="全县安全生产工作会议", key_points=["遏制重特大事故"]), k=4)
     assert len(picked) == 4
     assert all("安全生产" in f.topics or "风险防范" in f.topics for f in picked)
+    economy = pick_formulations(Brief(title="全县经济工作会议", key_points=["稳增长", "大水漫灌不可取"]), k=30)
+    assert "大水漫灌" not in {f.text for f in economy}  # known to the checks, never offered
+    assert any(not f.offer and f.text == "大水漫灌" for f in load_banks().formulations)
 
 
 def test_entries_display_with_their_source() -> None:
