@@ -299,7 +299,26 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(f"{s.criterion.value}：{s.score}/10  依据：“{s.evidence[:40]}”  建议：{s.suggestion}")
     for c in result.checks:
         print(f"[{c.severity}] {c.rule} {c.position} {c.message}")
+    _print_evidence(result)
     return 0
+
+
+def _print_evidence(result: Review) -> None:
+    """Per principle, the body sentences that carry it (found without the model)."""
+    from .banks import load_banks
+
+    for problem in load_banks().problems:
+        _info(f"[名句库/提法库] {problem}")
+    if not result.evidence:
+        return
+    print("五气依据（自动摘引正文句子，不含标题）：")
+    for name, sentences in result.evidence.items():
+        if not sentences:
+            print(f"  {name}：未找到")
+            continue
+        print(f"  {name}：")
+        for sentence in sentences:
+            print(f"    · {sentence}")
 
 
 def _load_comments(path: Path) -> list[Comment]:

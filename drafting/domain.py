@@ -328,6 +328,8 @@ class Review(_Model):
     scores: list[CriterionScore] = Field(default_factory=list)
     checks: list[CheckFinding] = Field(default_factory=list)
     costs: Costs = Field(default_factory=Costs)
+    # Per principle (Criterion value), the body sentences that carry it; found without the model.
+    evidence: dict[str, list[str]] = Field(default_factory=dict)
 
     def score_of(self, criterion: Criterion) -> int | None:
         for s in self.scores:
