@@ -25,6 +25,7 @@ import yaml
 from .config import get_settings
 from .domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
 from .errors import BriefError, DraftingError
+from .facts import placeholders_in
 
 __all__ = ["main"]
 
@@ -132,6 +133,8 @@ def _payload(
         "draft": draft.model_dump(mode="json", exclude={"brief", "outline"}),
         "text": draft.body_text,
         "chars": draft.char_count,
+        "genre_note": brief.genre_note,
+        "placeholders": placeholders_in([draft.body_text]),
         "citations": [
             {
                 "n": c.n,
@@ -203,7 +206,16 @@ def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = No
         return
     from .cli_export import export_to
 
-    export_to(draft, out, kind=getattr(args, "kind", None) or "定稿", force=bool(getattr(args, "force", False)))
+    kind = getattr(args, "kind", None)
+    if kind is None:
+        # A first draft with 〔待补〕 gaps goes out as a 送审稿: every gap is a Word comment to fill in.
+        gaps = placeholders_in([draft.body_text])
+        kind = "送审稿" if gaps else "定稿"
+        if gaps:
+            _info(
+                f"[导出] 稿中还有 {len(gaps)} 处〔待补〕，先导出为送审稿（每处待补都有批注）；补齐后用 drafting export 导出定稿。"
+            )
+    export_to(draft, out, kind=kind, force=bool(getattr(args, "force", False)))
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
@@ -213,6 +225,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     from .workspace import Workspace
 
     brief = _brief_from_args(args)  # bad brief: fail before touching the model
+    if brief.genre_note:
+        _info(f"[文种] {brief.genre_note}")
     llm = _llm()
     settings = get_settings()
     workspace = Workspace(settings.workspace_path)
@@ -226,6 +240,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
         on_event=_progress,
     )
     draft, review = run.draft, run.review
+    gaps = placeholders_in([draft.body_text])
+    if gaps:
+        _info(f"[待补] {len(gaps)} 处需要本单位补充：" + "；".join(gaps))
     versions = [Version(number=1, draft=draft, mode=brief.mode, note="初稿")]
     if brief.mode is RevisionMode.SLOW:
         _info("[慢稿] 多角度审稿并修改……")
@@ -399,7 +416,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def _kind_flags(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--kind", choices=["定稿", "送审稿"], default="定稿", help="导出定稿（默认）或送审稿")
+    s.add_argument(
+        "--kind",
+        choices=["定稿", "送审稿"],
+        default=None,
+        help="导出定稿或送审稿（默认：有〔待补〕时送审稿，否则定稿）",
+    )
     s.add_argument("--force", action="store_true", help="有待补内容也导出定稿")
 
 

@@ -101,7 +101,7 @@ def _source(project: str, version: int | None) -> tuple[Draft, list[Comment]]:
 
 def cmd_export(args: argparse.Namespace) -> int:
     draft, comments = _source(args.project, args.version)
-    export_to(draft, Path(args.out), kind=args.kind, force=args.force, comments=comments)
+    export_to(draft, Path(args.out), kind=args.kind or "定稿", force=args.force, comments=comments)
     return 0
 
 

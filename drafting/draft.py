@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from .banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations
 from .brief import brief_summary
 from .calls import complete
 from .cnnum import cn_num
@@ -36,7 +37,7 @@ from .errors import ProviderError
 from .gate import repair_draft
 from .genres import genre_profile
 from .prompts import PROMPTS_DIR, load_prompt
-from .references import format_references, overlap, rank_for_section
+from .references import neutralise, overlap, rank_for_section
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "write_draft",
     "body_messages",
+    "bank_extras",
     "body_outline_text",
     "split_body",
     "clean_section_text",
@@ -188,21 +190,30 @@ def collect_citations(sections: list[DraftSection], passages: list[Passage]) -> 
     return [Citation(n=n, passage=passages[n - 1]) for n in used]
 
 
-# How many follow-up turns a draft may take to fill parts that came out short.
-FOLLOW_UPS = 3
-# A part under this share of its budget gets a follow-up turn (while the whole is under TARGET_SHARE).
-SHORT_PART = 0.75
+# How many extra turns a draft may take to fill parts that came out short.
+FOLLOW_UPS = 2
+# A body part under this share of its budget gets a follow-up turn (while the whole is under TARGET_SHARE).
+SHORT_PART = 0.7
 TARGET_SHARE = 0.9
-# Reference excerpts in the body prompt: a few, short, for form only.
+# Reference excerpts in the first turn: a few, short, for form only.
 BODY_REFS = 2
 BODY_REF_CHARS = 150
 MATERIAL_CHARS = 1200
-_FRAME_LINE = re.compile(r"^(?:开头|开场白?|引言|前言|结尾|结束语|结语|正文|主体)[：:]?$")
-_CLOSING_CUE = re.compile(r"^(?:同志们|各位|让我们|最后|总之|希望|朋友们|谢谢|以上|妥否|特此|请予)")
+CLASSICS_OFFERED = 2
+FORMULATIONS_OFFERED = 3
 
 
-def _principle_hint(s: OutlineSection) -> str:
-    return "、".join(p.value for p in s.principles)
+def bank_extras(brief: Brief, *, banks: Banks | None = None) -> tuple[str, list[ClassicLine], list[Formulation]]:
+    """The classical lines and superior formulations offered to the writer model for this brief."""
+    classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
+    formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
+    if not classics and not formulations:
+        return "", [], []
+    text = load_prompt("draft.extras").render(
+        classics="\n".join(f"“{c.text}”（{c.source}）" for c in classics) or "（无）",
+        formulations="\n".join(f"“{f.text}”（{f.document.strip('《》')}）" for f in formulations) or "（无）",
+    )[-1][1]
+    return text + "\n\n", classics, formulations
 
 
 def body_outline_text(outline: Outline) -> str:
@@ -220,125 +231,87 @@ def body_outline_text(outline: Outline) -> str:
 
 
 def _material_text(passages: list[Passage]) -> str:
-    text = "\n".join(p.text for p in passages if p.origin == "material")
-    return text[:MATERIAL_CHARS]
+    return "\n".join(p.text for p in passages if p.origin == "material")[:MATERIAL_CHARS]
 
 
 def body_messages(
     brief: Brief, outline: Outline, passages: list[Passage], *, extras: str = ""
 ) -> list[tuple[str, str]]:
+    """The first turn of the drafting conversation: the rules, the task, the outline, the references,
+    and the request for the opening. Later turns ask for one part each (``part_request``)."""
     profile = genre_profile(brief.genre)
     corpus = [i + 1 for i, p in enumerate(passages) if p.origin != "material"]
     query = " ".join([outline.title, *(s.heading for s in outline.sections)])
     ranked = [n for n in rank_for_section(query, passages, len(passages)) if n in corpus][:BODY_REFS]
+    excerpts = [re.sub(r"\s+", "", passages[n - 1].text)[:BODY_REF_CHARS] for n in ranked]
     material = _material_text(passages)
     summary = brief_summary(brief)
     if material:
         summary += f"\n【素材】（写作者提供，其中的数字和事实可以使用）\n{material}"
     opening = next((s for s in outline.sections if s.kind == "opening"), None)
-    closing = next((s for s in outline.sections if s.kind == "closing"), None)
     return load_prompt("draft.body").render(
         brief=summary,
         genre=profile.name,
         voice=profile.voice,
         outline=body_outline_text(outline),
         extras=extras,
-        references=format_references(passages, budget_tokens=400, excerpt_chars=BODY_REF_CHARS, numbers=ranked)
-        if ranked
-        else "（无）",
+        references="\n".join(f"- {neutralise(e)}……" for e in excerpts) or "（无）",
         length=brief.length,
+        opening=(opening.budget if opening else 0) or max(60, brief.length // 10),
         opening_hint=(opening.purpose if opening and opening.purpose else profile.opening_hint).rstrip("。"),
-        closing_hint=(closing.purpose if closing and closing.purpose else profile.closing_hint).rstrip("。"),
     )
 
 
-def _heading_index(line: str, body: list[tuple[int, OutlineSection]], start: int) -> int | None:
-    """Which body part (position in ``body``) a line heads, if it is a top-level heading."""
-    bare = re.sub(r"^[一二三四五六七八九十]+[、.．]\s*", "", line).strip("：: ")
-    numbered = bool(_TOP_HEADING.match(line))
-    if not numbered and count_chars(line) > 40:
-        return None
-    best, score = None, 0.0
-    for k in range(start, len(body)):
-        sc = overlap(bare, body[k][1].heading) if bare else 0.0
-        if sc > score:
-            best, score = k, sc
-    if best is not None and score >= (0.5 if numbered else 0.8):
-        return best
-    if numbered and line[-1:] not in "。！？；" and count_chars(line) <= 40:
-        return start if start < len(body) else None  # a numbered heading the model reworded: next part
-    return None
-
-
-def split_body(text: str, outline: Outline) -> dict[int, list[str]]:
-    """Lines of the model's answer assigned to outline sections (by index into outline.sections)."""
-    body = [(i, s) for i, s in enumerate(outline.sections) if s.kind == "body"]
-    opening = next((i for i, s in enumerate(outline.sections) if s.kind == "opening"), None)
-    closing = next((i for i, s in enumerate(outline.sections) if s.kind == "closing"), None)
-    parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
-    current = opening if opening is not None else (body[0][0] if body else 0)
-    next_part = 0
-    for raw in text.replace("\r", "").split("\n"):
-        line = re.sub(r"^#+\s*|\*\*|__", "", raw).strip()
-        if not line or _FRAME_LINE.match(line) or line == outline.title:
-            continue
-        k = _heading_index(line, body, next_part) if body else None
-        if k is not None:
-            current, next_part = body[k][0], k + 1
-            continue  # the heading itself comes from the outline
-        if _TOP_HEADING.match(line) and count_chars(line) <= 40 and line[-1:] not in "。！？；":
-            continue  # a heading the outline does not have: its text joins the current part
-        parts[current].append(line)
-    # The closing is the tail of the last part when it opens like a closing.
-    if closing is not None and body:
-        last = parts[body[-1][0]]
-        if len(last) >= 2 and _CLOSING_CUE.match(last[-1]):
-            parts[closing] = [last.pop()]
-    return parts
-
-
-class _Tracker:
-    """Maps streamed tokens of the one-call body to the section being written, for live display."""
-
-    def __init__(self, outline: Outline, on_token: Callable[[int, str], None] | None) -> None:
-        self.outline = outline
-        self.on_token = on_token
-        self.text = ""
-        self.body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
-        opening = [i for i, s in enumerate(outline.sections) if s.kind == "opening"]
-        self.current = opening[0] if opening else (self.body[0] if self.body else 0)
-
-    def __call__(self, piece: str) -> None:
-        self.text += piece
-        seen = len(re.findall(r"(?:^|\n)[一二三四五六七八九十]+、", self.text))
-        if seen and self.body:
-            self.current = self.body[min(seen, len(self.body)) - 1]
-        if self.on_token:
-            self.on_token(self.current, piece)
-
-
-def _sections_from(
-    parts: dict[int, list[str]], outline: Outline, incomplete_from: int | None = None
-) -> list[DraftSection]:
-    out = []
-    for i, s in enumerate(outline.sections):
-        complete_ = incomplete_from is None or i < incomplete_from
-        out.append(
-            DraftSection(heading=section_heading(outline, i), kind=s.kind, text="\n".join(parts[i]), complete=complete_)
+def part_request(brief: Brief, outline: Outline, index: int) -> list[tuple[str, str]]:
+    """The user turn that asks for one part of the outline."""
+    s = outline.sections[index]
+    profile = genre_profile(brief.genre)
+    if s.kind == "closing":
+        return load_prompt("draft.closing").render(
+            more=max(60, s.budget), closing_hint=(s.purpose or profile.closing_hint).rstrip("。")
         )
-    return out
+    n = sum(1 for x in outline.sections[: index + 1] if x.kind == "body")
+    layers = ""
+    if s.points:
+        layers = "分几层写：" + "；".join(f"（{cn_num(j)}）{p}" for j, p in enumerate(s.points, 1)) + "。每层先写层次小标题再展开。"
+    stress = "、".join(f"{p.value}（{criteria_descriptions().get(p.value, '')}）" for p in s.principles)
+    return load_prompt("draft.part").render(
+        n=cn_num(n), heading=s.heading, budget=max(60, s.budget), layers=layers, stress=stress or "具体实在"
+    )
+
+
+_FRAME_LINE = re.compile(r"^(?:开头|开场白?|引言|前言|结尾|结束语|结语|正文|主体)[：:]?$")
+
+
+def _own_part(answer: str, outline: Outline, index: int, written: str) -> list[str]:
+    """The lines of an answer that belong to the part it was asked for. An answer that runs on into
+    other parts (writes another top-level heading) keeps only the text under the asked part's heading,
+    or the text before its first heading; sentences already written are dropped."""
+    heading = outline.sections[index].heading
+    segments: list[tuple[str, list[str]]] = [("", [])]
+    for raw in answer.replace("\r", "").split("\n"):
+        line = re.sub(r"^#+\s*|\*\*|__", "", raw).strip()
+        if not line or _FRAME_LINE.match(line):
+            continue
+        if _TOP_HEADING.match(line) and count_chars(line) <= 40 and line[-1:] not in "。！？；":
+            segments.append((line, []))
+        else:
+            segments[-1][1].append(line)
+    own = segments[0][1]
+    for h, lines in segments[1:]:
+        if overlap(re.sub(r"^[一二三四五六七八九十]+、", "", h), heading) >= 0.5:
+            own = own + lines
+    cleaned = clean_section_text("\n".join(own), section_heading(outline, index), written)
+    return [x for x in cleaned.splitlines() if x.strip()]
 
 
 def _short_parts(parts: dict[int, list[str]], outline: Outline) -> list[int]:
-    """Sections under SHORT_PART of their budget, the largest shortfall first (the closing counts
-    only when empty: a short closing is normal)."""
+    """Body parts under SHORT_PART of their budget, the largest shortfall first."""
     short = []
     for i, s in enumerate(outline.sections):
         have = count_chars("".join(parts[i]))
         if s.kind == "body" and s.budget and have < s.budget * SHORT_PART:
             short.append((s.budget - have, i))
-        elif s.kind == "closing" and s.budget and have == 0:
-            short.append((s.budget, i))
     return [i for _, i in sorted(short, reverse=True)]
 
 
@@ -353,107 +326,90 @@ def write_draft(
     on_section: Callable[[Draft], None] | None = None,
     resume: Draft | None = None,
     context_tokens: int = 4096,
-    extras: str = "",
+    extras: str | None = None,
 ) -> Draft:
-    """Write the whole draft: one streaming call for the body, follow-up turns for short parts,
-    then the deterministic gate. ``resume`` (an interrupted draft) is continued, not restarted.
+    """Write the draft as ONE conversation: the first turn carries the rules, the task, the outline
+    and the references and asks for the opening; each later turn asks for the next part. A server
+    with a prompt cache (llama.cpp, vLLM, most cloud APIs) re-reads none of the earlier turns, so the
+    draft costs about one prompt plus its own characters. Parts that came out short get one more turn;
+    every part is then passed through the deterministic gate. Finished parts of ``resume`` are kept.
 
-    ``on_section`` receives the draft after each call (the orchestrator saves it). On a provider
+    ``on_section`` receives the draft after each part (the orchestrator saves it). On a provider
     failure the raised error carries ``draft``: everything written so far, gated, marked incomplete.
     """
     costs = costs if costs is not None else Costs()
-    messages = body_messages(brief, outline, passages, extras=extras)
-    tracker = _Tracker(outline, on_token)
+    if extras is None:
+        extras = bank_extras(brief)[0]
+    first = body_messages(brief, outline, passages, extras=extras)
+    parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
+    done: set[int] = set()
+    if resume is not None:
+        for i, sec in enumerate(resume.sections[: len(outline.sections)]):
+            if sec.complete and sec.text.strip():
+                parts[i] = [x for x in sec.text.splitlines() if x.strip()]
+                done.add(i)
 
-    def snapshot(parts: dict[int, list[str]], incomplete_from: int | None = None) -> Draft:
-        sections = _sections_from(parts, outline, incomplete_from)
+    def snapshot(incomplete: set[int] = frozenset()) -> Draft:  # type: ignore[assignment]
+        sections = [
+            DraftSection(
+                heading=section_heading(outline, i),
+                kind=s.kind,
+                text="\n".join(parts[i]),
+                complete=i in done and i not in incomplete,
+            )
+            for i, s in enumerate(outline.sections)
+        ]
         raw = Draft(title=outline.title, brief=brief, outline=outline, sections=sections, costs=costs)
         gated = repair_draft(raw, passages).draft
-        gated_sections = [
+        linked = [
             s.model_copy(update={"text": link_citations(s.text, passages, list(range(1, len(passages) + 1)))})
             for s in gated.sections
         ]
-        return gated.model_copy(
-            update={"sections": gated_sections, "citations": collect_citations(gated_sections, passages)}
-        )
+        return gated.model_copy(update={"sections": linked, "citations": collect_citations(linked, passages)})
 
-    if resume is not None and any(s.text for s in resume.sections):
-        parts = {i: [x for x in s.text.splitlines() if x.strip()] for i, s in enumerate(resume.sections)}
-        parts.update({i: [] for i in range(len(resume.sections), len(outline.sections))})
-        answer = _render_parts(parts, outline)
-    else:
+    conversation: list[tuple[str, str]] = []
+
+    def ask(i: int, turn: list[tuple[str, str]], budget: int) -> None:
+        nonlocal conversation
+        messages = [*conversation, *turn] if conversation else turn
         try:
             answer = complete(
-                llm, messages, stage="draft", costs=costs, on_token=tracker, max_tokens=token_cap(brief.length)
-            )
-        except ProviderError as err:
-            text = str(getattr(err, "partial", "") or "")
-            parts = split_body(text, outline)
-            err.draft = snapshot(parts, incomplete_from=tracker.current)  # type: ignore[attr-defined]
-            raise
-        parts = split_body(answer, outline)
-    if on_section:
-        on_section(snapshot(parts))
-    conversation = [*messages, ("assistant", answer)]
-    for _ in range(FOLLOW_UPS):
-        total = sum(count_chars("".join(v)) for v in parts.values())
-        short = _short_parts(parts, outline)
-        if not short or (total >= brief.length * TARGET_SHARE and outline.sections[short[0]].kind != "closing"):
-            break
-        i = short[0]
-        s = outline.sections[i]
-        more = max(60, s.budget - count_chars("".join(parts[i])))
-        if s.kind == "closing":
-            ask = load_prompt("draft.closing").render(more=more, closing_hint=genre_profile(brief.genre).closing_hint)
-        else:
-            ask = load_prompt("draft.more").render(heading=s.heading, more=more)
-        if on_token:
-            on_token(i, "\n")
-        try:
-            extra = complete(
                 llm,
-                [*conversation, *ask],
+                messages,
                 stage="draft",
                 costs=costs,
                 on_token=(functools.partial(on_token, i) if on_token else None),
-                max_tokens=token_cap(more),
+                max_tokens=token_cap(budget),
             )
         except ProviderError as err:
-            err.draft = snapshot(parts)  # type: ignore[attr-defined]
+            written = "\n".join("\n".join(v) for v in parts.values())
+            parts[i].extend(_own_part(str(getattr(err, "partial", "") or ""), outline, i, written))
+            err.draft = snapshot({i})  # type: ignore[attr-defined]
             raise
-        conversation += [*ask, ("assistant", extra)]
+        conversation = [*messages, ("assistant", answer)]
         written = "\n".join("\n".join(v) for v in parts.values())
-        parts[i].extend(_own_part(extra, outline, i, written))
-        if on_section:
-            on_section(snapshot(parts))
-    return snapshot(parts)
+        parts[i].extend(_own_part(answer, outline, i, written))
 
-
-def _own_part(answer: str, outline: Outline, index: int, written: str) -> list[str]:
-    """The lines of a follow-up answer that belong to the part it was asked for. A follow-up that
-    restarts the piece (writes headings) keeps only the text under the asked part's heading, or the
-    text before its first heading; sentences already written are dropped."""
-    heading = outline.sections[index].heading
-    segments: list[tuple[str, list[str]]] = [("", [])]
-    for raw in answer.replace("\r", "").split("\n"):
-        line = re.sub(r"^#+\s*|\*\*|__", "", raw).strip()
-        if _TOP_HEADING.match(line) and count_chars(line) <= 40 and line[-1:] not in "。！？；":
-            segments.append((line, []))
-        elif line:
-            segments[-1][1].append(line)
-    own = segments[0][1]
-    for h, lines in segments[1:]:
-        if overlap(re.sub(r"^[一二三四五六七八九十]+、", "", h), heading) >= 0.5:
-            own = own + lines
-    cleaned = clean_section_text("\n".join(own), section_heading(outline, index), written)
-    return [x for x in cleaned.splitlines() if x.strip()]
-
-
-def _render_parts(parts: dict[int, list[str]], outline: Outline) -> str:
-    """A resumed draft as the model would have written it, for the follow-up conversation."""
-    lines: list[str] = []
     for i, s in enumerate(outline.sections):
-        if s.kind == "body":
-            lines.append(section_heading(outline, i))
-        lines.extend(parts.get(i, []))
-    return "\n".join(lines)
+        turn = first if s.kind == "opening" else part_request(brief, outline, i)
+        if not conversation and s.kind != "opening":
+            # No opening in the conversation yet: this turn carries the context as well.
+            turn = [*first[:-1], (first[-1][0], first[-1][1] + "\n\n" + turn[-1][1])]
+        if i in done:  # resumed: the finished part stands in the conversation as written
+            conversation = [*conversation, *turn, ("assistant", "\n".join(parts[i]))]
+            continue
+        ask(i, turn, s.budget or 100)
+        done.add(i)
+        if on_section:
+            on_section(snapshot())
+    for _ in range(FOLLOW_UPS):
+        total = sum(count_chars("".join(v)) for v in parts.values())
+        short = _short_parts(parts, outline)
+        if not short or total >= brief.length * TARGET_SHARE:
+            break
+        i = short[0]
+        more = max(60, outline.sections[i].budget - count_chars("".join(parts[i])))
+        ask(i, load_prompt("draft.more").render(heading=outline.sections[i].heading, more=more), more)
+        if on_section:
+            on_section(snapshot())
+    return snapshot()
