@@ -42,7 +42,11 @@ class Settings:
     llm_base_url: str = LOCAL_BASE_URL
     llm_api_key: str = field(default="local", repr=False)
     llm_model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-    llm_timeout: float = 600.0
+    llm_timeout: float = 600.0  # per read: the longest wait for the first token or any next byte
+    llm_connect_timeout: float = 10.0
+    # Whole-call deadline (connect + first token + every token), so a server trickling a token
+    # every few seconds cannot hold a call open for ever.
+    llm_deadline: float = 1200.0
     llm_temperature: float = 0.4
     llm_max_retries: int = 1
     # Ask the endpoint for JSON mode on structured calls (llama.cpp, OpenAI, DeepSeek support it).
@@ -62,6 +66,16 @@ class Settings:
     # Characters of each chunk (after its heading path) that are embedded; 0 = the whole chunk.
     # The keyword index always covers the whole text. See docs/benchmarks/retrieval.md.
     embed_chars: int = 120
+    # Hosts (comma-separated) trusted with text marked 内部/工作秘密/敏感; loopback by default.
+    trusted_endpoints: str = "localhost,127.0.0.1,::1"
+    # Extra markings the office treats like 内部 (comma-separated), besides 内部/工作秘密/敏感.
+    restricted_markings: str = ""
+    # Input bounds, checked before parsing (see drafting/readers.py).
+    max_file_mb: float = 50.0
+    max_unzipped_mb: float = 200.0  # sum of a .docx's declared uncompressed member sizes
+    max_text_chars: int = 2_000_000
+    max_chunks: int = 5000
+    max_pdf_pages: int = 2000
     # Local model server.
     model_path: Path | None = None
     local_threads: int = 0

@@ -23,6 +23,7 @@ from drafting import docx_layout as L
 from drafting import docx_xml as X
 from drafting.domain import GENRES, Draft
 from drafting.errors import ExportError
+from drafting.textclean import clean_model
 
 __all__ = ["export_docx", "export_markdown", "export_notes", "split_lead"]
 
@@ -225,6 +226,7 @@ def _write_appendix(doc: DocxDocument, draft: Draft) -> None:
 
 def export_docx(draft: Draft, *, appendix: bool = True, keep_citation_marks: bool = False) -> bytes:
     """The draft as a .docx laid out per GB/T 9704-2012; returns the file's bytes (writes nothing)."""
+    draft = clean_model(draft)  # NUL, control characters, lone surrogates cannot go into XML
     for note in export_notes(draft):
         logger.info("export: %s", note)
     b = draft.brief
@@ -271,6 +273,7 @@ def export_docx(draft: Draft, *, appendix: bool = True, keep_citation_marks: boo
 
 def export_markdown(draft: Draft) -> str:
     """The draft as Markdown: # title, ## / ### headings, citations as footnotes [^n]."""
+    draft = clean_model(draft)
     b = draft.brief
     out = [f"# {_title(draft)}", ""]
     if L.is_spoken(b.genre.strip()):
