@@ -84,6 +84,15 @@ def _store() -> Any:
     return open_store(get_settings())
 
 
+def _store_if_any() -> Any:
+    """The 范文库 for drafting, or None when this data directory has never had one (nothing to retrieve)."""
+    settings = get_settings()
+    if not settings.chroma_host and not settings.index_dir.exists():
+        _info("[检索] 范文库为空（尚未导入范文），只按任务和素材起草。")
+        return None
+    return _store()
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest_paths
 
@@ -293,7 +302,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     try:
         run = run_draft(
             brief,
-            store=_store(),
+            store=_store_if_any(),
             llm=llm,
             workspace=workspace,
             project_id=project_id,
@@ -367,7 +376,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             # The run stopped before its outline was saved: start it again on the saved brief.
             run = run_draft(
                 project.brief,
-                store=_store(),
+                store=_store_if_any(),
                 llm=llm,
                 workspace=workspace,
                 project_id=args.project,

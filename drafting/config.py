@@ -17,7 +17,15 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "get_settings", "load_settings", "LOCAL_BASE_URL", "default_data_dir"]
+__all__ = [
+    "Settings",
+    "get_settings",
+    "load_settings",
+    "LOCAL_BASE_URL",
+    "default_data_dir",
+    "private_dir",
+    "private_file",
+]
 
 LOCAL_HOST = "127.0.0.1"
 LOCAL_PORT = 8088
@@ -149,3 +157,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` readable by its owner only (0700), and tighten it if it already exists.
+
+    The data directory holds drafts, briefs and the encrypted key: other local users must not read it.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:  # not ours (a shared mount): leave it, the files inside are still 0600
+        pass
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists with mode 0600 before anything (SQLite, its WAL files) writes to it."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
+    return path

@@ -23,7 +23,7 @@ def join_surrogates(text: str) -> str:
     """Pair up surrogates that arrived in separate pieces (a stream may split one emoji in two)."""
     if not any("\ud800" <= ch <= "\udfff" for ch in text):
         return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "ignore")  # lone halves dropped
 
 
 def xml_safe(text: str) -> str:
