@@ -54,7 +54,7 @@ class Settings:
     llm_connect_timeout: float = 10.0
     # Whole-call deadline (connect + first token + every token), so a server trickling a token
     # every few seconds cannot hold a call open for ever.
-    llm_deadline: float = 1200.0
+    llm_deadline: float = 1800.0
     llm_temperature: float = 0.4
     llm_max_retries: int = 1
     # Ask the endpoint for JSON mode on structured calls (llama.cpp, OpenAI, DeepSeek support it).
