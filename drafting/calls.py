@@ -92,14 +92,16 @@ def complete(
             raise
         break
     _record(costs, stage, messages, text, usage, started)
-    if not json_mode and _meaningful(text) < MIN_ANSWER_CHARS:
+    # A follow-up ("go on", after an assistant turn) may add nothing; a first answer may not be empty.
+    followup = any(role == "assistant" for role, _ in messages)
+    if not json_mode and not followup and _meaningful(text) < MIN_ANSWER_CHARS:
         empty = EmptyAnswerError(f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。")
         empty.partial = text  # type: ignore[attr-defined]
         raise empty
     return text
 
 
-MIN_ANSWER_CHARS = 2  # fewer letters/digits/汉字 than this is an empty answer, not a paragraph
+MIN_ANSWER_CHARS = 4  # fewer letters/digits/汉字 than this ("好的。") is an empty answer, not a paragraph
 
 
 def _meaningful(text: str) -> int:

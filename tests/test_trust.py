@@ -381,3 +381,12 @@ def test_resume_refusal_keeps_versions_and_revision_versions_exist(tmp_path: Pat
     with pytest.raises(DraftingError, match="已有第2稿.*第3稿"):
         resume_draft(ws, pid, llm=_writer())
     assert [v.number for v in ws.versions(pid)] == [1, 2]
+
+
+def test_near_empty_first_answer_fails_but_an_empty_follow_up_does_not() -> None:
+    from drafting.calls import complete
+
+    with pytest.raises(ProviderError, match="空的回答"):
+        complete(RoutedFakeChat(default="好的。"), [("user", "写一段")], stage="draft")
+    follow = [("user", "写一段"), ("assistant", "压实责任。"), ("user", "接着写")]
+    assert complete(RoutedFakeChat(default=""), follow, stage="draft") == ""
