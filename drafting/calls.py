@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import json_repair
 from pydantic import BaseModel, ValidationError
 
+from .classified import check_outgoing
 from .config import get_settings
 from .domain import Costs
 from .errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
@@ -62,6 +63,8 @@ def complete(
     On failure a ProviderError is raised whose ``partial`` attribute holds the text
     received so far, so the caller can keep it.
     """
+    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt.
+    check_outgoing("\n".join(m[1] for m in messages), stage)
     runnable: Any = llm
     kwargs: dict[str, Any] = {}
     if max_tokens:

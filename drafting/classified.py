@@ -40,6 +40,7 @@ __all__ = [
     "guard_brief",
     "guard_project",
     "guard_resume",
+    "check_outgoing",
 ]
 
 SECRET_LEVELS = ("绝密", "机密", "秘密")
@@ -212,3 +213,20 @@ def guard_resume(workspace: Workspace, project_id: str, settings: Settings | Non
             f"项目 {project_id} 已有第{last}稿，没有中断的初稿可续写；续写会覆盖已保存的稿子，已拒绝。"
             f"要在此基础上修改，请在“修改”页或用 drafting revise 生成第{last + 1}稿。"
         )
+
+
+def check_outgoing(text: str, stage: str, settings: Settings | None = None) -> None:
+    """Backstop at the model seam (``calls.complete``): no marked text leaves, whichever path built the prompt.
+
+    The entry checks above name the field and line; this one catches any path that skipped them.
+    """
+    settings = _effective(settings)
+    markings = find_markings(text, "", extra=settings.restricted_markings)
+    if not markings:
+        return
+    m = next((x for x in markings if x.secret), markings[0])
+    if m.secret:
+        raise ClassifiedError(f"要发给模型的内容（{stage}）{_REFUSE_SECRET.format(mark=m.text)}")
+    if not endpoint_trusted(settings):
+        host = endpoint_host(settings) or settings.llm_base_url
+        raise ClassifiedError(f"要发给模型的内容（{stage}）{_REFUSE_RESTRICTED.format(mark=m.text, host=host)}")

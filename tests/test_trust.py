@@ -390,3 +390,17 @@ def test_near_empty_first_answer_fails_but_an_empty_follow_up_does_not() -> None
         complete(RoutedFakeChat(default="好的。"), [("user", "写一段")], stage="draft")
     follow = [("user", "写一段"), ("assistant", "压实责任。"), ("user", "接着写")]
     assert complete(RoutedFakeChat(default=""), follow, stage="draft") == ""
+
+
+def test_model_seam_refuses_marked_text_from_any_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drafting.calls import complete
+
+    llm = RoutedFakeChat(default="压实安全生产责任，守牢安全底线。")
+    with pytest.raises(ClassifiedError, match="outline.*绝密★长期"):
+        complete(llm, [("user", "请拟一份提纲。\n素材：\n000123 绝密★长期\n正文")], stage="outline")
+    monkeypatch.setenv("DRAFTING_TRUSTED_ENDPOINTS", "none.example")
+    config.get_settings.cache_clear()
+    with pytest.raises(ClassifiedError, match=r"【敏感】.*127\.0\.0\.1.*受信任"):
+        complete(llm, [("user", "【敏感】某事项")], stage="draft")
+    assert llm.calls == []
+    assert complete(llm, [("user", "要保守国家秘密，加强内部管理。")], stage="draft")
