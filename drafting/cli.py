@@ -312,6 +312,10 @@ def cmd_draft(args: argparse.Namespace) -> int:
         )
     except (ProviderError, ModelOutputError) as err:
         return _model_failure(err, project_id, args.out)
+    except KeyboardInterrupt:
+        _err("已中断。")
+        _info(f"写完的部分保存在项目 {project_id}。继续写完：{resume_command(project_id, args.out)}")
+        return EXIT_INTERRUPTED
     return _deliver(args, brief, run, llm, workspace)
 
 

@@ -160,12 +160,58 @@ MATRIX: dict[str, Case] = {
 }
 
 
+def _bad_files(folder: Path) -> None:
+    """The bad-file set: each must be refused with a reason or cleaned, none may crash the folder."""
+    import io
+    import zipfile
+
+    from tests.fake_openai import prose
+
+    folder.mkdir(parents=True)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:t>" + "安" * 1_500_000 + "</w:t>")  # 4.5 MB of XML, tiny zipped
+    (folder / "bomb.docx").write_bytes(buf.getvalue())
+    # Text the fake model's prose overlaps, so the draft cites it; NUL and BEL used to break that export.
+    body = "".join(prose(n) for n in range(1, 8))
+    (folder / "nul.txt").write_text(
+        f"关于安全生产工作的讲话\n一、压实责任\n{body[:300]}\x00\x07{body[300:]}", encoding="utf-8"
+    )
+    (folder / "secret.txt").write_text("000123 机密★1年\n关于某事项的通知\n" + body, encoding="utf-8")
+    (folder / "not_really.docx").write_bytes(b"this is not a zip file at all")
+    (folder / "truncated.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    (folder / "empty.txt").write_bytes(b"")
+
+
+def _run_bad_files(home: Path) -> Result:
+    home.mkdir(parents=True)
+    fake = FakeOpenAI("ok")
+    env = cli_env(fake.base_url, home, {"DRAFTING_MAX_UNZIPPED_MB": "2"})
+    folder = home / "bad"
+    _bad_files(folder)
+    rc, err, out, seconds = run_cli(["ingest", str(folder)], env)
+    ingest = {"rc": rc, "err": err, "out": out}
+    out_dir = home / "out"
+    out_dir.mkdir()
+    args = ["draft", "--request", REQUEST, "--mode", "urgent", "--no-review"]
+    args += ["--out", str(out_dir / "x.docx"), "--json", str(out_dir / "x.json")]
+    rc, err, out2, more = run_cli(args, env)
+    result = Result(
+        rc, err, out2, seconds + more, home, out_dir / "x.docx", out_dir / "x.json", fake.chat_calls, [], fake
+    )
+    result.ingest = ingest  # type: ignore[attr-defined]
+    return result
+
+
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("matrix")
     with ThreadPoolExecutor(max_workers=3) as pool:
+        bad = pool.submit(_run_bad_files, root / "bad_files")
         futures = {name: pool.submit(_run_case, case, root / name) for name, case in MATRIX.items()}
         results = {name: f.result() for name, f in futures.items()}
+        results["bad_files"] = bad.result()
     yield results
     for r in results.values():
         r.fake.close()
@@ -312,3 +358,27 @@ def test_resume_finishes_into_a_version_and_never_overwrites_one(matrix: dict[st
         rc, err, _, _ = run_cli(["resume", pid], env)
         assert rc == 2 and "已有第1稿" in err, err
         assert r.versions()[0]["body"] == first and len(r.versions()) == 1
+
+
+def test_bad_file_set_is_reported_file_by_file_and_drafts_export(matrix: dict[str, Result]) -> None:
+    r = matrix["bad_files"]
+    ingest = r.ingest  # type: ignore[attr-defined]
+    assert "Traceback" not in ingest["err"] + ingest["out"], ingest["err"]
+    assert ingest["rc"] == 0, ingest  # one good file was added
+    report = ingest["out"]
+    assert "新增 1 篇" in report and "失败 5 篇" in report, report
+    for name, reason in [
+        ("bomb.docx", "解压后过大"),
+        ("secret.txt", "机密★1年"),
+        ("not_really.docx", "不是有效的 .docx"),
+        ("truncated.pdf", "PDF"),
+        ("empty.txt", "空的"),
+    ]:
+        line = next((x for x in report.splitlines() if name in x), "")
+        assert reason in line, (name, report)
+    _no_traceback(r)
+    assert r.rc == 0, r.err
+    data = json.loads(r.json.read_text(encoding="utf-8"))
+    assert data["citations"], "the draft cites the cleaned passage"
+    assert all("\x00" not in c["text"] and "\x07" not in c["text"] for c in data["citations"])
+    assert r.docx.exists()
