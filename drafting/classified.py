@@ -45,6 +45,7 @@ __all__ = [
 
 SECRET_LEVELS = ("绝密", "机密", "秘密")
 RESTRICTED_LEVELS = ("内部", "工作秘密", "敏感")
+_QUOTES = "“‘「『\"'《"
 _BRIEF_FIELDS = {
     "title": "标题",
     "occasion": "场合",
@@ -111,7 +112,12 @@ def find_markings(text: str, where: str, *, extra: str = "") -> list[Marking]:
         if m:
             hits.append((m.group(1), raw.strip()))
         for pat in (bracketed, starred):
-            hits.extend((h.group(1), h.group(0).strip()) for h in pat.finditer(raw))
+            # A marking quoted in prose (对标有“机密★”的文件……) is talked about, not carried.
+            hits.extend(
+                (h.group(1), h.group(0).strip())
+                for h in pat.finditer(raw)
+                if not (h.start() > 0 and raw[h.start() - 1] in _QUOTES)
+            )
         for level, shown in hits:
             found.append(Marking(level=level, secret=level in secret, where=where, line=n, text=shown))
             break  # one marking per line is enough to name it
