@@ -80,7 +80,8 @@ class Settings:
     restricted_markings: str = ""
     # Input bounds, checked before parsing (see drafting/readers.py).
     max_file_mb: float = 50.0
-    max_unzipped_mb: float = 200.0  # sum of a .docx's declared uncompressed member sizes
+    max_unzipped_mb: float = 100.0  # sum of a .docx's declared uncompressed member sizes (memory)
+    max_docx_xml_mb: float = 30.0  # of which XML, which is parsed (time: about 1 s per MB on a busy core)
     max_text_chars: int = 2_000_000
     max_chunks: int = 5000
     max_pdf_pages: int = 2000

@@ -224,21 +224,32 @@ def test_passage_text_cannot_close_the_fence_or_forge_a_reference() -> None:
 # ---------------------------------------------------------------- bounded, clean input
 
 
-def _docx_bytes(members: dict[str, bytes]) -> bytes:
+def _inflating_docx(path: Path, paragraphs: int) -> None:
+    """A valid .docx whose document.xml is inflated with repeated paragraphs (tiny zipped)."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("关于安全生产工作的通知")
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
+    d.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                para = b"<w:p><w:r><w:t>\xe5\xae\x89\xe5\x85\xa8\xe7\x94\x9f\xe4\xba\xa7</w:t></w:r></w:p>"
+                data = data.replace(b"<w:sectPr", para * paragraphs + b"<w:sectPr", 1)
+            zf.writestr(item, data)
+    path.write_bytes(out.getvalue())
 
 
 def test_docx_that_inflates_too_far_is_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "bomb.docx"
+    _inflating_docx(f, 300_000)  # about 20 MB of XML
+    assert f.stat().st_size < 200_000
     monkeypatch.setenv("DRAFTING_MAX_UNZIPPED_MB", "5")
     config.get_settings.cache_clear()
-    bomb = b"<w:t>" + b"A" * (20 * 1024 * 1024) + b"</w:t>"  # 20 MB of XML, a few KB zipped
-    f = tmp_path / "bomb.docx"
-    f.write_bytes(_docx_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": bomb}))
-    assert f.stat().st_size < 100_000
     started = time.perf_counter()
     with pytest.raises(IngestError, match="解压后过大.*DRAFTING_MAX_UNZIPPED_MB"):
         read_document(f)
@@ -405,3 +416,18 @@ def test_model_seam_refuses_marked_text_from_any_path(monkeypatch: pytest.Monkey
         complete(llm, [("user", "【敏感】某事项")], stage="draft")
     assert llm.calls == []
     assert complete(llm, [("user", "要保守国家秘密，加强内部管理。")], stage="draft")
+
+
+def test_docx_xml_limit_and_many_paragraphs_read_in_linear_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "long.docx"
+    _inflating_docx(f, 20_000)  # 1.3 MB of XML, 20,000 paragraphs: took 78 s before (style lookups)
+    started = time.perf_counter()
+    text, _ = read_document(f)
+    assert text.count("安全生产") == 20_001  # the title line too
+    assert time.perf_counter() - started < 15
+    monkeypatch.setenv("DRAFTING_MAX_DOCX_XML_MB", "1")
+    config.get_settings.cache_clear()
+    with pytest.raises(IngestError, match="正文 XML过大.*DRAFTING_MAX_DOCX_XML_MB"):
+        read_document(f)
