@@ -87,7 +87,7 @@ def _patterns(extra: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[
     # ★ with an optional 保密期限: ★1年, ★6个月, ★长期, ★2030年12月31日.
     term = r"(?:\s*[★☆]\s*(?:[\d一二三四五六七八九十〇]+\s*(?:年|个月|月|天|日)[\d月日]*|长期|永久)?)"
     bracketed = re.compile(rf"[【〔\[［]\s*({words}){term}?\s*[】〕\]］]")
-    starred = re.compile(rf"(?<![工国商])({words}){term}")
+    starred = re.compile(rf"({words}){term}")
     suffix = r"(?:资料|文件|材料|刊物|参阅|明电|件)?"
     urgency = r"(?:\s*(?:特急|加急|特提|平急|急件))?"
     keep = r"(?:\s*[，,]?\s*(?:注意保存|注意保管|妥善保管|不得外传|阅后收回))?"
@@ -118,9 +118,9 @@ def find_markings(text: str, where: str, *, extra: str = "") -> list[Marking]:
                 for h in pat.finditer(raw)
                 if not (h.start() > 0 and raw[h.start() - 1] in _QUOTES)
             )
-        for level, shown in hits:
+        if hits:  # one marking per line names it; the strictest one wins
+            level, shown = next((h for h in hits if h[0] in secret), hits[0])
             found.append(Marking(level=level, secret=level in secret, where=where, line=n, text=shown))
-            break  # one marking per line is enough to name it
     return found
 
 

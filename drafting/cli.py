@@ -65,7 +65,17 @@ def resume_command(project_id: str, out: str | None = None) -> str:
     if os.environ.get("DRAFTING_DATA_DIR"):
         prefix = f"DRAFTING_DATA_DIR={shlex.quote(os.environ['DRAFTING_DATA_DIR'])} "
     tail = f" --out {shlex.quote(out)}" if out else ""
-    return f"{prefix}drafting resume {project_id}{tail}"
+    return f"{prefix}{_program()} resume {project_id}{tail}"
+
+
+def _program() -> str:
+    """How this command was started: `python -m drafting`, a path to the script, or plain `drafting`."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0.endswith("__main__.py") or not argv0:
+        return f"{shlex.quote(sys.executable)} -m drafting"
+    if os.path.basename(argv0) == "drafting" and os.sep in argv0:
+        return shlex.quote(argv0)
+    return "drafting"
 
 
 def _model_failure(err: DraftingError, project_id: str | None, out: str | None, *, resumable: bool = True) -> int:

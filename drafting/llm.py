@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,8 +83,12 @@ def ensure_tiktoken_offline(settings: Settings | None = None) -> Path:
     return cache
 
 
-def _build_deadline_classes() -> tuple[type, type]:
-    """httpx transport and stream wrappers enforcing a whole-call deadline (built lazily)."""
+_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
+
+
+@lru_cache(maxsize=1)
+def _deadline_classes() -> tuple[type, type]:
+    """httpx transport and error classes enforcing a whole-call deadline (built lazily: httpx loads on first use)."""
     import httpx
 
     class CallDeadlineExceeded(httpx.ReadTimeout):
@@ -139,13 +144,10 @@ def _build_deadline_classes() -> tuple[type, type]:
     return DeadlineTransport, CallDeadlineExceeded
 
 
-_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
-
-
 def _http_client(settings: Settings) -> Any:
     import httpx
 
-    transport, _ = _deadline_classes_cached()
+    transport, _ = _deadline_classes()
     return httpx.Client(
         transport=transport(settings.llm_deadline),
         timeout=httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
@@ -167,25 +169,15 @@ def is_dropped_stream(exc: BaseException) -> bool:
 
 
 def _deadline_passed(exc: BaseException) -> bool:
-    _, deadline_cls = _deadline_classes_cached()
+    _, deadline_cls = _deadline_classes()
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if type(cur).__name__ == deadline_cls.__name__:
+        if isinstance(cur, deadline_cls):
             return True
         cur = cur.__cause__ or cur.__context__
     return False
-
-
-_CLASSES: tuple[type, type] | None = None
-
-
-def _deadline_classes_cached() -> tuple[type, type]:
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = _build_deadline_classes()
-    return _CLASSES
 
 
 def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) -> BaseChatModel:

@@ -68,6 +68,10 @@ def test_words_in_prose_are_not_markings(line: str) -> None:
     assert find_markings(line, "任务书") == []
 
 
+def test_the_strictest_marking_on_a_line_wins() -> None:
+    assert [m.level for m in find_markings("【内部】 机密★1年", "x")] == ["机密"]
+
+
 def test_office_can_add_its_own_markings() -> None:
     assert find_markings("【限国内发行】", "x") == []
     assert [m.level for m in find_markings("【限国内发行】", "x", extra="限国内发行,试行")] == ["限国内发行"]
