@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import json_repair
 from pydantic import BaseModel, ValidationError
 
+from .classified import check_outgoing
 from .config import get_settings
 from .domain import Costs
-from .errors import DraftingError, ModelOutputError
-from .llm import ensure_tiktoken_offline, translate_error
+from .errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
+from .llm import deadline_error, ensure_tiktoken_offline, is_dropped_stream, translate_error
 from .prompts import load_prompt
+from .textclean import xml_safe
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -61,6 +63,8 @@ def complete(
     On failure a ProviderError is raised whose ``partial`` attribute holds the text
     received so far, so the caller can keep it.
     """
+    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt.
+    check_outgoing("\n".join(m[1] for m in messages), stage)
     runnable: Any = llm
     kwargs: dict[str, Any] = {}
     if max_tokens:
@@ -72,6 +76,57 @@ def complete(
     if kwargs:
         runnable = llm.bind(**kwargs)
     started = time.perf_counter()
+    for attempt in (1, 2):
+        try:
+            text, usage = _stream_once(runnable, messages, stage, on_token, started)
+        except _Dropped as dropped:
+            if attempt == 1:
+                # A stream closed mid-answer is retried once from the start; then it is reported as such.
+                log.warning("stage %s: stream dropped after %d characters; retrying once", stage, len(dropped.text))
+                continue
+            err: ProviderError = translate_error(dropped.exc)  # type: ignore[assignment]
+            if not isinstance(err, DroppedStreamError):
+                err = DroppedStreamError(str(err))
+            err.partial = dropped.text  # type: ignore[attr-defined]
+            _record(costs, stage, messages, dropped.text, None, started)
+            raise err from dropped.exc
+        except ProviderError as err:
+            _record(costs, stage, messages, safe_partial(err), None, started)
+            raise
+        break
+    _record(costs, stage, messages, text, usage, started)
+    # A follow-up ("go on", after an assistant turn) may add nothing; a first answer may not be empty.
+    followup = any(role == "assistant" for role, _ in messages)
+    if not json_mode and not followup and _meaningful(text) < MIN_ANSWER_CHARS:
+        empty = EmptyAnswerError(f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。")
+        empty.partial = text  # type: ignore[attr-defined]
+        raise empty
+    return text
+
+
+MIN_ANSWER_CHARS = 4  # fewer letters/digits/汉字 than this ("好的。") is an empty answer, not a paragraph
+
+
+def _meaningful(text: str) -> int:
+    return sum(1 for ch in text if ch.isalnum())
+
+
+class _Dropped(Exception):
+    def __init__(self, exc: BaseException, text: str) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        self.text = text
+
+
+def _stream_once(
+    runnable: Any,
+    messages: Messages,
+    stage: str,
+    on_token: Callable[[str], None] | None,
+    started: float,
+) -> tuple[str, dict[str, int] | None]:
+    """One streamed call: (clean text, usage). Raises _Dropped for a stream cut mid-answer."""
+    settings = get_settings()
     parts: list[str] = []
     usage: dict[str, int] | None = None
     try:
@@ -80,28 +135,32 @@ def complete(
             if piece:
                 parts.append(piece)
                 if on_token:
-                    on_token(piece)
+                    on_token(xml_safe(piece))
             meta = getattr(chunk, "usage_metadata", None)
             if meta:
                 usage = dict(meta)
+            if time.perf_counter() - started > settings.llm_deadline:
+                # The transport enforces the deadline per request; this catches retries adding up.
+                raise deadline_error(settings)
     except ValueError as exc:
         if "No generation chunks" not in str(exc):
-            raise translate_error(exc) from exc
+            raise _provider_error(exc, parts) from exc
         # An empty answer: LangChain refuses to build a message from zero chunks.
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ProviderError
         if type(exc).__name__ == "LengthFinishReasonError":
             # The answer hit max_tokens in JSON mode; keep what came (JSON repair can finish it).
             log.warning("stage %s: answer cut at the token limit", stage)
-            text = "".join(parts)
-            _record(costs, stage, messages, text, usage, started)
-            return text
-        err = translate_error(exc)
-        err.partial = "".join(parts)  # type: ignore[attr-defined]
-        _record(costs, stage, messages, "".join(parts), usage, started)
-        raise err from exc
-    text = "".join(parts)
-    _record(costs, stage, messages, text, usage, started)
-    return text
+            return xml_safe("".join(parts)), usage
+        if is_dropped_stream(exc):
+            raise _Dropped(exc, xml_safe("".join(parts))) from exc
+        raise _provider_error(exc, parts) from exc
+    return xml_safe("".join(parts)), usage
+
+
+def _provider_error(exc: BaseException, parts: list[str]) -> DraftingError:
+    err = translate_error(exc)
+    err.partial = xml_safe("".join(parts))  # type: ignore[attr-defined]
+    return err
 
 
 def _record(

@@ -1,5 +1,10 @@
 """Command line: the same jobs as the app, for scripts.
 
+Exit codes (README, 命令行 → 退出码): 0 done; 1 a check found problems (check-docx, lint) or no file
+could be ingested; 2 bad input or settings; 3 the model service failed (what was written is saved,
+the message names the project and the resume command); 4 refused: a 密级 marking; 5 an unexpected
+internal error (no traceback unless -v); 130 interrupted.
+
 drafting ingest PATH...            drafting search "查询" -k 5 [--json]
 drafting draft BRIEF.yaml | --request "…" [--material FILE...] --mode urgent|slow --out x.docx [--json x.json]
 drafting review DRAFT.json         drafting revise DRAFT.json --mode slow [--comments c.yaml] --out v2.json
@@ -15,7 +20,9 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +31,14 @@ import yaml
 
 from .config import get_settings
 from .domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
-from .errors import BriefError, DraftingError
+from .errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
 from .facts import placeholders_in
 
 __all__ = ["main"]
 
 log = logging.getLogger("drafting")
+
+EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_MODEL, EXIT_CLASSIFIED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 
 def _err(msg: str) -> None:
@@ -41,17 +50,60 @@ def _info(msg: str) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Outputs appear whole or not at all."""
+    """Outputs appear whole or not at all (a unique temporary name: parallel runs do not collide)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resume_command(project_id: str, out: str | None = None) -> str:
+    """The exact command that goes on with a saved project (same data directory)."""
+    prefix = ""
+    if os.environ.get("DRAFTING_DATA_DIR"):
+        prefix = f"DRAFTING_DATA_DIR={shlex.quote(os.environ['DRAFTING_DATA_DIR'])} "
+    tail = f" --out {shlex.quote(out)}" if out else ""
+    return f"{prefix}{_program()} resume {project_id}{tail}"
+
+
+def _program() -> str:
+    """How this command was started: `python -m drafting`, a path to the script, or plain `drafting`."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0.endswith("__main__.py") or not argv0:
+        return f"{shlex.quote(sys.executable)} -m drafting"
+    if os.path.basename(argv0) == "drafting" and os.sep in argv0:
+        return shlex.quote(argv0)
+    return "drafting"
+
+
+def _model_failure(err: DraftingError, project_id: str | None, out: str | None, *, resumable: bool = True) -> int:
+    """Report a failed model call: what failed, which project holds the work, how to go on."""
+    _err(str(err))
+    if project_id and resumable:
+        _info(f"已写好的部分保存在项目 {project_id}。继续写完：{resume_command(project_id, out)}")
+    elif project_id:
+        _info(f"项目 {project_id} 中已保存的稿子没有受影响。")
+    return EXIT_MODEL
 
 
 def _store() -> Any:
     from .store import open_store
 
     return open_store(get_settings())
+
+
+def _store_if_any() -> Any:
+    """The 范文库 for drafting, or None when this data directory has never had one (nothing to retrieve)."""
+    settings = get_settings()
+    if not settings.chroma_host and not settings.index_dir.exists():
+        _info("[检索] 范文库为空（尚未导入范文），只按任务和素材起草。")
+        return None
+    return _store()
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -97,11 +149,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _read_material(paths: list[str]) -> list[str]:
+    from .classified import check_text
     from .ingest import read_document
+    from .secrets import effective_settings
 
+    settings = effective_settings(get_settings())
     texts = []
     for p in paths:
         text, _ = read_document(Path(p))
+        check_text(text, f"素材文件 {p} ", settings)  # names the file before anything is sent
         texts.append(text)
     return texts
 
@@ -178,11 +234,24 @@ def _load_payload(path: Path) -> tuple[Brief, list[Passage], Draft, list[Version
 
 
 def _llm() -> Any:
+    """The writer model, with the same stored API key and settings the app uses."""
     from .llm import check_endpoint, get_chat_model
+    from .secrets import effective_settings
 
-    settings = get_settings()
+    settings = effective_settings(get_settings())
     check_endpoint(settings)
     return get_chat_model(settings)
+
+
+def _guard(brief: Brief, comments: list[Comment] | None = None) -> None:
+    """Refuse marked text before the first request (even the endpoint health check) is made."""
+    from .classified import check_brief, check_comments
+    from .secrets import effective_settings
+
+    settings = effective_settings(get_settings())
+    check_brief(brief, settings)
+    if comments:
+        check_comments(comments, settings)
 
 
 def _progress(kind: str, data: Any) -> None:
@@ -200,77 +269,118 @@ def _progress(kind: str, data: Any) -> None:
         _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(data.checks)} 条")
 
 
-def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = None) -> None:
-    """定稿 unless the command asked otherwise (``--kind``); ``--force`` exports despite 〔待补〕."""
+def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = None) -> bool:
+    """Write the .docx/.md; False (with the reason printed) when it could not be written.
+
+    定稿 unless the command asked otherwise (``--kind``); a first draft with 〔待补〕 gaps goes out as
+    a 送审稿, where every gap is a Word comment to fill in. ``--force`` exports a 定稿 despite gaps."""
     if out is None:
-        return
+        return True
     from .cli_export import export_to
+    from .export import PlaceholderError
 
     kind = getattr(args, "kind", None)
     if kind is None:
-        # A first draft with 〔待补〕 gaps goes out as a 送审稿: every gap is a Word comment to fill in.
         gaps = placeholders_in([draft.body_text])
         kind = "送审稿" if gaps else "定稿"
         if gaps:
             _info(
                 f"[导出] 稿中还有 {len(gaps)} 处〔待补〕，先导出为送审稿（每处待补都有批注）；补齐后用 drafting export 导出定稿。"
             )
-    export_to(draft, out, kind=kind, force=bool(getattr(args, "force", False)))
+    try:
+        export_to(draft, out, kind=kind, force=bool(getattr(args, "force", False)))
+    except PlaceholderError as err:
+        _err(str(err))
+        return False
+    except (ExportError, OSError, ValueError) as exc:
+        _err(f"导出 {out} 失败：{exc}")
+        return False
+    return True
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> bool:
+    try:
+        _write_atomic(path, json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"))
+    except (OSError, ValueError) as exc:
+        _err(f"写入 {path} 失败：{exc}")
+        return False
+    _info(f"[导出] {path}")
+    return True
+
+
+def _usable(draft: Draft) -> bool:
+    """A draft with headings only (no body text) is not a draft."""
+    return any(s.text.strip() for s in draft.sections)
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from .export import PlaceholderError
     from .pipeline import run_draft
-    from .revise import revise
     from .workspace import Workspace
 
     brief = _brief_from_args(args)  # bad brief: fail before touching the model
+    _guard(brief)  # marked text: refuse before any byte is sent
     if brief.genre_note:
         _info(f"[文种] {brief.genre_note}")
     llm = _llm()
     settings = get_settings()
     workspace = Workspace(settings.workspace_path)
-    run = run_draft(
-        brief,
-        store=_store(),
-        llm=llm,
-        workspace=workspace,
-        with_review=not args.no_review,
-        context_tokens=settings.context_tokens,
-        on_event=_progress,
-    )
+    project_id = workspace.create_project(brief)
+    try:
+        run = run_draft(
+            brief,
+            store=_store_if_any(),
+            llm=llm,
+            workspace=workspace,
+            project_id=project_id,
+            with_review=not args.no_review,
+            context_tokens=settings.context_tokens,
+            on_event=_progress,
+        )
+    except (ProviderError, ModelOutputError) as err:
+        return _model_failure(err, project_id, args.out)
+    except KeyboardInterrupt:
+        _err("已中断。")
+        _info(f"写完的部分保存在项目 {project_id}。继续写完：{resume_command(project_id, args.out)}")
+        return EXIT_INTERRUPTED
+    return _deliver(args, brief, run, llm, workspace)
+
+
+def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspace: Any) -> int:
+    """Slow round, then the JSON and the .docx, each written on its own (one failing keeps the other)."""
+    from .revise import revise
+
     draft, review = run.draft, run.review
+    if not _usable(draft):
+        _err(f"模型没有写出正文（只有标题），未导出。项目 {run.project_id}")
+        return EXIT_MODEL
     gaps = placeholders_in([draft.body_text])
     if gaps:
         _info(f"[待补] {len(gaps)} 处需要本单位补充：" + "；".join(gaps))
     versions = [Version(number=1, draft=draft, mode=brief.mode, note="初稿")]
+    code = EXIT_OK
     if brief.mode is RevisionMode.SLOW:
         _info("[慢稿] 多角度审稿并修改……")
-        version, _ = revise(draft, [], RevisionMode.SLOW, llm, run.passages, costs=run.costs)
-        workspace.add_version(run.project_id or "", version)
-        versions.append(version)
-        draft = version.draft
-    if args.json:
-        _write_atomic(
-            Path(args.json),
-            json.dumps(_payload(brief, run.passages, draft, review, versions), ensure_ascii=False, indent=2).encode(
-                "utf-8"
-            ),
-        )
-        _info(f"[导出] {args.json}")
-    try:
-        _export(draft, Path(args.out) if args.out else None, args)
-    except PlaceholderError as err:  # the draft is saved: say how to export it once completed
-        _err(str(err))
-        _info(f"稿子已保存在项目 {run.project_id}；补齐后可用 drafting export {run.project_id} --out {args.out} 导出。")
-        return 3
+        try:
+            version, _ = revise(draft, [], RevisionMode.SLOW, llm, run.passages, costs=run.costs)
+        except (ProviderError, ModelOutputError) as err:
+            _model_failure(err, run.project_id, None, resumable=False)
+            _info("慢稿修改没有完成，下面导出第1稿。")
+            code = EXIT_MODEL
+        else:
+            workspace.add_version(run.project_id or "", version)
+            versions.append(version)
+            draft = version.draft
+    if args.json and not _write_json(Path(args.json), _payload(brief, run.passages, draft, review, versions)):
+        code = code or EXIT_INPUT
+    if not _export(draft, Path(args.out) if args.out else None, args):
+        code = code or EXIT_INPUT
     if not args.out and not args.json:
         print(draft.title)
         print(draft.body_text)
     _info(
         f"[完成] {draft.char_count} 字，引用 {len(draft.citations)} 处，调用模型 {run.costs.calls} 次，用时 {run.costs.seconds} 秒；项目 {run.project_id}"
     )
-    return 0
+    return code
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
@@ -285,29 +395,49 @@ def cmd_projects(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .pipeline import resume_draft
+    from .pipeline import resume_draft, run_draft
     from .workspace import Workspace
 
-    llm = _llm()
     settings = get_settings()
-    run = resume_draft(
-        Workspace(settings.workspace_path),
-        args.project,
-        llm=llm,
-        context_tokens=settings.context_tokens,
-        on_event=_progress,
-    )
-    _export(run.draft, Path(args.out) if args.out else None, args)
+    workspace = Workspace(settings.workspace_path)
+    project = workspace.load(args.project)
+    if project.brief is not None:
+        _guard(project.brief)
+    llm = _llm()
+    try:
+        if project.outline is None and project.brief is not None and not project.versions:
+            # The run stopped before its outline was saved: start it again on the saved brief.
+            run = run_draft(
+                project.brief,
+                store=_store_if_any(),
+                llm=llm,
+                workspace=workspace,
+                project_id=args.project,
+                passages=project.passages or None,
+                context_tokens=settings.context_tokens,
+                on_event=_progress,
+            )
+        else:
+            run = resume_draft(
+                workspace, args.project, llm=llm, context_tokens=settings.context_tokens, on_event=_progress
+            )
+    except (ProviderError, ModelOutputError) as err:
+        return _model_failure(err, args.project, args.out)
+    if not _usable(run.draft):
+        _err(f"模型没有写出正文（只有标题），未导出。项目 {args.project}")
+        return EXIT_MODEL
+    code = EXIT_OK if _export(run.draft, Path(args.out) if args.out else None, args) else EXIT_INPUT
     if not args.out:
         print(run.draft.body_text)
     _info(f"[完成] {run.draft.char_count} 字，项目 {args.project}")
-    return 0
+    return code
 
 
 def cmd_review(args: argparse.Namespace) -> int:
     from .review import review
 
     brief, _, draft, _ = _load_payload(Path(args.draft))
+    _guard(brief)
     result = review(draft, brief, _llm())
     if args.json:
         print(result.model_dump_json(indent=2))
@@ -369,6 +499,7 @@ def cmd_revise(args: argparse.Namespace) -> int:
     comments = _load_comments(Path(args.comments)) if args.comments else []
     mode = mode_of(args.mode)
     locked = [x.strip() for x in args.lock if x.strip()]
+    _guard(brief, comments)
     version, considered = revise(draft, comments, mode, _llm(), passages, locked=locked)
     new = version.draft
     payload = _payload(brief, passages, new, None, [*versions, version])
@@ -376,13 +507,13 @@ def cmd_revise(args: argparse.Namespace) -> int:
     payload["addressed"] = [c.model_dump(mode="json") for c in version.addressed]
     payload["coverage"] = version.coverage
     payload["comments"] = [c.model_dump(mode="json") for c in considered]
-    _write_atomic(Path(args.out), json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8"))
-    if args.docx:
-        _export(new, Path(args.docx), args)
+    code = EXIT_OK if _write_json(Path(args.out), payload) else EXIT_INPUT
+    if args.docx and not _export(new, Path(args.docx), args):
+        code = code or EXIT_INPUT
     _info(f"[修改] 第{version.number}稿：处理意见 {len(version.addressed)} 条，{new.char_count} 字 → {args.out}")
     for kp, where in version.coverage.items():
         _info(f"  要点“{kp}”：{where}")
-    return 0
+    return code
 
 
 def cmd_check_docx(args: argparse.Namespace) -> int:
@@ -506,12 +637,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
+    except ClassifiedError as err:
+        _err(str(err))
+        return EXIT_CLASSIFIED
+    except (ProviderError, ModelOutputError) as err:
+        _err(str(err))
+        return EXIT_MODEL
     except DraftingError as err:
         _err(str(err))
-        return 2
+        return EXIT_INPUT
     except KeyboardInterrupt:
-        _err("已中断；已写好的部分保存在工作区。")
-        return 130
+        _err("已中断；已写好的部分保存在工作区（drafting projects 列出项目，drafting resume 项目编号 继续）。")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user; -v logs it
+        log.debug("internal error", exc_info=True)
+        _err(f"程序内部错误（{type(exc).__name__}: {exc}）。请加 -v 重新运行查看详细信息，并把输出反馈给维护者。")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

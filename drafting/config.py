@@ -17,7 +17,15 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "get_settings", "load_settings", "LOCAL_BASE_URL", "default_data_dir"]
+__all__ = [
+    "Settings",
+    "get_settings",
+    "load_settings",
+    "LOCAL_BASE_URL",
+    "default_data_dir",
+    "private_dir",
+    "private_file",
+]
 
 LOCAL_HOST = "127.0.0.1"
 LOCAL_PORT = 8088
@@ -42,7 +50,11 @@ class Settings:
     llm_base_url: str = LOCAL_BASE_URL
     llm_api_key: str = field(default="local", repr=False)
     llm_model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-    llm_timeout: float = 600.0
+    llm_timeout: float = 600.0  # per read: the longest wait for the first token or any next byte
+    llm_connect_timeout: float = 10.0
+    # Whole-call deadline (connect + first token + every token), so a server trickling a token
+    # every few seconds cannot hold a call open for ever.
+    llm_deadline: float = 1800.0
     llm_temperature: float = 0.4
     llm_max_retries: int = 1
     # Ask the endpoint for JSON mode on structured calls (llama.cpp, OpenAI, DeepSeek support it).
@@ -62,6 +74,17 @@ class Settings:
     # Characters of each chunk (after its heading path) that are embedded; 0 = the whole chunk.
     # The keyword index always covers the whole text. See docs/benchmarks/retrieval.md.
     embed_chars: int = 120
+    # Hosts (comma-separated) trusted with text marked 内部/工作秘密/敏感; loopback by default.
+    trusted_endpoints: str = "localhost,127.0.0.1,::1"
+    # Extra markings the office treats like 内部 (comma-separated), besides 内部/工作秘密/敏感.
+    restricted_markings: str = ""
+    # Input bounds, checked before parsing (see drafting/readers.py).
+    max_file_mb: float = 50.0
+    max_unzipped_mb: float = 100.0  # sum of a .docx's declared uncompressed member sizes (memory)
+    max_docx_xml_mb: float = 30.0  # of which XML, which is parsed (time: about 1 s per MB on a busy core)
+    max_text_chars: int = 2_000_000
+    max_chunks: int = 5000
+    max_pdf_pages: int = 2000
     # Local model server.
     model_path: Path | None = None
     local_threads: int = 0
@@ -135,3 +158,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` readable by its owner only (0700), and tighten it if it already exists.
+
+    The data directory holds drafts, briefs and the encrypted key: other local users must not read it.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError:  # not ours (a shared mount): leave it, the files inside are still 0600
+        pass
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists with mode 0600 before anything (SQLite, its WAL files) writes to it."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
+    return path

@@ -29,7 +29,6 @@ from .domain import (
     Draft,
     DraftSection,
     Outline,
-    OutlineSection,
     Passage,
     count_chars,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "body_messages",
     "bank_extras",
     "body_outline_text",
-    "split_body",
     "clean_section_text",
     "fit_length",
     "drop_fragment",
@@ -273,7 +271,11 @@ def part_request(brief: Brief, outline: Outline, index: int) -> list[tuple[str, 
     n = sum(1 for x in outline.sections[: index + 1] if x.kind == "body")
     layers = ""
     if s.points:
-        layers = "分几层写：" + "；".join(f"（{cn_num(j)}）{p}" for j, p in enumerate(s.points, 1)) + "。每层先写层次小标题再展开。"
+        layers = (
+            "分几层写："
+            + "；".join(f"（{cn_num(j)}）{p}" for j, p in enumerate(s.points, 1))
+            + "。每层先写层次小标题再展开。"
+        )
     stress = "、".join(f"{p.value}（{criteria_descriptions().get(p.value, '')}）" for p in s.principles)
     return load_prompt("draft.part").render(
         n=cn_num(n), heading=s.heading, budget=max(60, s.budget), layers=layers, stress=stress or "具体实在"

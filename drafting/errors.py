@@ -13,6 +13,9 @@ __all__ = [
     "ExportError",
     "BriefError",
     "WorkspaceError",
+    "ClassifiedError",
+    "DroppedStreamError",
+    "EmptyAnswerError",
 ]
 
 
@@ -26,6 +29,14 @@ class ConfigError(DraftingError):
 
 class ProviderError(DraftingError):
     """The model endpoint is unreachable, refused the key, or timed out."""
+
+
+class DroppedStreamError(ProviderError):
+    """The model service closed the stream before the answer was finished (after one retry)."""
+
+
+class EmptyAnswerError(ProviderError):
+    """The model answered nothing usable (empty or near-empty); never saved as a version."""
 
 
 class ModelOutputError(DraftingError):
@@ -54,3 +65,7 @@ class BriefError(DraftingError):
 
 class WorkspaceError(DraftingError):
     pass
+
+
+class ClassifiedError(DraftingError):
+    """Text carries a 密级 marking that forbids processing it here (or sending it to this endpoint)."""

@@ -33,6 +33,7 @@ from drafting.docx_body import BodyWriter, add_comments
 from drafting.docx_layout import split_lead
 from drafting.domain import GENRES, CheckFinding, Comment, Draft
 from drafting.errors import ExportError
+from drafting.textclean import clean_model
 
 __all__ = [
     "ExportKind",
@@ -266,6 +267,7 @@ def export_docx(
     unverified figure and reviewer comment (``comments``), and "送审稿" in the header; ``appendix``
     (送审稿 only, for compatibility with older callers) also lists the cited sources at the end.
     """
+    draft = clean_model(draft)  # NUL, control characters, lone surrogates cannot go into XML
     kind = ExportKind.of(kind)
     if kind is ExportKind.FINAL and not force:
         found = placeholders(draft)
@@ -329,6 +331,7 @@ def export_docx(
 
 def export_markdown(draft: Draft) -> str:
     """The draft as Markdown: # title, ## / ### headings, citations as footnotes [^n]."""
+    draft = clean_model(draft)
     b = draft.brief
     out = [f"# {_title(draft)}", ""]
     if L.is_spoken(b.genre.strip()):

@@ -26,9 +26,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .chunking import chunk_document
+from .classified import check_text
 from .cnnum import CN_DIGITS, cn_numeral_value
+from .config import get_settings
 from .domain import GENRES, Chunk, DocumentMeta
-from .errors import IngestError
+from .errors import ClassifiedError, IngestError
 from .readers import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, read_document
 from .store import Store
 
@@ -257,7 +259,7 @@ def ingest_paths(
     *,
     manifest: dict[str, dict[str, Any]] | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
-    max_bytes: int = MAX_FILE_BYTES,
+    max_bytes: int | None = None,
     batch_docs: int = 32,
     batch_chunks: int = 128,
 ) -> IngestReport:
@@ -269,6 +271,12 @@ def ingest_paths(
     started = time.perf_counter()
     report = IngestReport()
     manifest = manifest or {}
+    settings = get_settings()
+    if max_bytes is None:
+        max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    from .secrets import effective_settings
+
+    endpoint = effective_settings(settings)
     files = list(_walk([Path(p) for p in paths]))
     known = store.known_sources()
     by_sha: dict[str, str] = {sha: src for src, sha in known.items()}
@@ -325,19 +333,25 @@ def ingest_paths(
                 report.duplicates.append((shown, other))
                 continue
             text, hints = read_document(f, max_bytes=max_bytes)
+            # 密级 markings: 绝密/机密/秘密 never; 内部/工作秘密/敏感 only while the endpoint is trusted.
+            check_text(text, f"{f.name} ", endpoint)
             overrides = manifest.get(rel) or manifest.get(f.name) or {}
             hints = {**hints, **{k: v for k, v in overrides.items() if k in (*_META_KEYS, "id") and v}}
             meta = infer_metadata(text, {**hints, "source": source, "sha256": sha}, f)
             chunks = chunk_document(text, meta.doc_id)
             if not chunks:
                 raise IngestError("文件中没有可用的正文")
+            if len(chunks) > settings.max_chunks:
+                raise IngestError(
+                    f"文件切分后片段过多（{len(chunks)} 个，上限 {settings.max_chunks}，设置项 DRAFTING_MAX_CHUNKS），请拆分后再导入"
+                )
             replacing = store.get_document(meta.doc_id) is not None or any(p[3].doc_id == meta.doc_id for p in pending)
             if replacing:
                 flush()  # the earlier version must be written before it is replaced
             if other and other != source:  # same content moved here from a path that is gone
                 for doc_id in [d.doc_id for d in store.documents() if d.source == other]:
                     store.delete(doc_id)
-        except IngestError as exc:
+        except (IngestError, ClassifiedError) as exc:
             log.info("ingest failed for %s: %s", shown, exc)
             report.failed.append((shown, str(exc)))
             continue

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .config import private_file
 from .domain import Chunk, DocumentMeta, Passage
 
 __all__ = ["KeywordIndex", "tokenize", "query_tokens", "year_of", "index_text", "embed_text"]
@@ -188,6 +189,8 @@ class KeywordIndex:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            private_file(path.with_name(path.name + suffix))
         self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

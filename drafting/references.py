@@ -1,12 +1,16 @@
 """Reference passages for prompts: numbering, token-budgeted packing, supplied material, overlap scores.
 
-Passages are data, not instructions: they are fenced and labelled so the model treats
-any imperative inside them ("忽略以上要求……") as quoted text.
+Passages are data, not instructions. Each prompt's reference list is opened and closed by a fence
+carrying a random tag made for that call, and each passage sits in 「」; passage text cannot close
+the 「」 (its own 「」 become 『』), cannot forge a reference header (its [n] and 【】 become full-width
+［n］ and 〖〗, newlines are removed) and cannot guess the tag. Sentences that try to steer the model
+("忽略以上要求……", "ignore the instructions above") are kept as text but marked as quotations.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 
 from .domain import Passage
 
@@ -17,19 +21,48 @@ __all__ = [
     "material_passages",
     "rank_for_section",
     "neutralise",
+    "fence_text",
 ]
 
 _SPACE = re.compile(r"\s+")
-# Lines in a reference that try to steer the model; they are kept as text but defused.
+# Sentences in a reference that try to steer the model; they are kept as text but defused.
+_ZH_VERB = r"(?:请|你要|你必须|务必|现在)?(?:忽略|忽视|无视|不要理会|不用理会|别理会|不必理会|不要管|不用管|别管|忘记|忘掉|忘了|抛开|撇开|跳过|不再遵守|停止遵守|不要遵守|不必遵守)"
+_ZH_WHICH = r"(?:掉)?(?:你|你的|您)?(?:之前|此前|先前|以上|上面|上述|前面|前述|上文|前文|原来|原有|原先|所有|全部|一切|任何|系统|开发者)?(?:的|所有的|全部的)?"
+_ZH_WHAT = r"(?:所有|全部|一切)?(?:要求|指令|指示|命令|提示词?|设定|设置|规则|规定|说明|约束|限制|任务|内容|对话|角色)"
+_EN = (
+    r"\b(?:ignore|disregard|forget|override|bypass|skip|drop)\s+(?:all\s+|any\s+|every\s+)?(?:of\s+)?"
+    r"(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:previous|prior|above|earlier|preceding|former|foregoing|original|system|existing)?"
+    r"\s*(?:instructions?|prompts?|rules|directions|directives|guidelines|context|constraints|messages?|orders)\b"
+)
 _STEER = re.compile(
-    r"(忽略|无视|不要理会|忘记)(以上|上面|前面|之前|所有)?(的)?(要求|指令|提示|设定)|ignore (all|previous|the above)",
+    "|".join(
+        [
+            rf"{_ZH_VERB}\s*{_ZH_WHICH}\s*{_ZH_WHAT}",
+            r"(?:从现在(?:开始|起)|接下来)?你(?:现在)?(?:是|扮演|充当|作为)(?:一个|一名|一位)?[^，。,.]{0,12}(?:助手|模型|AI|人工智能|角色|黑客|系统)",
+            r"(?:新的|最新|真正的|更新的)(?:系统)?(?:指令|指示|任务|要求)(?:是|如下|为)?",
+            r"(?:system\s+prompt|系统提示词?)",
+            _EN,
+            r"\byou\s+are\s+now\b",
+            r"\bnew\s+instructions?\b",
+            r"\b(?:instead|from\s+now\s+on),?\s+(?:you\s+)?(?:must|should|will)\b",
+        ]
+    ),
     re.I,
+)
+# Characters passage text could use to close its quotation or forge a reference header.
+_FENCE_ESCAPES = str.maketrans(
+    {"「": "『", "」": "』", "[": "［", "]": "］", "【": "〖", "】": "〗", "〔": "（", "〕": "）"}
 )
 
 
 def neutralise(text: str) -> str:
     """Mark instruction-like sentences in reference text as quoted material."""
-    return _STEER.sub(lambda m: f"〔引文：{m.group(0)}〕", text)
+    return _STEER.sub(lambda m: f"〔引文：{m.group(0)}〕" if m.group(0).strip() else m.group(0), text)
+
+
+def fence_text(text: str) -> str:
+    """Reference text made unable to close its 「」, forge a [n] header, or break a line."""
+    return _SPACE.sub("", text).translate(_FENCE_ESCAPES)
 
 
 def bigrams(text: str) -> set[str]:
@@ -62,16 +95,18 @@ def format_references(
         if not 1 <= n <= len(passages):
             continue
         p = passages[n - 1]
-        source = "写作者提供的材料" if p.origin == "material" else f"《{p.title}》"
-        where = f" {p.section}" if p.section else ""
-        body = neutralise(_SPACE.sub("", p.text)[:excerpt_chars])
+        title = fence_text(p.title).replace("《", "〈").replace("》", "〉")
+        source = "写作者提供的材料" if p.origin == "material" else f"《{title}》"
+        where = f" {fence_text(p.section)}" if p.section else ""
+        body = neutralise(fence_text(p.text)[:excerpt_chars])
         block = f"[{n}] 来源：{source}{where}\n「{body}」"
         cost = count_tokens(block)
         if used + cost > budget_tokens and out:
             break
         out.append(block)
         used += cost
-    return "\n".join(out)
+    tag = secrets.token_hex(4)  # new for every call: passage text cannot know it
+    return f"〔参考材料开始 {tag}〕\n" + "\n".join(out) + f"\n〔参考材料结束 {tag}〕"
 
 
 def material_passages(material: list[str], *, max_chars: int = 500) -> list[Passage]:

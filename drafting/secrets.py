@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import tomllib
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .config import Settings
+from .config import Settings, private_dir, private_file
 from .errors import ConfigError
 
 __all__ = [
@@ -44,15 +45,17 @@ _PROVIDER_FIELDS = ("llm_base_url", "llm_model")
 
 def _write_private(path: Path, data: bytes) -> None:
     """Create the file with mode 0600 from the start (no window where it is world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    private_dir(path.parent)
+    # mkstemp: mode 0600 and a unique name, so two processes saving at once do not collide.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _fernet(data_dir: Path) -> Fernet:
@@ -107,7 +110,8 @@ def save_provider(data_dir: Path, *, base_url: str, model: str) -> None:
     current.pop("llm_api_key", None)  # never in clear text on disk
     current.update({"llm_base_url": base_url.strip(), "llm_model": model.strip()})
     lines = [f"{k} = {_toml_value(v)}" for k, v in current.items()]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    private_file(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

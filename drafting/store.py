@@ -16,7 +16,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .config import Settings, get_settings
+from .config import Settings, get_settings, private_dir
 from .domain import Chunk, DocumentMeta, Passage
 from .errors import IngestError, RetrievalError
 from .keyword import KeywordIndex, embed_text, year_of
@@ -208,7 +208,8 @@ def open_store(settings: Settings | None = None, embeddings: Embeddings | None =
 
         embeddings = get_embeddings()
     chroma_settings = chromadb.config.Settings(anonymized_telemetry=False)
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    private_dir(settings.index_dir)
     try:
         if settings.chroma_host:
             client: Any = chromadb.HttpClient(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from .config import private_dir, private_file
 from .domain import Brief, Comment, Draft, Outline, Passage, Review, Version, _Model, now_iso
 from .errors import WorkspaceError
 
@@ -66,7 +67,9 @@ class Project(_Model):
 class Workspace:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # 0700: drafts are not for other local users
+        for suffix in ("", "-wal", "-shm"):
+            private_file(self.path.with_name(self.path.name + suffix))
         try:
             with self._conn() as db:
                 db.executescript(_SCHEMA)

