@@ -195,22 +195,14 @@ class ScriptedChatModel(BaseChatModel):
         if "条最重要的修改意见" in prompt:
             comment = {"paragraph": 2, "quote": "", "comment": "这一段要补充具体措施和时间节点。"}
             return json.dumps({"comments": [comment]}, ensure_ascii=False)
-        if "请写出全文正文" in prompt and "还写得太短" not in prompt and "请接着写全文的结尾" not in prompt:
-            # The one-call body: every outline heading in order, each with prose of its budget.
-            parts = re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)
-            lines = ["同志们：", self._prose("召开这次会议", 80)]
-            for k, (heading, budget) in enumerate(parts):
-                lines += [
-                    f"{'一二三四五六七八九十'[k]}、{heading}",
-                    self._prose(heading.split("，")[0][:8], int(budget)),
-                ]
-            lines.append("同志们，" + self._prose("抓好落实", 80))
-            return "\n".join(lines)
         asked = re.findall(r"约\s*(\d+)\s*字", prompt)
         budget = int(asked[-1]) if asked else 120
         # Every sentence is new: the pipeline drops sentences a section repeats from earlier ones.
-        m = re.search(r"现在只写“(?:[一二三四五六七八九十]+、)?(.+?)”", prompt)
-        topic = m.group(1).split("，")[0] if m else "这项工作"
+        # The drafting conversation asks for one part per turn; the last request names the part.
+        named = re.findall(r"(?:接着写第.部分|现在只写)“(?:[一二三四五六七八九十]+、)?(.+?)”|“(.+?)”这一部分还写得太短", prompt)
+        topic = "".join(named[-1]).split("，")[0] if named else "这项工作"
+        if prompt.rfind("最后写全文的结尾") > max(prompt.rfind("接着写第"), prompt.rfind("还写得太短")):
+            topic = "会后抓落实"
         out, i = "", len(self.history) * 6
         while len(out) < budget * 0.95:
             lead = _FAKE_LEADS[(i // len(_FAKE_CLAUSES)) % len(_FAKE_LEADS)]
