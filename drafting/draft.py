@@ -384,12 +384,12 @@ def write_draft(
                 max_tokens=token_cap(budget),
             )
         except ProviderError as err:
-            written = "\n".join("\n".join(v) for v in parts.values())
+            written = "\n".join("\n".join(v) for v in parts.values()).strip()
             parts[i].extend(_own_part(str(getattr(err, "partial", "") or ""), outline, i, written))
             err.draft = snapshot({i})  # type: ignore[attr-defined]
             raise
         conversation = [*messages, ("assistant", answer)]
-        written = "\n".join("\n".join(v) for v in parts.values())
+        written = "\n".join("\n".join(v) for v in parts.values()).strip()
         parts[i].extend(_own_part(answer, outline, i, written))
 
     for i, s in enumerate(outline.sections):

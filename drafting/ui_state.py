@@ -199,7 +199,9 @@ class ScriptedChatModel(BaseChatModel):
         budget = int(asked[-1]) if asked else 120
         # Every sentence is new: the pipeline drops sentences a section repeats from earlier ones.
         # The drafting conversation asks for one part per turn; the last request names the part.
-        named = re.findall(r"(?:接着写第.部分|现在只写)“(?:[一二三四五六七八九十]+、)?(.+?)”|“(.+?)”这一部分还写得太短", prompt)
+        named = re.findall(
+            r"(?:接着写第.部分|现在只写)“(?:[一二三四五六七八九十]+、)?(.+?)”|“(.+?)”这一部分还写得太短", prompt
+        )
         topic = "".join(named[-1]).split("，")[0] if named else "这项工作"
         if prompt.rfind("最后写全文的结尾") > max(prompt.rfind("接着写第"), prompt.rfind("还写得太短")):
             topic = "会后抓落实"

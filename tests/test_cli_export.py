@@ -213,7 +213,7 @@ def test_export_from_a_draft_json_file(tmp_path, capsys):
     assert (tmp_path / "x.md").read_text(encoding="utf-8").startswith("# 在全县安全生产工作会议上的讲话")
 
 
-def test_draft_with_placeholders_keeps_the_json_and_says_how_to_export(
+def test_draft_with_placeholders_goes_out_as_a_review_copy(
     fake_world,  # noqa: F811
     tmp_path,
     capsys,
@@ -235,11 +235,17 @@ def test_draft_with_placeholders_keeps_the_json_and_says_how_to_export(
     monkeypatch.setattr(drafting.pipeline, "run_draft", with_gap)
     out, js = tmp_path / "x.docx", tmp_path / "x.json"
     request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
-    assert main(["draft", "--request", request, "--out", str(out), "--json", str(js), "--no-review"]) == 3
+    # A first draft with gaps is exported as a 送审稿: each gap is a Word comment, the JSON is kept.
+    assert main(["draft", "--request", request, "--out", str(out), "--json", str(js), "--no-review"]) == 0
     err = capsys.readouterr().err
-    assert "〔待补：分管副县长姓名〕" in err and "drafting export" in err
-    assert js.exists() and not out.exists()
-    assert main(["draft", "--request", request, "--out", str(out), "--force", "--no-review"]) == 0
+    assert "〔待补〕" in err and "送审稿" in err and "drafting export" in err
+    assert js.exists() and out.exists()
+    assert "送审稿" in Document(str(out)).sections[0].header.paragraphs[0].text
+    # Asking for a 定稿 explicitly is refused while gaps remain, and names them.
+    out.unlink()
+    code = main(["draft", "--request", request, "--out", str(out), "--kind", "定稿", "--no-review"])
+    assert code != 0 and "〔待补：分管副县长姓名〕" in capsys.readouterr().err and not out.exists()
+    assert main(["draft", "--request", request, "--out", str(out), "--force", "--kind", "定稿", "--no-review"]) == 0
     assert out.exists()
 
 

@@ -12,7 +12,7 @@ from drafting.gate import DefectKind, count_defects, find_defects
 from drafting.genres import detect_genre, genre_names, topic_of
 from drafting.outline import quick_outline
 from drafting.retrieve import relevant_passages
-from tests.fakes import BODY_MARKER, RoutedFakeChat
+from tests.fakes import CLOSING_MARKER, OPEN_MARKER, PART_MARKER, RoutedFakeChat, writer_routes
 
 FANWEN = Passage(
     chunk_id="f1",
@@ -92,34 +92,43 @@ def test_a_clean_text_has_no_defects(brief: Brief) -> None:
     assert sum(kinds(text, brief, [FANWEN]).values()) == 0
 
 
-PLANTED = (
-    "同志们：\n我今天非常荣幸能够站在这里，为全县安全生产工作会议上的讲话。今天召开这次会议，就是要统一思想。\n"
+# One answer per turn of the drafting conversation: opening, three parts, closing.
+PLANTED = [
+    "同志们：\n我今天非常荣幸能够站在这里，为全县安全生产工作会议上的讲话。今天召开这次会议，就是要统一思想。",
     "一、{h1}\n去年，全县共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%和33.3%。\n"
     "去年全县事故总数是11起，全县排查隐患4300余处。\n"
     "我们必须清醒看到，一些企业安全投入不足、从业人员培训流于形式的问题依然比较突出。\n"
     "【三、组织保障和责任落实】\n目的：提出要求，鼓舞动员。\n"
-    "的宣传教育活动，要常抓不懈。今年以来全县发生事故3起，形势依然严峻。\n"
-    "二、{h2}\n（一）压实企业主体责任\n企业主要负责人要亲自抓、负总责。\n（三）压实属地管理责任\n"
-    "乡镇要守土有责、守土尽责。乡镇要守土有责、守土尽责。\n我们将通过举办讲座、展览、宣传栏\n"
-    "三、{h3}\n各级各部门要把安全生产摆在更加突出的位置，决不能有丝毫懈怠。\n"
-    "同志们，让我们以更加务实的作风，坚决打好安全生产攻坚战！"
-)
+    "的宣传教育活动，要常抓不懈。今年以来全县发生事故3起，形势依然严峻。",
+    "（一）压实企业主体责任\n企业主要负责人要亲自抓、负总责。\n（三）压实属地管理责任\n"
+    "乡镇要守土有责、守土尽责。乡镇要守土有责、守土尽责。\n我们将通过举办讲座、展览、宣传栏",
+    "各级各部门要把安全生产摆在更加突出的位置，决不能有丝毫懈怠。\n好。",
+    "同志们，让我们以更加务实的作风，坚决打好安全生产攻坚战！",
+]
 
 
 def test_write_draft_passes_every_draft_through_the_gate(brief: Brief) -> None:
     outline = quick_outline(brief)
     h = [s.heading for s in outline.body_sections]
-    llm = RoutedFakeChat(routes={BODY_MARKER: [PLANTED.format(h1=h[0], h2=h[1], h3=h[2])]}, default="好。")
+    routes = writer_routes(
+        **{
+            OPEN_MARKER: [PLANTED[0]],
+            PART_MARKER: [PLANTED[1].format(h1=h[0]), *PLANTED[2:4]],
+            CLOSING_MARKER: [PLANTED[4]],
+        }
+    )
+    llm = RoutedFakeChat(routes=routes, default="好。")
     draft = write_draft(brief, outline, [FANWEN], llm)
     text = "\n".join([draft.title, draft.body_text])
     left = kinds(text, brief, [FANWEN])
     assert sum(left.values()) == 0, left
-    for planted in ("荣幸", "11起", "26.7%", "从业人员培训流于形式", "【", "目的：", "的宣传教育", "宣传栏"):
+    for planted in ("荣幸", "11起", "26.7%", "从业人员培训流于形式", "【", "目的：", "的宣传教育", "宣传栏", "好。"):
         assert planted not in text
     assert "今年以来全县发生事故3起" in text  # the writer's own fact stays
     assert "〔待补：" in text and placeholders_in([text])  # the borrowed figure became a visible gap
     assert text.count("乡镇要守土有责、守土尽责。") == 1
     assert "（二）压实属地管理责任" in text  # numbering repaired
+    assert draft.sections[1].text.count(h[0]) == 0  # the part's own heading written again is dropped
 
 
 def test_facts_and_placeholders() -> None:

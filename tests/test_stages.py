@@ -12,7 +12,16 @@ from drafting.errors import ProviderError
 from drafting.outline import allocate_budgets, fallback_outline, make_outline, outline_from_text, outline_to_text
 from drafting.review import check_draft, review, unverified_numbers
 from drafting.revise import consolidate, coverage_map, instruction_for, reviewer_comments, revise, rewrite_section
-from tests.fakes import BODY_MARKER, MORE_MARKER, RoutedFakeChat, body_answer, outline_json, prose, scores_json
+from tests.fakes import (
+    MORE_MARKER,
+    OPEN_MARKER,
+    PART_MARKER,
+    RoutedFakeChat,
+    outline_json,
+    prose,
+    scores_json,
+    writer_routes,
+)
 
 HEADINGS = ["提高政治站位", "压实安全责任", "狠抓隐患整治"]
 
@@ -45,8 +54,8 @@ def passages() -> list[Passage]:
 
 
 def fake_writer(**extra: list) -> RoutedFakeChat:
-    routes = dict(extra)  # specific routes first: the first marker found wins
-    routes.update({"请拟一份提纲": [outline_json(HEADINGS)], BODY_MARKER: [body_answer]})
+    routes = writer_routes(**extra)  # specific routes first: the first marker found wins
+    routes.setdefault("请拟一份提纲", [outline_json(HEADINGS)])
     return RoutedFakeChat(routes=routes, default=scores_json())
 
 
@@ -82,12 +91,12 @@ def test_outline_text_round_trip(brief: Brief) -> None:
     assert sum(s.budget for s in again.sections) == brief.length
 
 
-def test_draft_is_one_call_split_by_the_outline(brief: Brief, passages: list[Passage]) -> None:
+def test_draft_is_one_conversation_with_a_turn_per_part(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     outline = make_outline(brief, passages, llm)
     seen: list[int] = []
     draft = write_draft(brief, outline, passages, llm, on_section=lambda d: seen.append(len(d.sections)))
-    assert seen == [5]  # one call wrote every part; no part was short
+    assert seen == [5, 5, 5, 5, 5]  # saved after every part
     assert [s.heading for s in draft.sections if s.kind == "body"] == [
         "一、提高政治站位",
         "二、压实安全责任",
@@ -97,16 +106,17 @@ def test_draft_is_one_call_split_by_the_outline(brief: Brief, passages: list[Pas
     assert "提高政治站位" in draft.sections[1].text and "压实安全责任" in draft.sections[2].text
     assert abs(draft.char_count - brief.length) <= brief.length * 0.15
     assert [c.n for c in draft.citations] == [1] and draft.citations[0].passage.chunk_id == "c1"
-    body_calls = [c for c in llm.calls if BODY_MARKER in c["prompt"]]
-    assert len(body_calls) == 1
-    asked = body_calls[0]["all"]
-    assert all(h in asked for h in HEADINGS) and "压实企业主体责任" in asked and "〔待补" in asked
+    drafting = [c for c in llm.calls if "请拟一份提纲" not in c["prompt"]]
+    assert len(drafting) == 5 and OPEN_MARKER in drafting[0]["prompt"]
+    first = drafting[0]["all"]
+    assert all(h in first for h in HEADINGS) and "压实企业主体责任" in first and "〔待补" in first
+    # Each later turn carries the whole conversation so far, unchanged (a prompt cache reuses it).
+    assert first in drafting[1]["all"] and draft.sections[0].text.splitlines()[-1] in drafting[1]["all"]
+    assert "提高政治站位" in drafting[1]["prompt"] and PART_MARKER in drafting[1]["prompt"]
 
 
 def test_over_long_parts_are_trimmed_at_a_sentence(brief: Brief) -> None:
-    llm = RoutedFakeChat(
-        routes={"请拟一份提纲": [outline_json(HEADINGS)], BODY_MARKER: [lambda p: body_answer(p, scale=3)]}
-    )
+    llm = RoutedFakeChat(routes={"请拟一份提纲": [outline_json(HEADINGS)], **writer_routes(scale=3)})
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
     for s, o in zip(draft.sections, outline.sections, strict=True):
@@ -119,16 +129,15 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
     llm = RoutedFakeChat(
         routes={
             "请拟一份提纲": [outline_json(HEADINGS)],
-            BODY_MARKER: [lambda p: body_answer(p, scale=0.2)],
-            MORE_MARKER: [restart, prose(300, "第二次补充要讲具体"), prose(300, "第三次补充要讲具体")],
+            MORE_MARKER: [restart, prose(300, "第二次补充要讲具体")],
+            **writer_routes(scale=0.2),
         },
     )
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
     follow_ups = [c for c in llm.calls if MORE_MARKER in c["prompt"]]
-    assert 1 <= len(follow_ups) <= 3
-    # The follow-up is a turn of the same conversation: the first answer is handed back verbatim.
-    assert "今天召开这次会议就是要统一思想" in follow_ups[0]["all"]
+    assert 1 <= len(follow_ups) <= 2
+    assert "今天召开这次会议就是要统一思想" in follow_ups[0]["all"]  # same conversation
     body_text = draft.body_text
     assert "补充的具体措施要落到实处" in body_text
     assert "从头再讲一遍" not in body_text  # the restarted piece is not pasted into the part asked for
@@ -141,17 +150,18 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
 
 def test_timeout_mid_draft_keeps_partial_and_resumes(brief: Brief, passages: list[Passage]) -> None:
     outline = make_outline(brief, passages, fake_writer())
-    failing = fake_writer()
-    failing.fail_after_chars = 500
+    ok = writer_routes()[PART_MARKER][0]
+    failing = fake_writer(**{PART_MARKER: [ok, TimeoutError("slow")]})
     with pytest.raises(ProviderError, match="超时") as info:
         write_draft(brief, outline, passages, failing)
     partial = info.value.draft  # type: ignore[attr-defined]
-    assert not partial.complete and partial.sections[0].text.startswith("同志们")
-    resumed_llm = fake_writer(**{MORE_MARKER: [prose(400, "续写的内容要具体")]})
+    assert [s.complete for s in partial.sections] == [True, True, False, False, False]
+    resumed_llm = fake_writer()
     done = write_draft(brief, outline, passages, resumed_llm, resume=partial)
-    assert done.sections[0].text == partial.sections[0].text  # finished work kept, not rewritten
-    assert not [c for c in resumed_llm.calls if BODY_MARKER in c["prompt"]]  # the body is not restarted
-    assert "续写的内容要具体" in done.body_text
+    assert done.complete and done.sections[1].text == partial.sections[1].text  # finished work kept
+    asked = [c["prompt"] for c in resumed_llm.calls]
+    assert not any(OPEN_MARKER in p for p in asked)  # the opening is not written again
+    assert sum(PART_MARKER in p for p in asked) == 2 and "压实安全责任" in asked[0]
 
 
 def test_clean_section_text_and_fit_length() -> None:
