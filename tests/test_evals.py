@@ -315,7 +315,10 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## 各系统平均值" in md and "| 篇幅得分(0-100) ↑ |" in md and "写作模型：fake" in md
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((out / "drafts").glob("*.json"))) == 6 and len(list((out / "drafts").glob("*.txt"))) == 6
+    assert len(list((out / "drafts").glob("*.json"))) == 6
+    # Every draft as text, and the slow system's draft before its round.
+    assert len(list((out / "drafts").glob("*.txt"))) == 8 and len(list((out / "drafts").glob("*__before.txt"))) == 2
+    assert len(list((out / "passages").glob("*.json"))) == 2
 
 
 def test_broken_draft_scores_lower_on_adherence_and_coverage(tmp_path: Path, store: Any) -> None:
