@@ -2,8 +2,9 @@
 
 An entry is ``{id, brief}`` (the fields of drafting.domain.Brief) or ``{id, request}`` (a pasted
 instruction whose brief, genre included, is read by drafting.brief.brief_from_request), plus
-optionally ``split`` (tune | holdout), ``expect_genre`` (a name or a list of names that count as
-right) and ``material`` (text files relative to the cases file, read into ``brief.material``).
+optionally ``topic`` (a few characters saying what it is about), ``split`` (tune | holdout),
+``expect_genre`` (a name or a list of names that count as right) and ``material`` (text files
+relative to the cases file, read into ``brief.material``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from drafting.errors import DraftingError
 __all__ = ["Case", "load_cases", "select_split", "SPLITS", "ENTRY_KEYS"]
 
 SPLITS = ("tune", "holdout")
-ENTRY_KEYS = frozenset({"id", "brief", "request", "split", "expect_genre", "material"})
+ENTRY_KEYS = frozenset({"id", "topic", "brief", "request", "split", "expect_genre", "material"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Case:
     # The pasted instruction, when the case gives only that (the brief was read from it).
     request: str = ""
     material_files: tuple[Path, ...] = ()
+    topic: str = ""
 
 
 def _entry(raw: Any, base: Path, where: str) -> Case:
@@ -69,7 +71,15 @@ def _entry(raw: Any, base: Path, where: str) -> Case:
             brief = Brief.model_validate(data)
     except (ValidationError, DraftingError) as exc:
         raise ValueError(f"{where} {cid}：任务书无效：{exc}") from exc
-    return Case(id=cid, brief=brief, split=split, expect_genre=expect_genre, request=request, material_files=files)
+    return Case(
+        id=cid,
+        brief=brief,
+        split=split,
+        expect_genre=expect_genre,
+        request=request,
+        material_files=files,
+        topic=str(raw.get("topic") or ""),
+    )
 
 
 def load_cases(path: Path) -> list[Case]:

@@ -193,7 +193,7 @@ def _slow_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
             f"{_fmt(r.get('coverage_before'))}→{_fmt(r.get('coverage'))}",
             f"{_fmt(r.get('evidence_coverage_before'))}→{_fmt(r.get('evidence_coverage'))}",
             f"{r.get('chars_before')}→{r.get('chars')}",
-            {True: "是", False: "否"}.get(r.get("worse"), "N/A"),  # type: ignore[call-overload]
+            "N/A" if r.get("worse") is None else ("是" if r["worse"] else "否"),
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return lines
