@@ -350,6 +350,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--systems", default=DEFAULT_SYSTEMS, help=f"逗号分隔，可选：{','.join(ORDER)}")
     p.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="用例 YAML 文件或目录")
     p.add_argument("--split", choices=["all", "tune", "holdout"], default="all", help="只跑某一组用例")
+    p.add_argument("--only", default="", help="逗号分隔的用例 id，只跑这些")
     p.add_argument("--previous", default="HEAD^", help="previous 系统所用的早先提交（默认 HEAD^，即当前提交的上一个）")
     p.add_argument("--judge", action="store_true", help="另请评审模型给五气三情打分（默认不打分）")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果根目录")
@@ -387,6 +388,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         log.error("用例文件有误：%s", exc)
         return 2
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        missing = sorted(set(wanted) - {c.id for c in cases})
+        if missing:
+            log.error("没有这些用例：%s", "、".join(missing))
+            return 2
+        cases = [c for c in cases if c.id in wanted]
     if args.limit:
         cases = cases[: args.limit]
     previous = None

@@ -821,6 +821,11 @@ def test_cli_usable_split_previous_and_judge_flag(
     with pytest.raises(SystemExit):
         main([*argv, "--split", "train", "--out", str(tmp_path / "x")])
     assert main([*argv, "--previous", "no-such-rev", "--out", str(tmp_path / "x")]) == 2
+    assert main([*argv, "--only", "no-such-case", "--out", str(tmp_path / "x")]) == 2
+    only = ["--cases", str(USABLE_CASES), "--only", "letter-insurance-joint-check", "--systems", "baseline"]
+    assert main([*only, "--out", str(tmp_path / "only")]) == 0
+    (only_dir,) = (tmp_path / "only").iterdir()
+    assert json.loads((only_dir / "config.json").read_text(encoding="utf-8"))["case_ids"] == [only[3]]
 
 
 def test_report_defect_table_means_totals_and_zero_defect_drafts() -> None:
