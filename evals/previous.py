@@ -57,6 +57,7 @@ GENRE_FALLBACK: dict[str, tuple[str, ...]] = {
     "心得体会": ("总结",),
     "思想汇报": ("心得体会", "总结"),
 }
+BRIEF_FIELDS = ("title", "genre", "occasion", "speaker", "audience", "length", "key_points", "policy", "facts", "date")
 _UNSUPPORTED = re.compile(r"不支持的文种“([^”]+)”，可选：([^\n]+)")
 
 
@@ -191,8 +192,8 @@ class PreviousPipeline:
         work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._root))
         out = work / "out.json"
         note = ""
-        # Empty fields left out, so an older Brief without some field still reads the file.
-        dumped = brief.model_dump(mode="json", exclude={"material", "mode", "request"})
+        # Only the long-standing fields, and no empty ones, so an older Brief reads the file.
+        dumped = brief.model_dump(mode="json", include=set(BRIEF_FIELDS))
         brief_data = {k: v for k, v in dumped.items() if v not in ("", [], None)}
         brief_path = None if request else work / "brief.yaml"
         if brief_path is not None:
