@@ -344,7 +344,7 @@ def render_chart(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> byte
     with warnings.catch_warnings():
         # A missing glyph must never stop a run that has already spent its model time.
         warnings.simplefilter("ignore")
-        fig = Figure(figsize=(3.4 * cols, 3.2 * rows_n), dpi=110)
+        fig = Figure(figsize=(3.4 * cols, 3.5 * rows_n), dpi=110)
         axes = list(fig.subplots(rows_n, cols).flat)
         ax = axes[0]
         bottom = [0.0] * len(systems)
@@ -368,7 +368,15 @@ def render_chart(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> byte
         ax.set_xticks(range(len(systems)))
         ax.set_xticklabels(names, fontsize=8, **ff)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6, prop={"family": font, "size": 6} if font else None)
+            # Below the panel, so it never hides a bar.
+            ax.legend(
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.12),
+                ncol=2,
+                fontsize=6,
+                frameon=False,
+                prop={"family": font, "size": 6} if font else None,
+            )
         ax.margins(y=0.15)
         for ax, key in zip(axes[1:], keys, strict=False):
             values = [m[s][key] for s in systems]
