@@ -230,7 +230,8 @@ def render_report(rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: 
         f"- 提示词版本：{meta.get('prompt_versions', '')}",
     ]
     if meta.get("reproduce"):
-        lines += ["", "复现（在同一提交、同一模型服务下）：", "", "```bash", str(meta["reproduce"]), "```"]
+        at = f"提交 {meta['git_commit']}" if meta.get("git_commit") else "同一提交"
+        lines += ["", f"复现（检出{at}，同一模型服务）：", "", "```bash", str(meta["reproduce"]), "```"]
     lines += [
         "",
         "## 各系统平均值",

@@ -271,8 +271,18 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def reproduce_command(argv: Sequence[str]) -> str:
-    return shlex.join(["python", "-m", "evals.run", *argv])
+def reproduce_command(argv: Sequence[str], previous_commit: str = "") -> str:
+    """The command line of this run, with the previous system's commit pinned (HEAD^ moves)."""
+    args = list(argv)
+    if previous_commit:
+        for i, a in enumerate(args):
+            if a.startswith("--previous="):
+                args[i] = f"--previous={previous_commit}"
+            elif a == "--previous" and i + 1 < len(args):
+                args[i + 1] = previous_commit
+        if not any(a == "--previous" or a.startswith("--previous=") for a in args):
+            args += ["--previous", previous_commit]
+    return shlex.join(["python", "-m", "evals.run", *args])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -325,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["args"] = {k: str(v) for k, v in vars(args).items()}
     meta["split"] = args.split
     meta["judge"] = bool(args.judge)
-    meta["reproduce"] = reproduce_command(argv)
+    meta["reproduce"] = reproduce_command(argv, previous.commit if previous is not None else "")
     if previous is not None:
         meta["previous_commit"] = previous.commit
     (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -811,6 +811,7 @@ def test_cli_usable_split_previous_and_judge_flag(
     assert config["case_ids"] == [first_holdout] and config["split"] == "holdout" and config["judge"] is False
     assert config["previous_commit"] == made[0].commit and made[0]._root is None  # cleaned up after the run
     assert config["reproduce"].startswith("python -m evals.run --cases ") and "--split holdout" in config["reproduce"]
+    assert config["reproduce"].endswith(f"--previous {made[0].commit}")  # HEAD^ pinned to the commit it was
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["system"] for r in rows] == ["baseline", "previous"] and not judges  # no judge by default
     assert "principles_mean" not in rows[0]
