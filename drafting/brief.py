@@ -11,29 +11,25 @@ from pydantic import ValidationError
 
 from .domain import GENRES, Brief, RevisionMode
 from .errors import BriefError
+from .genres import default_title, detect_genre
 
 __all__ = ["load_brief", "brief_from_request", "validate_brief", "brief_summary", "mode_of"]
 
 _LENGTH = re.compile(r"(\d{3,5})\s*字")
 _SPEAKER = re.compile(r"(?:为|给|替|帮)([^，。,\s]{1,16}?)(?:同志)?(?:起草|撰写|写|准备|拟)")
 _OCCASION = re.compile(r"(在[^，。,]{2,40}?(?:会议|大会|会|座谈会|仪式|典礼|培训班|论坛)上)")
-_GENRE_WORDS = [
-    ("经验交流", "经验交流发言"),
-    ("交流发言", "经验交流发言"),
-    ("汇报", "汇报材料"),
-    ("工作报告", "工作报告"),
-    ("请示", "请示"),
-    ("报告", "报告"),
-    ("通知", "通知"),
-    ("意见", "意见"),
-    ("函", "函"),
-    ("纪要", "纪要"),
-    ("方案", "方案"),
-    ("总结", "总结"),
-    ("讲话", "讲话稿"),
-    ("致辞", "讲话稿"),
-    ("发言", "讲话稿"),
-]
+# "讲清形势、重点任务和责任落实" -> three key points.
+_POINTS = re.compile(r"(?:讲清|讲清楚|讲到|讲好|突出|重点讲|主要讲|包括|围绕|体现|要有|涵盖)([^。；;！!\n]{4,80})")
+
+
+def _points_from(text: str) -> list[str]:
+    points: list[str] = []
+    for m in _POINTS.finditer(text):
+        for p in re.split(r"[、，,和及以及]", m.group(1)):
+            p = p.strip(" 等")
+            if 2 <= len(p) <= 30 and not re.search(r"\d+\s*字", p):
+                points.append(p)
+    return points
 
 
 def brief_from_request(request: str, **overrides: Any) -> Brief:
@@ -48,12 +44,11 @@ def brief_from_request(request: str, **overrides: Any) -> Brief:
         fields["speaker"] = m.group(1)
     if m := _OCCASION.search(text):
         fields["occasion"] = m.group(1)
-    for word, genre in _GENRE_WORDS:
-        if word in text:
-            fields["genre"] = genre
-            break
-    if fields.get("occasion") and fields.get("genre") == "讲话稿":
-        fields["title"] = f"{fields['occasion']}的讲话"
+    fields["genre"], fields["genre_note"] = detect_genre(text)
+    if fields.get("occasion"):
+        fields["title"] = default_title(fields["genre"], fields["occasion"], "")
+    if points := _points_from(text):
+        fields["key_points"] = points
     fields.update({k: v for k, v in overrides.items() if v not in (None, "", [])})
     return validate_brief(fields)
 

@@ -36,11 +36,21 @@ __all__ = [
     "now_iso",
 ]
 
+# Every genre of prompts/genres.yaml (a test keeps the two in step).
 GENRES: tuple[str, ...] = (
     "讲话稿",
+    "表态发言",
+    "经验交流发言",
+    "发言稿",
+    "致辞",
+    "主持词",
+    "先进事迹报告",
+    "事迹材料",
+    "述职报告",
+    "调研报告",
+    "心得体会",
     "工作报告",
     "汇报材料",
-    "经验交流发言",
     "请示",
     "报告",
     "通知",
@@ -50,7 +60,20 @@ GENRES: tuple[str, ...] = (
     "方案",
     "总结",
 )
-SPOKEN_GENRES: frozenset[str] = frozenset({"讲话稿", "经验交流发言", "汇报材料", "工作报告"})
+SPOKEN_GENRES: frozenset[str] = frozenset(
+    {
+        "讲话稿",
+        "表态发言",
+        "经验交流发言",
+        "发言稿",
+        "致辞",
+        "主持词",
+        "先进事迹报告",
+        "述职报告",
+        "汇报材料",
+        "工作报告",
+    }
+)
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -117,6 +140,8 @@ class Brief(_Model):
     # Source material the writer pasted or attached: first-priority reference.
     material: list[str] = Field(default_factory=list)
     date: str = ""
+    # Why the genre was chosen when the writer did not name it (shown in the CLI and the UI).
+    genre_note: str = ""
 
     def is_empty(self) -> bool:
         fields = (self.title, self.occasion, self.request, self.policy, self.facts)
@@ -164,6 +189,8 @@ class Passage(_Model):
     score: float = 0.0
     # "corpus" for the 范文库, "material" for what the writer supplied with the brief.
     origin: str = "corpus"
+    # Why retrieval handed this passage to the writer model (shown beside the source).
+    why: str = ""
 
     @property
     def section(self) -> str:

@@ -1,4 +1,11 @@
-"""Stage 3: outline -> draft, section by section, streaming, citing passages as [n]."""
+"""Stage 3: outline -> draft.
+
+The small local model holds a whole short piece well and does not obey "write only part N", so the
+body is written in ONE streaming call (the outline's headings in order), split back into parts by
+its headings, and only parts that came out short get a follow-up turn in the same conversation
+(so an OpenAI-compatible server with a prompt cache re-reads nothing). Every draft then passes the
+deterministic gate (drafting.gate) before it is returned.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,20 @@ import yaml
 from .brief import brief_summary
 from .calls import complete
 from .cnnum import cn_num
-from .domain import Brief, Citation, Costs, Criterion, Draft, DraftSection, Outline, Passage, count_chars
+from .domain import (
+    Brief,
+    Citation,
+    Costs,
+    Draft,
+    DraftSection,
+    Outline,
+    OutlineSection,
+    Passage,
+    count_chars,
+)
 from .errors import ProviderError
-from .outline import outline_to_text
+from .gate import repair_draft
+from .genres import genre_profile
 from .prompts import PROMPTS_DIR, load_prompt
 from .references import format_references, overlap, rank_for_section
 
@@ -25,7 +43,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "write_draft",
-    "write_section",
+    "body_messages",
+    "body_outline_text",
+    "split_body",
     "clean_section_text",
     "fit_length",
     "drop_fragment",
@@ -168,81 +188,158 @@ def collect_citations(sections: list[DraftSection], passages: list[Passage]) -> 
     return [Citation(n=n, passage=passages[n - 1]) for n in used]
 
 
-def _hints(principles: list[Criterion]) -> str:
-    desc = criteria_descriptions()
-    return "；".join(f"{p.value}（{desc.get(p.value, '')}）" for p in principles)
+# How many follow-up turns a draft may take to fill parts that came out short.
+FOLLOW_UPS = 3
+# A part under this share of its budget gets a follow-up turn (while the whole is under TARGET_SHARE).
+SHORT_PART = 0.75
+TARGET_SHARE = 0.9
+# Reference excerpts in the body prompt: a few, short, for form only.
+BODY_REFS = 2
+BODY_REF_CHARS = 150
+MATERIAL_CHARS = 1200
+_FRAME_LINE = re.compile(r"^(?:开头|开场白?|引言|前言|结尾|结束语|结语|正文|主体)[：:]?$")
+_CLOSING_CUE = re.compile(r"^(?:同志们|各位|让我们|最后|总之|希望|朋友们|谢谢|以上|妥否|特此|请予)")
 
 
-def write_section(
-    brief: Brief,
-    outline: Outline,
-    index: int,
-    passages: list[Passage],
-    llm: BaseChatModel,
-    *,
-    previous: str = "",
-    costs: Costs | None = None,
-    on_token: Callable[[str], None] | None = None,
-    extra_instruction: str = "",
-    context_tokens: int = 4096,
-) -> DraftSection:
-    """Write one section. On a provider failure the error carries ``partial`` (text so far)."""
-    s = outline.sections[index]
-    heading = section_heading(outline, index)
-    budget = max(60, s.budget)
-    query = " ".join([s.heading, s.purpose, *s.points])
-    refs = list(dict.fromkeys([*s.refs, *rank_for_section(query, passages, REFS_PER_SECTION)]))[:4] if passages else []
-    instructions = []
-    if s.kind == "body" and s.points:
-        layers = "".join(f"（{cn_num(i)}）{p}。" for i, p in enumerate(s.points, 1))
-        instructions.append(f"按以下层次展开，每个层次单独成段，段首写层次标题：{layers}")
-    if s.purpose:
-        instructions.append(f"这一部分要讲清：{s.purpose}。")
-    if s.principles:
-        instructions.append(f"着重体现：{_hints(s.principles)}。")
-    if extra_instruction:
-        instructions.append(extra_instruction)
-    common = {
-        "speaker": brief.speaker or "领导",
-        "genre": brief.genre,
-        "occasion": brief.occasion or "（未说明）",
-        "outline": outline_to_text(outline),
-        "brief": brief_summary(brief),
-        "budget": budget,
-        "instructions": "\n".join(instructions),
-    }
-    if s.kind == "body":
-        messages = load_prompt("draft.section").render(
-            **common,
-            heading=heading,
-            previous=previous[-300:] or "（这是正文第一部分）",
-            references=format_references(passages, budget_tokens=context_tokens // 4, numbers=refs),
+def _principle_hint(s: OutlineSection) -> str:
+    return "、".join(p.value for p in s.principles)
+
+
+def body_outline_text(outline: Outline) -> str:
+    """The outline as the writer model sees it: numbered headings, budgets and sub-points only."""
+    lines: list[str] = []
+    n = 0
+    for s in outline.sections:
+        if s.kind != "body":
+            continue
+        n += 1
+        lines.append(f"{cn_num(n)}、{s.heading}（约{s.budget}字）")
+        for j, p in enumerate(s.points, 1):
+            lines.append(f"  （{cn_num(j)}）{p}")
+    return "\n".join(lines)
+
+
+def _material_text(passages: list[Passage]) -> str:
+    text = "\n".join(p.text for p in passages if p.origin == "material")
+    return text[:MATERIAL_CHARS]
+
+
+def body_messages(
+    brief: Brief, outline: Outline, passages: list[Passage], *, extras: str = ""
+) -> list[tuple[str, str]]:
+    profile = genre_profile(brief.genre)
+    corpus = [i + 1 for i, p in enumerate(passages) if p.origin != "material"]
+    query = " ".join([outline.title, *(s.heading for s in outline.sections)])
+    ranked = [n for n in rank_for_section(query, passages, len(passages)) if n in corpus][:BODY_REFS]
+    material = _material_text(passages)
+    summary = brief_summary(brief)
+    if material:
+        summary += f"\n【素材】（写作者提供，其中的数字和事实可以使用）\n{material}"
+    opening = next((s for s in outline.sections if s.kind == "opening"), None)
+    closing = next((s for s in outline.sections if s.kind == "closing"), None)
+    return load_prompt("draft.body").render(
+        brief=summary,
+        genre=profile.name,
+        voice=profile.voice,
+        outline=body_outline_text(outline),
+        extras=extras,
+        references=format_references(passages, budget_tokens=400, excerpt_chars=BODY_REF_CHARS, numbers=ranked)
+        if ranked
+        else "（无）",
+        length=brief.length,
+        opening_hint=(opening.purpose if opening and opening.purpose else profile.opening_hint).rstrip("。"),
+        closing_hint=(closing.purpose if closing and closing.purpose else profile.closing_hint).rstrip("。"),
+    )
+
+
+def _heading_index(line: str, body: list[tuple[int, OutlineSection]], start: int) -> int | None:
+    """Which body part (position in ``body``) a line heads, if it is a top-level heading."""
+    bare = re.sub(r"^[一二三四五六七八九十]+[、.．]\s*", "", line).strip("：: ")
+    numbered = bool(_TOP_HEADING.match(line))
+    if not numbered and count_chars(line) > 40:
+        return None
+    best, score = None, 0.0
+    for k in range(start, len(body)):
+        sc = overlap(bare, body[k][1].heading) if bare else 0.0
+        if sc > score:
+            best, score = k, sc
+    if best is not None and score >= (0.5 if numbered else 0.8):
+        return best
+    if numbered and line[-1:] not in "。！？；" and count_chars(line) <= 40:
+        return start if start < len(body) else None  # a numbered heading the model reworded: next part
+    return None
+
+
+def split_body(text: str, outline: Outline) -> dict[int, list[str]]:
+    """Lines of the model's answer assigned to outline sections (by index into outline.sections)."""
+    body = [(i, s) for i, s in enumerate(outline.sections) if s.kind == "body"]
+    opening = next((i for i, s in enumerate(outline.sections) if s.kind == "opening"), None)
+    closing = next((i for i, s in enumerate(outline.sections) if s.kind == "closing"), None)
+    parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
+    current = opening if opening is not None else (body[0][0] if body else 0)
+    next_part = 0
+    for raw in text.replace("\r", "").split("\n"):
+        line = re.sub(r"^#+\s*|\*\*|__", "", raw).strip()
+        if not line or _FRAME_LINE.match(line) or line == outline.title:
+            continue
+        k = _heading_index(line, body, next_part) if body else None
+        if k is not None:
+            current, next_part = body[k][0], k + 1
+            continue  # the heading itself comes from the outline
+        if _TOP_HEADING.match(line) and count_chars(line) <= 40 and line[-1:] not in "。！？；":
+            continue  # a heading the outline does not have: its text joins the current part
+        parts[current].append(line)
+    # The closing is the tail of the last part when it opens like a closing.
+    if closing is not None and body:
+        last = parts[body[-1][0]]
+        if len(last) >= 2 and _CLOSING_CUE.match(last[-1]):
+            parts[closing] = [last.pop()]
+    return parts
+
+
+class _Tracker:
+    """Maps streamed tokens of the one-call body to the section being written, for live display."""
+
+    def __init__(self, outline: Outline, on_token: Callable[[int, str], None] | None) -> None:
+        self.outline = outline
+        self.on_token = on_token
+        self.text = ""
+        self.body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
+        opening = [i for i, s in enumerate(outline.sections) if s.kind == "opening"]
+        self.current = opening[0] if opening else (self.body[0] if self.body else 0)
+
+    def __call__(self, piece: str) -> None:
+        self.text += piece
+        seen = len(re.findall(r"(?:^|\n)[一二三四五六七八九十]+、", self.text))
+        if seen and self.body:
+            self.current = self.body[min(seen, len(self.body)) - 1]
+        if self.on_token:
+            self.on_token(self.current, piece)
+
+
+def _sections_from(
+    parts: dict[int, list[str]], outline: Outline, incomplete_from: int | None = None
+) -> list[DraftSection]:
+    out = []
+    for i, s in enumerate(outline.sections):
+        complete_ = incomplete_from is None or i < incomplete_from
+        out.append(
+            DraftSection(heading=section_heading(outline, i), kind=s.kind, text="\n".join(parts[i]), complete=complete_)
         )
-    else:
-        messages = load_prompt("draft.opening").render(**common, part="开头" if s.kind == "opening" else "结尾")
-        refs = []
-    max_tokens = token_cap(budget)
-    text = complete(llm, messages, stage="draft", costs=costs, on_token=on_token, max_tokens=max_tokens)
-    text = clean_section_text(text, heading, previous)
-    for _ in range(CONTINUATIONS if s.kind == "body" else 0):
-        if count_chars(text) >= budget * LENGTH_LOW:
-            break
-        more = budget - count_chars(text)
-        follow = [*messages, ("assistant", text), *load_prompt("draft.continue").render(more=more)]
-        if on_token:
-            on_token("\n")
-        extra = complete(
-            llm,
-            follow,
-            stage="draft",
-            costs=costs,
-            on_token=on_token,
-            max_tokens=token_cap(more),
-        )
-        text = text + "\n" + clean_section_text(extra, heading, previous + text)
-    text = fit_length(drop_fragment(text), budget)
-    text = link_citations(text, passages, refs)
-    return DraftSection(heading=heading, kind=s.kind, text=text)
+    return out
+
+
+def _short_parts(parts: dict[int, list[str]], outline: Outline) -> list[int]:
+    """Sections under SHORT_PART of their budget, the largest shortfall first (the closing counts
+    only when empty: a short closing is normal)."""
+    short = []
+    for i, s in enumerate(outline.sections):
+        have = count_chars("".join(parts[i]))
+        if s.kind == "body" and s.budget and have < s.budget * SHORT_PART:
+            short.append((s.budget - have, i))
+        elif s.kind == "closing" and s.budget and have == 0:
+            short.append((s.budget, i))
+    return [i for _, i in sorted(short, reverse=True)]
 
 
 def write_draft(
@@ -256,55 +353,107 @@ def write_draft(
     on_section: Callable[[Draft], None] | None = None,
     resume: Draft | None = None,
     context_tokens: int = 4096,
+    extras: str = "",
 ) -> Draft:
-    """Write every section in order. Finished sections of ``resume`` are kept, so a failed run can go on.
+    """Write the whole draft: one streaming call for the body, follow-up turns for short parts,
+    then the deterministic gate. ``resume`` (an interrupted draft) is continued, not restarted.
 
-    ``on_section`` receives the draft after each section (the orchestrator saves it).
-    On a provider failure the raised error carries ``draft``: everything written so far,
-    with the interrupted section's partial text marked incomplete.
+    ``on_section`` receives the draft after each call (the orchestrator saves it). On a provider
+    failure the raised error carries ``draft``: everything written so far, gated, marked incomplete.
     """
     costs = costs if costs is not None else Costs()
-    done: dict[str, DraftSection] = {}
-    if resume is not None:
-        done = {f"{s.kind}:{s.heading}": s for s in resume.sections if s.complete}
-    sections: list[DraftSection] = []
+    messages = body_messages(brief, outline, passages, extras=extras)
+    tracker = _Tracker(outline, on_token)
 
-    def snapshot() -> Draft:
-        return Draft(
-            title=outline.title,
-            brief=brief,
-            outline=outline,
-            sections=list(sections),
-            citations=collect_citations(sections, passages),
-            costs=costs,
+    def snapshot(parts: dict[int, list[str]], incomplete_from: int | None = None) -> Draft:
+        sections = _sections_from(parts, outline, incomplete_from)
+        raw = Draft(title=outline.title, brief=brief, outline=outline, sections=sections, costs=costs)
+        gated = repair_draft(raw, passages).draft
+        gated_sections = [
+            s.model_copy(update={"text": link_citations(s.text, passages, list(range(1, len(passages) + 1)))})
+            for s in gated.sections
+        ]
+        return gated.model_copy(
+            update={"sections": gated_sections, "citations": collect_citations(gated_sections, passages)}
         )
 
-    for i, s in enumerate(outline.sections):
-        key = f"{s.kind}:{section_heading(outline, i)}"
-        if key in done:
-            sections.append(done[key])
-            continue
-        previous = "\n".join(x.text for x in sections)
+    if resume is not None and any(s.text for s in resume.sections):
+        parts = {i: [x for x in s.text.splitlines() if x.strip()] for i, s in enumerate(resume.sections)}
+        parts.update({i: [] for i in range(len(resume.sections), len(outline.sections))})
+        answer = _render_parts(parts, outline)
+    else:
         try:
-            sec = write_section(
-                brief,
-                outline,
-                i,
-                passages,
-                llm,
-                previous=previous,
-                costs=costs,
-                on_token=functools.partial(on_token, i) if on_token else None,
-                context_tokens=context_tokens,
+            answer = complete(
+                llm, messages, stage="draft", costs=costs, on_token=tracker, max_tokens=token_cap(brief.length)
             )
         except ProviderError as err:
-            partial = clean_section_text(str(getattr(err, "partial", "") or ""), section_heading(outline, i))
-            sections.append(
-                DraftSection(heading=section_heading(outline, i), kind=s.kind, text=partial, complete=False)
-            )
-            err.draft = snapshot()  # type: ignore[attr-defined]
+            text = str(getattr(err, "partial", "") or "")
+            parts = split_body(text, outline)
+            err.draft = snapshot(parts, incomplete_from=tracker.current)  # type: ignore[attr-defined]
             raise
-        sections.append(sec)
+        parts = split_body(answer, outline)
+    if on_section:
+        on_section(snapshot(parts))
+    conversation = [*messages, ("assistant", answer)]
+    for _ in range(FOLLOW_UPS):
+        total = sum(count_chars("".join(v)) for v in parts.values())
+        short = _short_parts(parts, outline)
+        if not short or (total >= brief.length * TARGET_SHARE and outline.sections[short[0]].kind != "closing"):
+            break
+        i = short[0]
+        s = outline.sections[i]
+        more = max(60, s.budget - count_chars("".join(parts[i])))
+        if s.kind == "closing":
+            ask = load_prompt("draft.closing").render(more=more, closing_hint=genre_profile(brief.genre).closing_hint)
+        else:
+            ask = load_prompt("draft.more").render(heading=s.heading, more=more)
+        if on_token:
+            on_token(i, "\n")
+        try:
+            extra = complete(
+                llm,
+                [*conversation, *ask],
+                stage="draft",
+                costs=costs,
+                on_token=(functools.partial(on_token, i) if on_token else None),
+                max_tokens=token_cap(more),
+            )
+        except ProviderError as err:
+            err.draft = snapshot(parts)  # type: ignore[attr-defined]
+            raise
+        conversation += [*ask, ("assistant", extra)]
+        written = "\n".join("\n".join(v) for v in parts.values())
+        parts[i].extend(_own_part(extra, outline, i, written))
         if on_section:
-            on_section(snapshot())
-    return snapshot()
+            on_section(snapshot(parts))
+    return snapshot(parts)
+
+
+def _own_part(answer: str, outline: Outline, index: int, written: str) -> list[str]:
+    """The lines of a follow-up answer that belong to the part it was asked for. A follow-up that
+    restarts the piece (writes headings) keeps only the text under the asked part's heading, or the
+    text before its first heading; sentences already written are dropped."""
+    heading = outline.sections[index].heading
+    segments: list[tuple[str, list[str]]] = [("", [])]
+    for raw in answer.replace("\r", "").split("\n"):
+        line = re.sub(r"^#+\s*|\*\*|__", "", raw).strip()
+        if _TOP_HEADING.match(line) and count_chars(line) <= 40 and line[-1:] not in "。！？；":
+            segments.append((line, []))
+        elif line:
+            segments[-1][1].append(line)
+    own = segments[0][1]
+    for h, lines in segments[1:]:
+        if overlap(re.sub(r"^[一二三四五六七八九十]+、", "", h), heading) >= 0.5:
+            own = own + lines
+    cleaned = clean_section_text("\n".join(own), section_heading(outline, index), written)
+    return [x for x in cleaned.splitlines() if x.strip()]
+
+
+def _render_parts(parts: dict[int, list[str]], outline: Outline) -> str:
+    """A resumed draft as the model would have written it, for the follow-up conversation."""
+    lines: list[str] = []
+    for i, s in enumerate(outline.sections):
+        if s.kind == "body":
+            lines.append(section_heading(outline, i))
+        lines.extend(parts.get(i, []))
+    return "\n".join(lines)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import Field
 
 from .brief import brief_summary
@@ -16,7 +14,8 @@ from .calls import complete_structured
 from .cnnum import cn_num
 from .domain import PRINCIPLES, Brief, Costs, Criterion, Outline, OutlineSection, Passage, _Model
 from .errors import ModelOutputError
-from .prompts import PROMPTS_DIR, load_prompt
+from .genres import default_title, genre_profile, topic_of
+from .prompts import load_prompt
 from .references import format_references, overlap
 
 if TYPE_CHECKING:
@@ -30,6 +29,9 @@ __all__ = [
     "fallback_outline",
     "skeleton",
     "section_count",
+    "quick_outline",
+    "spread_principles",
+    "ensure_principles",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,15 +57,72 @@ class _RawOutline(_Model):
     sections: list[_RawSection]
 
 
-@lru_cache(maxsize=1)
-def _skeletons() -> dict[str, dict[str, Any]]:
-    data = yaml.safe_load((PROMPTS_DIR / "skeletons.yaml").read_text(encoding="utf-8"))
-    return dict(data)
-
-
 def skeleton(genre: str) -> dict[str, Any]:
-    sk = _skeletons()
-    return sk.get(genre) or sk["报告"]
+    """The genre's shape (prompts/genres.yaml) in the form the outline prompt and budgets use."""
+    p = genre_profile(genre)
+    return {"opening": p.opening, "closing": p.closing, "shape": p.shape, "fallback": list(p.headings)}
+
+
+# Which principles each body part carries, by number of parts: every one of the five is somewhere.
+_SPREAD: dict[int, list[list[Criterion]]] = {
+    1: [list(PRINCIPLES)],
+    2: [
+        [Criterion.TONGTIANQI, Criterion.YICAIQI, Criterion.JURENQI],
+        [Criterion.JIEDIQI, Criterion.XIANBAQI],
+    ],
+    3: [
+        [Criterion.TONGTIANQI, Criterion.YICAIQI],
+        [Criterion.JIEDIQI, Criterion.JURENQI],
+        [Criterion.XIANBAQI],
+    ],
+}
+
+
+def spread_principles(n: int) -> list[list[Criterion]]:
+    """Principles for ``n`` body parts so that each of the five is carried by at least one part."""
+    if n in _SPREAD:
+        return [list(x) for x in _SPREAD[n]]
+    base = [list(x) for x in _SPREAD[3]]
+    extra = [[Criterion.JIEDIQI], [Criterion.JURENQI], [Criterion.YICAIQI]]
+    return base[:2] + extra[: n - 3] + base[2:]
+
+
+def ensure_principles(outline: Outline) -> Outline:
+    """Add any of the five principles no body part carries to the part that carries fewest."""
+    body = [s for s in outline.sections if s.kind == "body"]
+    if not body:
+        return outline
+    carried = {p for s in body for p in s.principles}
+    for p in PRINCIPLES:
+        if p not in carried:
+            min(body, key=lambda s: len(s.principles)).principles.append(p)
+    return outline
+
+
+_SPEECH_HEADINGS_FROM_POINTS = frozenset({"讲话稿", "表态发言", "发言稿", "经验交流发言"})
+
+
+def quick_outline(brief: Brief) -> Outline:
+    """An outline made at once, without the model: the genre's headings filled with this brief's
+    subject, or the brief's own key points as headings for speeches that have them. Shown to the
+    writer immediately (急稿); the model's outline is optional."""
+    profile = genre_profile(brief.genre)
+    n = section_count(brief)
+    points = [_strip_number(p)[:30] for p in brief.key_points if _strip_number(p)]
+    topic = topic_of(brief.title, brief.occasion, brief.request, brief.key_points)
+    templates = [h.replace("{topic}", topic) for h in profile.headings]
+    if brief.genre in _SPEECH_HEADINGS_FROM_POINTS and len(points) >= 2 and min(map(len, points)) >= 6:
+        headings = points[: max(n, 2) + 1]
+        sub: list[list[str]] = [[] for _ in headings]
+    else:
+        headings = templates[: max(n, len(templates))] if profile.family == "document" else templates[:n]
+        sub = [[] for _ in headings]
+        for j, p in enumerate(points):
+            sub[min(j * len(headings) // max(1, len(points)), len(headings) - 1)].append(p)
+    spread = spread_principles(len(headings))
+    body = [OutlineSection(heading=h[:40], points=sub[i][:4], principles=spread[i]) for i, h in enumerate(headings)]
+    outline = _with_frame(_default_title(brief), body, brief)
+    return allocate_budgets(outline, brief)
 
 
 def section_count(brief: Brief) -> int:
@@ -164,34 +223,29 @@ def make_outline(
     if len(body) < 2:
         return fallback_outline(brief)
     title = raw.title.strip() or brief.title or _default_title(brief)
-    return allocate_budgets(_with_frame(title, body), brief)
+    return allocate_budgets(_with_frame(title, body, brief), brief)
 
 
 def _default_title(brief: Brief) -> str:
     if brief.title:
         return brief.title
-    if brief.occasion and brief.genre == "讲话稿":
-        return f"{brief.occasion}的讲话"
-    return f"关于{(brief.key_points or ['有关工作'])[0][:16]}的{brief.genre}"
+    return default_title(brief.genre, brief.occasion, topic_of("", brief.occasion, brief.request, brief.key_points))
 
 
-def _with_frame(title: str, body: list[OutlineSection]) -> Outline:
-    opening = OutlineSection(heading=OPENING, kind="opening", purpose="点明主题，统一思想", principles=[Criterion.QING])
-    closing = OutlineSection(heading=CLOSING, kind="closing", purpose="提出要求，鼓舞动员", principles=[Criterion.WEI])
-    return Outline(title=title, sections=[opening, *body, closing])
+def _with_frame(title: str, body: list[OutlineSection], brief: Brief | None = None) -> Outline:
+    profile = genre_profile(brief.genre if brief else "讲话稿")
+    opening = OutlineSection(
+        heading=OPENING, kind="opening", purpose=profile.opening_hint.rstrip("。"), principles=[Criterion.QING]
+    )
+    closing = OutlineSection(
+        heading=CLOSING, kind="closing", purpose=profile.closing_hint.rstrip("。"), principles=[Criterion.WEI]
+    )
+    return ensure_principles(Outline(title=title, sections=[opening, *body, closing]))
 
 
 def fallback_outline(brief: Brief) -> Outline:
-    """The genre skeleton, with the brief's key points as the body when there are enough of them."""
-    sk = skeleton(brief.genre)
-    n = section_count(brief)
-    points = [p.strip() for p in brief.key_points if p.strip()]
-    headings = points[:n] if len(points) >= 2 else list(sk["fallback"])[:n]
-    body = [
-        OutlineSection(heading=_strip_number(h)[:40], purpose="", principles=[PRINCIPLES[i % len(PRINCIPLES)]])
-        for i, h in enumerate(headings)
-    ]
-    return allocate_budgets(_with_frame(_default_title(brief), body), brief)
+    """When the model's outline is unusable: the outline made without the model."""
+    return quick_outline(brief)
 
 
 def allocate_budgets(outline: Outline, brief: Brief) -> Outline:

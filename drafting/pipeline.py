@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
 from .draft import write_draft
 from .errors import DraftingError, ProviderError
-from .outline import make_outline
+from .outline import make_outline, quick_outline
 from .references import material_passages
 from .review import review as review_draft
 from .revise import revise
@@ -53,9 +53,9 @@ def gather_passages(brief: Brief, store: Store | None, *, k: int = CORPUS_PASSAG
         material = [material[n - 1] for n in sorted(keep)]
     corpus: list[Passage] = []
     if store is not None and brief.query_text():
-        from .retrieve import retrieve
+        from .retrieve import relevant_passages, retrieve
 
-        corpus = retrieve(brief.query_text(), store, k=k)
+        corpus = relevant_passages(brief.query_text(), retrieve(brief.query_text(), store, k=k))
     return material + corpus
 
 
@@ -93,7 +93,11 @@ def run_draft(
     if workspace is not None and project_id:
         workspace.save_passages(project_id, passages)
     if outline is None:
-        outline = make_outline(brief, passages, llm, costs=costs, context_tokens=context_tokens)
+        # 急稿: the outline is made at once from the brief and the genre; 慢稿 asks the model for one.
+        if brief.mode is RevisionMode.URGENT:
+            outline = quick_outline(brief)
+        else:
+            outline = make_outline(brief, passages, llm, costs=costs, context_tokens=context_tokens)
     emit("outline", outline)
     if workspace is not None and project_id:
         workspace.save_outline(project_id, outline)

@@ -8,6 +8,7 @@ pushed down.
 
 from __future__ import annotations
 
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -180,3 +181,44 @@ def retrieve(
     by_id = {p.chunk_id: p for p in store.get_chunks([cid for cid, _ in scored])}
     candidates = [by_id[cid].model_copy(update={"score": float(s)}) for cid, s in scored if cid in by_id]
     return _mmr(candidates, k, mmr_lambda)
+
+
+@functools.cache
+def _generic_words() -> frozenset[str]:
+    """Words every brief has that say nothing about its topic (prompts/topic_stopwords.txt)."""
+    from .prompts import PROMPTS_DIR
+
+    lines = (PROMPTS_DIR / "topic_stopwords.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+RELEVANCE_FLOOR = 0.3  # share of the brief's topic words a 范文 passage must contain to be used for drafting
+
+
+def topic_terms(query: str) -> list[str]:
+    """The brief's topic words: query words minus the words every brief has, numbers and single characters."""
+    return [
+        t for t in dict.fromkeys(query_terms(query)) if t not in _generic_words() and len(t) > 1 and not t.isdigit()
+    ]
+
+
+def topic_relevance(query: str, passage: Passage) -> tuple[float, list[str]]:
+    """(share of topic words found, the words found) for a passage, its title and section included."""
+    terms = topic_terms(query)
+    if not terms:
+        return 1.0, []
+    text = " ".join([passage.title, passage.section, passage.text])
+    found = [t for t in terms if t in text]
+    return len(found) / len(terms), found
+
+
+def relevant_passages(query: str, passages: list[Passage], floor: float = RELEVANCE_FLOOR) -> list[Passage]:
+    """Passages on this brief's topic, each carrying why it was chosen; the rest are not handed to the model."""
+    kept = []
+    for p in passages:
+        share, found = topic_relevance(query, p)
+        if share >= floor and (len(found) >= 2 or len(topic_terms(query)) <= 2):
+            kept.append(p.model_copy(update={"why": "与任务共有的关键词：" + "、".join(found[:6])}))
+        else:
+            log.info("passage %s dropped: relevance %.2f below the floor", p.chunk_id, share)
+    return kept

@@ -195,6 +195,17 @@ class ScriptedChatModel(BaseChatModel):
         if "条最重要的修改意见" in prompt:
             comment = {"paragraph": 2, "quote": "", "comment": "这一段要补充具体措施和时间节点。"}
             return json.dumps({"comments": [comment]}, ensure_ascii=False)
+        if "请写出全文正文" in prompt and "还写得太短" not in prompt and "请接着写全文的结尾" not in prompt:
+            # The one-call body: every outline heading in order, each with prose of its budget.
+            parts = re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)
+            lines = ["同志们：", self._prose("召开这次会议", 80)]
+            for k, (heading, budget) in enumerate(parts):
+                lines += [
+                    f"{'一二三四五六七八九十'[k]}、{heading}",
+                    self._prose(heading.split("，")[0][:8], int(budget)),
+                ]
+            lines.append("同志们，" + self._prose("抓好落实", 80))
+            return "\n".join(lines)
         asked = re.findall(r"约\s*(\d+)\s*字", prompt)
         budget = int(asked[-1]) if asked else 120
         # Every sentence is new: the pipeline drops sentences a section repeats from earlier ones.
@@ -207,6 +218,16 @@ class ScriptedChatModel(BaseChatModel):
             i += 1
             if "[1]" not in out and "本部分参考材料" in prompt:
                 out = out[:-1] + "[1]。"
+        return out
+
+    def _prose(self, topic: str, budget: int) -> str:
+        """Sentences that never repeat (the gate drops repeats), about ``budget`` characters."""
+        out = ""
+        i = len(self.history) * 6 + len(out)
+        while len(out) < budget * 0.95:
+            lead = _FAKE_LEADS[(i // len(_FAKE_CLAUSES)) % len(_FAKE_LEADS)]
+            out += f"{lead}{topic}，{_FAKE_CLAUSES[i % len(_FAKE_CLAUSES)]}"
+            i += 1
         return out
 
     def _prompt(self, messages: list[BaseMessage]) -> str:

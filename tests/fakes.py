@@ -116,3 +116,30 @@ def prose(chars: int, seed: str = "安全生产责任重于泰山") -> str:
     while count_chars(text) > chars and "。" in text[:-1]:
         text = text[: text.rstrip("。").rfind("。") + 1]
     return text
+
+
+BODY_MARKER = "请写出全文正文"
+MORE_MARKER = "还写得太短"
+CLOSING_MARKER = "请接着写全文的结尾"
+
+
+def outline_parts(prompt: str) -> list[tuple[str, int]]:
+    """(heading, budget) of the numbered parts of the outline a body prompt carries."""
+    import re
+
+    return [(h, int(b)) for h, b in re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)]
+
+
+def body_answer(prompt: str, *, scale: float = 1.0, cite: str = "[1]") -> str:
+    """A fake writer for the one-call body: opening, each outline heading with prose of its budget, closing."""
+    import re
+
+    total = int(re.findall(r"约 (\d+) 字", prompt)[-1])
+    parts = outline_parts(prompt)
+    frame = max(40, (total - sum(b for _, b in parts)) // 2)
+    lines = ["同志们：", prose(int(frame * scale), "今天召开这次会议就是要统一思想")]
+    for k, (heading, budget) in enumerate(parts):
+        lines.append(f"{'一二三四五六七八九十'[k]}、{heading}")
+        lines.append(prose(int(budget * scale), f"讲{heading[:6]}就要压实企业主体责任") + (cite if k == 0 else ""))
+    lines.append("同志们，" + prose(int(frame * scale), "让我们以更加务实的作风抓好落实"))
+    return "\n".join(lines)

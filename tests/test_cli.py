@@ -15,7 +15,7 @@ import drafting.store
 from drafting import config
 from drafting.cli import main
 from drafting.workspace import Workspace
-from tests.fakes import RoutedFakeChat, outline_json, prose, scores_json
+from tests.fakes import BODY_MARKER, MORE_MARKER, RoutedFakeChat, body_answer, outline_json, prose, scores_json
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "docs"
 
@@ -33,8 +33,8 @@ def make_llm(**extra: list[Any]) -> RoutedFakeChat:
         {
             "请拟一份提纲": [outline_json(["提高站位", "压实责任", "狠抓整治"])],
             "修改意见，每条对应一个段号": ['{"comments": [{"paragraph": 2, "quote": "", "comment": "多举基层实例"}]}'],
-            "只写“": [writer],
-            "请写全文的": [writer],
+            BODY_MARKER: [body_answer],
+            MORE_MARKER: [lambda t: prose(200, "补写的措施要落到实处")],
             "请输出修改后的这一部分正文": [lambda t: prose(300, "修改后要更接地气")],
         }
     )
@@ -76,11 +76,13 @@ def test_draft_from_request_writes_docx_and_json(fake_world: dict[str, Any], tmp
     assert code == 0
     paragraphs = [p.text for p in docx.Document(str(out)).paragraphs if p.text.strip()]
     assert paragraphs[0] == "在全县安全生产工作会议上的讲话"
-    assert [p for p in paragraphs if re.match(r"^[一二三]、", p)] == ["一、提高站位", "二、压实责任", "三、狠抓整治"]
+    # 急稿: the outline is made at once from the brief, about this meeting's subject.
+    headings = [p for p in paragraphs if re.match(r"^[一二三]、", p)]
+    assert len(headings) == 3 and all("安全生产" in h for h in headings)
     data = json.loads(js.read_text(encoding="utf-8"))
     assert data["brief"]["length"] == 1500 and data["brief"]["speaker"] == "县长"
     assert 1275 <= data["chars"] <= 1725
-    assert data["passages"] and data["costs"]["calls"] >= 6 and data["costs"]["tokens_out"] > 0
+    assert data["passages"] and data["costs"]["calls"] >= 2 and data["costs"]["tokens_out"] > 0
     assert len(data["review"]["scores"]) == 8
     assert Workspace(config.get_settings().workspace_path).list_projects()[0].versions == 1
 
@@ -97,14 +99,15 @@ def test_empty_brief_fails_before_the_model(
 def test_timeout_keeps_partial_and_resume_finishes(
     fake_world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake_world["llm"] = make_llm(**{"只写“三、": [TimeoutError("slow")]})
+    fake_world["llm"] = make_llm()
+    fake_world["llm"].fail_after_chars = 600
     out = tmp_path / "x.docx"
     assert main(["draft", "--request", "为县长起草在全县安全生产工作会议上的讲话，约1000字", "--out", str(out)]) == 2
     assert "超时" in capsys.readouterr().err and not out.exists()
     ws = Workspace(config.get_settings().workspace_path)
     project = ws.list_projects()[0]
     saved = ws.load(project.id).working
-    assert saved is not None and [s.complete for s in saved.sections] == [True, True, True, False]
+    assert saved is not None and not saved.complete and saved.sections[1].text
     fake_world["llm"] = make_llm()
     assert main(["resume", project.id, "--out", str(out)]) == 0
     done = ws.load(project.id)
@@ -160,7 +163,7 @@ def test_review_and_slow_revision(
     texts = [c["text"] for c in data["addressed"]]
     assert "结尾加一句号召" in texts and "删掉全文" not in texts and "多举基层实例" in texts
     assert [v["number"] for v in data["versions"]] == [1, 2]
-    assert set(data["coverage"]) == {"提高站位", "压实责任", "狠抓整治"}  # request-only brief: the outline parts
+    assert len(data["coverage"]) == 3 and all("安全生产" in k for k in data["coverage"])  # the outline parts
     assert (tmp_path / "v2.docx").exists()
 
 

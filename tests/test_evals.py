@@ -298,17 +298,17 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
     assert all(r["error"] == "" for r in rows)
     by = {(r["case_id"], r["system"]): r for r in rows}
     case = _cases()[0].id
-    # Pipeline drafts follow their outline and cite retrieved passages; the baseline cites nothing.
+    # Pipeline drafts follow their outline; [n] now marks only borrowed wording, which this fake
+    # writer never borrows, so neither system has cited sentences.
     assert by[case, "urgent"]["adherence"] == 1.0
-    assert by[case, "urgent"]["grounding"] is not None and by[case, "urgent"]["cited_sentences"] > 0
     assert by[case, "baseline"]["grounding"] is None
-    # The baseline is measured against the pipeline's outline (one heading per key point, two here):
-    # its own headings match none, but its last line restates the first key point, so 1 of 2.
-    assert by[case, "baseline"]["adherence"] == 0.5
+    # The baseline is measured against the pipeline's outline (one heading per key point, three here):
+    # its own headings match none, but its last line restates the first key point, so 1 of 3.
+    assert by[case, "baseline"]["adherence"] == pytest.approx(1 / 3)
     assert by[case, "urgent"]["coverage"] > by[case, "baseline"]["coverage"]
     assert by[case, "urgent"]["principles_mean"] == 7.0
-    # The slow system reuses the urgent draft: one outline call per case, and it costs more.
-    assert sum('{"title"' in p for p in llm.prompts) == 2
+    # The slow system reuses the urgent draft (急稿 makes its outline without the model), and costs more.
+    assert sum('{"title"' in p for p in llm.prompts) == 0
     assert by[case, "slow"]["calls"] > by[case, "urgent"]["calls"]
     # The baseline was asked once, with the brief but without references.
     baseline_prompts = [p for p in llm.prompts if "请一次写出全文" in p]

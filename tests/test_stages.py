@@ -12,7 +12,7 @@ from drafting.errors import ProviderError
 from drafting.outline import allocate_budgets, fallback_outline, make_outline, outline_from_text, outline_to_text
 from drafting.review import check_draft, review, unverified_numbers
 from drafting.revise import consolidate, coverage_map, instruction_for, reviewer_comments, revise, rewrite_section
-from tests.fakes import RoutedFakeChat, outline_json, prose, scores_json
+from tests.fakes import BODY_MARKER, MORE_MARKER, RoutedFakeChat, body_answer, outline_json, prose, scores_json
 
 HEADINGS = ["提高政治站位", "压实安全责任", "狠抓隐患整治"]
 
@@ -44,19 +44,9 @@ def passages() -> list[Passage]:
     ]
 
 
-def section_answer(text: str) -> str:
-    """A fake writer that honours the budget in the prompt and cites the first reference."""
-    import re
-
-    budget = int(re.findall(r"约 (\d+) 字", text)[-1])
-    part = re.findall(r"只写“(.+?)”|请写全文的(..)", text)[-1]
-    topic = "".join(part).split("、")[-1]
-    return prose(budget, seed=f"讲{topic}就要压实企业主体责任") + "[1]"
-
-
 def fake_writer(**extra: list) -> RoutedFakeChat:
     routes = dict(extra)  # specific routes first: the first marker found wins
-    routes.update({"请拟一份提纲": [outline_json(HEADINGS)], "只写“": [section_answer], "请写全文的": [section_answer]})
+    routes.update({"请拟一份提纲": [outline_json(HEADINGS)], BODY_MARKER: [body_answer]})
     return RoutedFakeChat(routes=routes, default=scores_json())
 
 
@@ -92,62 +82,76 @@ def test_outline_text_round_trip(brief: Brief) -> None:
     assert sum(s.budget for s in again.sections) == brief.length
 
 
-def test_draft_sections_length_and_citations(brief: Brief, passages: list[Passage]) -> None:
+def test_draft_is_one_call_split_by_the_outline(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     outline = make_outline(brief, passages, llm)
     seen: list[int] = []
     draft = write_draft(brief, outline, passages, llm, on_section=lambda d: seen.append(len(d.sections)))
-    assert seen == [1, 2, 3, 4, 5]
+    assert seen == [5]  # one call wrote every part; no part was short
     assert [s.heading for s in draft.sections if s.kind == "body"] == [
         "一、提高政治站位",
         "二、压实安全责任",
         "三、狠抓隐患整治",
     ]
+    assert draft.sections[0].text.startswith("同志们") and draft.sections[-1].text.startswith("同志们，让我们")
+    assert "提高政治站位" in draft.sections[1].text and "压实安全责任" in draft.sections[2].text
     assert abs(draft.char_count - brief.length) <= brief.length * 0.15
-    assert [c.n for c in draft.citations] == [1]
-    assert draft.citations[0].passage.chunk_id == "c1"
-    section_prompts = [c["all"] for c in llm.calls if "只写“" in c["prompt"]]
-    assert len(section_prompts) == 3
-    assert draft.sections[0].text[-20:] in section_prompts[0]  # the opening is handed on
-    assert "讲提高政治站位就要压实企业主体责任" in section_prompts[1]  # previous text handed on
+    assert [c.n for c in draft.citations] == [1] and draft.citations[0].passage.chunk_id == "c1"
+    body_calls = [c for c in llm.calls if BODY_MARKER in c["prompt"]]
+    assert len(body_calls) == 1
+    asked = body_calls[0]["all"]
+    assert all(h in asked for h in HEADINGS) and "压实企业主体责任" in asked and "〔待补" in asked
 
 
-def test_over_long_answer_is_trimmed_at_a_sentence(brief: Brief) -> None:
-    llm = RoutedFakeChat(routes={"请拟一份提纲": [outline_json(HEADINGS)]}, default=prose(3000))
-    outline = make_outline(brief, [], llm)
-    draft = write_draft(brief, outline, [], llm)
-    for s, o in zip(draft.sections, outline.sections, strict=True):
-        assert count_chars(s.text) <= o.budget * 1.15
-        assert s.text.endswith("。")
-
-
-def test_short_answer_gets_continued(brief: Brief) -> None:
+def test_over_long_parts_are_trimmed_at_a_sentence(brief: Brief) -> None:
     llm = RoutedFakeChat(
-        routes={"请拟一份提纲": [outline_json(HEADINGS)], "接着上文继续写": [prose(400, "补充的内容")]},
-        default=prose(40),
+        routes={"请拟一份提纲": [outline_json(HEADINGS)], BODY_MARKER: [lambda p: body_answer(p, scale=3)]}
     )
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
-    follow_ups = [c for c in llm.calls if "接着上文继续写" in c["prompt"]]
-    # The first body section is filled by one "go on" call; the later ones get the same fake
-    # sentences, which are dropped as repeats, so they ask again, but never more than twice.
-    assert 3 < len(follow_ups) <= 3 * 2
-    assert "补充的内容" in draft.sections[1].text
-    assert count_chars(draft.sections[1].text) >= outline.sections[1].budget * 0.8
+    for s, o in zip(draft.sections, outline.sections, strict=True):
+        assert 0 < count_chars(s.text) <= o.budget * 1.15
+        assert s.text.endswith("。")
+
+
+def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
+    restart = prose(300, "补充的具体措施要落到实处") + "\n二、压实安全责任\n" + prose(100, "从头再讲一遍")
+    llm = RoutedFakeChat(
+        routes={
+            "请拟一份提纲": [outline_json(HEADINGS)],
+            BODY_MARKER: [lambda p: body_answer(p, scale=0.2)],
+            MORE_MARKER: [restart, prose(300, "第二次补充要讲具体"), prose(300, "第三次补充要讲具体")],
+        },
+    )
+    outline = make_outline(brief, [], llm)
+    draft = write_draft(brief, outline, [], llm)
+    follow_ups = [c for c in llm.calls if MORE_MARKER in c["prompt"]]
+    assert 1 <= len(follow_ups) <= 3
+    # The follow-up is a turn of the same conversation: the first answer is handed back verbatim.
+    assert "今天召开这次会议就是要统一思想" in follow_ups[0]["all"]
+    body_text = draft.body_text
+    assert "补充的具体措施要落到实处" in body_text
+    assert "从头再讲一遍" not in body_text  # the restarted piece is not pasted into the part asked for
+    assert [s.heading for s in draft.sections if s.kind == "body"] == [
+        "一、提高政治站位",
+        "二、压实安全责任",
+        "三、狠抓隐患整治",
+    ]
 
 
 def test_timeout_mid_draft_keeps_partial_and_resumes(brief: Brief, passages: list[Passage]) -> None:
     outline = make_outline(brief, passages, fake_writer())
-    failing = fake_writer(**{"只写“二、": [TimeoutError("slow")]})
+    failing = fake_writer()
+    failing.fail_after_chars = 500
     with pytest.raises(ProviderError, match="超时") as info:
         write_draft(brief, outline, passages, failing)
     partial = info.value.draft  # type: ignore[attr-defined]
-    assert [s.complete for s in partial.sections] == [True, True, False]
-    resumed_llm = fake_writer()
+    assert not partial.complete and partial.sections[0].text.startswith("同志们")
+    resumed_llm = fake_writer(**{MORE_MARKER: [prose(400, "续写的内容要具体")]})
     done = write_draft(brief, outline, passages, resumed_llm, resume=partial)
-    assert done.complete and len(done.sections) == 5
-    assert done.sections[1].text == partial.sections[1].text  # finished work kept, not rewritten
-    assert sum(1 for c in resumed_llm.calls if "只写“一、" in c["prompt"]) == 0
+    assert done.sections[0].text == partial.sections[0].text  # finished work kept, not rewritten
+    assert not [c for c in resumed_llm.calls if BODY_MARKER in c["prompt"]]  # the body is not restarted
+    assert "续写的内容要具体" in done.body_text
 
 
 def test_clean_section_text_and_fit_length() -> None:
@@ -267,9 +271,9 @@ def test_one_click_rewrites(brief: Brief, passages: list[Passage]) -> None:
 
 
 def test_fallback_outline_for_unknown_points() -> None:
-    b = Brief(title="关于申请资金的请示", genre="请示", length=800)
+    b = Brief(title="关于申请防汛物资资金的请示", genre="请示", length=800)
     o = allocate_budgets(fallback_outline(b), b)
-    assert [s.heading for s in o.body_sections] == ["请示缘由", "请示事项", "相关保障措施"]
+    assert [s.heading for s in o.body_sections] == ["申请防汛物资资金的有关情况", "请示事项", "保障措施"]
 
 
 def test_echoed_context_is_removed() -> None:

@@ -1,0 +1,181 @@
+"""The deterministic gate: each detector on planted cases, and the gate inside write_draft."""
+
+from __future__ import annotations
+
+import pytest
+
+from drafting.brief import brief_from_request
+from drafting.domain import Brief, Criterion, Passage
+from drafting.draft import write_draft
+from drafting.facts import FactKind, find_facts, placeholders_in
+from drafting.gate import DefectKind, count_defects, find_defects
+from drafting.genres import detect_genre, genre_names, topic_of
+from drafting.outline import quick_outline
+from drafting.retrieve import relevant_passages
+from tests.fakes import BODY_MARKER, RoutedFakeChat
+
+FANWEN = Passage(
+    chunk_id="f1",
+    doc_id="qingshan",
+    title="在青山县安全生产工作会议上的讲话",
+    text=(
+        "去年，全县共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%和33.3%。"
+        "全县开展各类应急演练2100余场次，参与群众约38万人次，青山县应急管理局牵头排查一般隐患4300余处。"
+        "我们必须清醒看到，一些企业安全投入不足、从业人员培训流于形式的问题依然比较突出。"
+    ),
+)
+COMMON = Passage(
+    chunk_id="f2",
+    doc_id="other",
+    title="另一篇范文",
+    text="我们必须清醒看到，一些企业安全投入不足、从业人员培训流于形式的问题依然比较突出。",
+)
+
+
+@pytest.fixture
+def brief() -> Brief:
+    return Brief(
+        genre="讲话稿",
+        occasion="全县安全生产工作会议",
+        speaker="县长",
+        length=900,
+        facts="今年以来全县发生事故3起",
+    )
+
+
+def kinds(text: str, brief: Brief, passages: list[Passage]) -> dict[str, int]:
+    return count_defects(find_defects(text, brief=brief, passages=passages))
+
+
+def test_transplanted_figures_and_names_are_found(brief: Brief) -> None:
+    text = "标题\n去年全县共发生各类生产安全事故11起、死亡6人。青山县排查隐患4300余处。今年以来发生事故3起。"
+    found = find_defects(text, brief=brief, passages=[FANWEN])
+    transplanted = [d.text for d in found if d.kind is DefectKind.TRANSPLANTED_FACT]
+    assert transplanted == ["11起", "6人", "青山县", "4300余处"]  # 3起 is the writer's own figure
+
+
+def test_invented_figures_are_unsourced(brief: Brief) -> None:
+    found = find_defects("标题\n全县投入资金5600万元。", brief=brief, passages=[FANWEN])
+    assert [(d.kind, d.text) for d in found] == [(DefectKind.UNSOURCED_FACT, "5600万元")]
+
+
+def test_copied_sentence_found_unless_standard_wording(brief: Brief) -> None:
+    copied = "标题\n我们必须清醒看到，一些企业安全投入不足、从业人员培训流于形式的问题依然比较突出。"
+    assert kinds(copied, brief, [FANWEN])["copied_run"] == 1
+    # The same wording in two documents is standard wording, not another unit's sentence.
+    assert kinds(copied, brief, [FANWEN, COMMON])["copied_run"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("标题\n我们将通过举办讲座、展览、宣传栏", "fragment"),
+        ("标题\n的宣传教育活动，要常抓不懈。我们要压实责任。", "fragment"),
+        ("标题\n【三、组织保障和责任落实】\n我们要压实责任。", "leaked"),
+        ("标题\n文种：讲话稿\n我们要压实责任。", "leaked"),
+        ("标题\n我今天非常荣幸能够站在这里讲话。", "register"),
+        ("标题\n一、压实责任\n我们要压实责任。\n一、压实责任\n我们要狠抓落实。", "repeat"),
+        ("标题\n我们要压实企业主体责任。我们要压实企业主体责任。", "repeat"),
+        ("标题\n一、压实责任\n（一）健全体系\n要抓好。\n（三）强化考核\n要抓好考核。", "numbering"),
+    ],
+)
+def test_each_mechanical_defect_is_found(brief: Brief, text: str, kind: str) -> None:
+    assert kinds(text, brief, [])[kind] >= 1
+
+
+def test_a_clean_text_has_no_defects(brief: Brief) -> None:
+    text = (
+        "在全县安全生产工作会议上的讲话\n同志们：\n今天召开这次会议，主要是分析形势、部署任务。\n"
+        "一、认清形势\n今年以来全县发生事故3起，〔待补：同比变化〕。我们要清醒看到风险仍然不少。\n"
+        "二、压实责任\n（一）压实企业主体责任\n企业主要负责人要亲自抓。\n（二）压实属地责任\n乡镇要守土尽责。"
+    )
+    assert sum(kinds(text, brief, [FANWEN]).values()) == 0
+
+
+PLANTED = (
+    "同志们：\n我今天非常荣幸能够站在这里，为全县安全生产工作会议上的讲话。今天召开这次会议，就是要统一思想。\n"
+    "一、{h1}\n去年，全县共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%和33.3%。\n"
+    "去年全县事故总数是11起，全县排查隐患4300余处。\n"
+    "我们必须清醒看到，一些企业安全投入不足、从业人员培训流于形式的问题依然比较突出。\n"
+    "【三、组织保障和责任落实】\n目的：提出要求，鼓舞动员。\n"
+    "的宣传教育活动，要常抓不懈。今年以来全县发生事故3起，形势依然严峻。\n"
+    "二、{h2}\n（一）压实企业主体责任\n企业主要负责人要亲自抓、负总责。\n（三）压实属地管理责任\n"
+    "乡镇要守土有责、守土尽责。乡镇要守土有责、守土尽责。\n我们将通过举办讲座、展览、宣传栏\n"
+    "三、{h3}\n各级各部门要把安全生产摆在更加突出的位置，决不能有丝毫懈怠。\n"
+    "同志们，让我们以更加务实的作风，坚决打好安全生产攻坚战！"
+)
+
+
+def test_write_draft_passes_every_draft_through_the_gate(brief: Brief) -> None:
+    outline = quick_outline(brief)
+    h = [s.heading for s in outline.body_sections]
+    llm = RoutedFakeChat(routes={BODY_MARKER: [PLANTED.format(h1=h[0], h2=h[1], h3=h[2])]}, default="好。")
+    draft = write_draft(brief, outline, [FANWEN], llm)
+    text = "\n".join([draft.title, draft.body_text])
+    left = kinds(text, brief, [FANWEN])
+    assert sum(left.values()) == 0, left
+    for planted in ("荣幸", "11起", "26.7%", "从业人员培训流于形式", "【", "目的：", "的宣传教育", "宣传栏"):
+        assert planted not in text
+    assert "今年以来全县发生事故3起" in text  # the writer's own fact stays
+    assert "〔待补：" in text and placeholders_in([text])  # the borrowed figure became a visible gap
+    assert text.count("乡镇要守土有责、守土尽责。") == 1
+    assert "（二）压实属地管理责任" in text  # numbering repaired
+
+
+def test_facts_and_placeholders() -> None:
+    facts = find_facts("2025年3月15日，排查隐患4300余处，占比26.7%，〔待补：事故起数〕，第3条。")
+    assert [(f.kind, f.text) for f in facts] == [
+        (FactKind.DATE, "2025年3月15日"),
+        (FactKind.NUMBER, "4300余处"),
+        (FactKind.NUMBER, "26.7%"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "genre"),
+    [
+        ("请撰写一篇2000字左右的关于街道调解主任化解邻里纠纷的事迹材料作为先进事迹报告会的演讲稿", "先进事迹报告"),
+        ("为县长起草在全县安全生产工作会议上的讲话，约1500字", "讲话稿"),
+        ("替局长写一篇在全市营商环境大会上的表态发言", "表态发言"),
+        ("写一篇在招商推介会开幕式上的欢迎辞", "致辞"),
+        ("起草全县人才工作会议的主持词", "主持词"),
+        ("帮我写一份今年的述职报告", "述职报告"),
+        ("写一篇关于农村养老服务的调研报告", "调研报告"),
+        ("写一篇学习新修订条例的心得体会", "心得体会"),
+        ("关于申请防汛物资经费的请示", "请示"),
+    ],
+)
+def test_genre_is_recognised_and_explained(request_text: str, genre: str) -> None:
+    assert detect_genre(request_text)[0] == genre
+    brief = brief_from_request(request_text)
+    assert brief.genre == genre and genre in brief.genre_note
+
+
+def test_every_genre_in_the_yaml_is_a_domain_genre() -> None:
+    from drafting.domain import GENRES
+
+    assert set(genre_names()) == set(GENRES)
+
+
+def test_quick_outline_is_about_the_occasion_and_carries_every_principle() -> None:
+    brief = brief_from_request("为县长起草在全县安全生产工作会议上的讲话，约1500字")
+    outline = quick_outline(brief)
+    assert brief.genre == "讲话稿" and topic_of("", brief.occasion, "", []) == "安全生产"
+    assert all("安全生产" in s.heading for s in outline.body_sections)
+    carried = {p for s in outline.body_sections for p in s.principles}
+    assert carried >= {
+        Criterion.TONGTIANQI,
+        Criterion.JIEDIQI,
+        Criterion.JURENQI,
+        Criterion.YICAIQI,
+        Criterion.XIANBAQI,
+    }
+    assert sum(s.budget for s in outline.sections) == 1500
+
+
+def test_off_topic_passages_are_not_handed_to_the_model() -> None:
+    query = "在国际法律论坛上关于司法改革的致辞"
+    on_topic = Passage(chunk_id="a", doc_id="a", title="司法改革", text="深化司法体制综合配套改革，推进国际法治合作。")
+    off_topic = Passage(chunk_id="b", doc_id="b", title="基层减负", text="持续为基层减负，改革考核方式。")
+    kept = relevant_passages(query, [on_topic, off_topic])
+    assert [p.chunk_id for p in kept] == ["a"] and kept[0].why.startswith("与任务共有的关键词")
