@@ -863,3 +863,28 @@ def test_report_defect_table_means_totals_and_zero_defect_drafts() -> None:
     no_gate = [{**r, "defects": None, "defects_total": None} for r in rows]
     assert "drafting.gate 不可用" in report.render_report(no_gate, ["urgent"], {})
     assert report.render_chart(rows, ["urgent", "baseline"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not scorers.gate_available(), reason="drafting.gate not in this checkout")
+def test_find_defects_with_the_real_gate() -> None:
+    brief = _brief(facts="全县有企业86家", speaker="县长")
+    planted = _draft(
+        [
+            (
+                "清醒认识形势",
+                "全县有企业86家，全年共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%。\n【三、组织保障】",
+            )
+        ],
+        brief=brief,
+    )
+    passages = [_corpus_passage("全年共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%和33.3%。")]
+    found = scorers.find_defects(planted, brief, passages)
+    assert found is not None
+    counts = scorers.defect_counts(found)
+    from drafting.gate import DefectKind
+
+    assert {k.value for k in DefectKind} == set(scorers.DEFECT_KINDS) == set(counts)  # the report knows every kind
+    assert counts["transplanted_fact"] >= 2 and counts["leaked"] >= 1
+    assert {"11起", "26.7%"} <= {d["text"] for d in found if d["kind"] == "transplanted_fact"}
+    clean = _draft([("清醒认识形势", "全县有企业86家，要把安全责任落实到每一家企业。")], brief=brief)
+    assert scorers.find_defects(clean, brief, passages) == []
