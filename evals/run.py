@@ -64,18 +64,29 @@ DEFAULT_SYSTEMS = "urgent,slow,baseline"
 
 
 def case_passages(brief: Brief, store: Any) -> list[Passage]:
-    """The sources every draft of a case is checked against: the pipeline's passages for the brief
-    (drafting.pipeline.gather_passages on the eval index) plus all the material."""
-    from drafting.pipeline import gather_passages
-    from drafting.references import material_passages
+    """The sources every draft of a case is checked against, whichever system wrote it.
 
+    The pipeline's passages for the brief (drafting.pipeline.gather_passages on the eval index),
+    the same retrieval before its relevance floor (what a system without the floor, such as an
+    earlier commit, hands its model: a figure copied from those is still another unit's), and all
+    the material (the pipeline passes the model at most a few material passages; all of it is the
+    writer's).
+    """
+    from drafting.pipeline import CORPUS_PASSAGES, gather_passages
+    from drafting.references import material_passages
+    from drafting.retrieve import retrieve
+
+    found: list[Passage] = []
     try:
         found = list(gather_passages(brief, store))
+        if store is not None and brief.query_text():
+            found += retrieve(brief.query_text(), store, k=CORPUS_PASSAGES)
     except Exception as exc:  # noqa: BLE001 - the material still counts when retrieval fails
         log.warning("retrieval for the defect check failed: %s", exc)
-        found = []
-    seen = {p.chunk_id for p in found}
-    return found + [p for p in material_passages(brief.material) if p.chunk_id not in seen]
+    unique: dict[str, Passage] = {}
+    for p in [*found, *material_passages(brief.material)]:
+        unique.setdefault(p.chunk_id, p)
+    return list(unique.values())
 
 
 def _draft_metrics(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> dict[str, Any]:

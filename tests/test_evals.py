@@ -586,7 +586,7 @@ def test_principle_coverage_reads_principle_evidence(monkeypatch: pytest.MonkeyP
     assert scorers.principle_coverage(_draft(INTACT)) == (1, ["显霸气"])
 
 
-def test_case_passages_are_retrieval_plus_all_material(store: Any) -> None:
+def test_case_passages_are_retrieval_plus_all_material(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     material = [f"{i}号材料：全区共有网格员{300 + i}名，配备手持终端。" * 20 for i in range(8)]
     brief = _brief(material=material)
     passages = case_passages(brief, store)
@@ -596,6 +596,17 @@ def test_case_passages_are_retrieval_plus_all_material(store: Any) -> None:
     assert len(mats) > 6  # more than the pipeline hands the model: all of it counts here
     assert [p for p in passages if p.origin == "material"] == mats
     assert any(p.origin == "corpus" for p in passages)
+    # Passages under the pipeline's relevance floor still count: another system may have used them.
+    import drafting.retrieve
+
+    monkeypatch.setattr(drafting.retrieve, "relevant_passages", lambda query, found, **kw: [])
+    from drafting.pipeline import gather_passages
+
+    assert not [p for p in gather_passages(brief, store) if p.origin == "corpus"]
+    floored = case_passages(brief, store)
+    raw = drafting.retrieve.retrieve(brief.query_text(), store, k=6)
+    assert raw and {p.chunk_id for p in floored if p.origin == "corpus"} == {p.chunk_id for p in raw}
+    assert len({p.chunk_id for p in floored}) == len(floored)
 
 
 def test_slow_rows_compare_before_and_after(fake_gate: FakeGate) -> None:
