@@ -136,7 +136,7 @@ def _defect_lines(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> lis
     if not any(d[s]["n"] for s in systems):
         return [*lines, "本次运行时 drafting.gate 不可用，没有计缺陷。"]
     lines += [
-        "所有系统的稿子都对照同一份任务书、同一组来源检查：本用例的检索结果（急稿流程在评测索引上的 gather_passages）加全部写作者材料。",
+        "所有系统的稿子都对照同一份任务书、同一组来源检查：本用例在评测索引上的检索结果（急稿流程交给模型的 gather_passages，加相关度门槛之前的同一检索），再加全部写作者材料；每个用例的来源存在 passages/ 下。",
         "",
         "| 缺陷 | " + " | ".join(_label(s) for s in systems) + " |",
         "|---|" + "---|" * len(systems),
