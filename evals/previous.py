@@ -91,6 +91,7 @@ class PreviousPipeline:
         runner: Runner = run_command,
         python: str = sys.executable,
         timeout: float = 3600.0,
+        workdir: Path | None = None,
     ) -> None:
         self.rev = rev
         self.settings = settings
@@ -98,6 +99,7 @@ class PreviousPipeline:
         self.runner = runner
         self.python = python
         self.timeout = timeout
+        self.workdir = workdir  # where the temporary tree and data dir go (default: the system's temp dir)
         self.commit = resolve_rev(rev, repo)
         self._root: Path | None = None
         self._ready = False
@@ -145,7 +147,9 @@ class PreviousPipeline:
             return
         if self._failed:
             raise RuntimeError(self._failed)
-        self._root = Path(tempfile.mkdtemp(prefix=f"drafting-prev-{self.commit[:8]}-"))
+        if self.workdir is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self._root = Path(tempfile.mkdtemp(prefix=f"drafting-prev-{self.commit[:8]}-", dir=self.workdir))
         try:
             self._extract_and_index()
         except (RuntimeError, OSError, subprocess.SubprocessError, tarfile.TarError) as exc:

@@ -684,7 +684,9 @@ def _previous(tmp_path: Path, runner: Any) -> prev.PreviousPipeline:
     from drafting.config import get_settings
 
     settings = get_settings().replace(llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
-    return prev.PreviousPipeline("HEAD^", settings, repo=_git_repo(tmp_path / "repo"), runner=runner)
+    return prev.PreviousPipeline(
+        "HEAD^", settings, repo=_git_repo(tmp_path / "repo"), runner=runner, workdir=tmp_path / "prev"
+    )
 
 
 def test_previous_extracts_the_commit_indexes_once_and_drafts_through_its_cli(tmp_path: Path) -> None:
@@ -810,7 +812,7 @@ def test_cli_usable_split_previous_and_judge_flag(
     repo = _git_repo(tmp_path / "repo")
 
     def previous(rev: str, settings: Any) -> prev.PreviousPipeline:
-        made.append(prev.PreviousPipeline(rev, settings, repo=repo, runner=FakeOldCli()))
+        made.append(prev.PreviousPipeline(rev, settings, repo=repo, runner=FakeOldCli(), workdir=tmp_path / "prev"))
         return made[-1]
 
     monkeypatch.setattr(evals.run, "PreviousPipeline", previous)
@@ -820,7 +822,8 @@ def test_cli_usable_split_previous_and_judge_flag(
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     first_holdout = select_split(load_cases(USABLE_CASES), "holdout")[0].id
     assert config["case_ids"] == [first_holdout] and config["split"] == "holdout" and config["judge"] is False
-    assert config["previous_commit"] == made[0].commit and made[0]._root is None  # cleaned up after the run
+    assert config["previous_commit"] == made[0].commit
+    assert made[0]._root is None and not list((tmp_path / "prev").iterdir())  # removed after the run
     assert config["reproduce"].startswith("python -m evals.run --cases ") and "--split holdout" in config["reproduce"]
     assert config["reproduce"].endswith(f"--previous {made[0].commit}")  # HEAD^ pinned to the commit it was
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
