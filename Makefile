@@ -47,7 +47,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 eval: setup model-server
-	$(BIN)/python -m evals.run $(if $(LIMIT),--limit $(LIMIT))
+	$(BIN)/python -m evals.run $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
 
 # The usable-draft eval: deterministic defect counts on evals/cases/usable.yaml, the one-shot baseline
 # and the previous commit in the same run.  make eval-usable SPLIT=holdout LIMIT=4 SYSTEMS=urgent,previous
