@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup model model-server stop-model index eval bench lint visual clean
+.PHONY: run test setup model model-server stop-model index eval eval-usable bench lint visual clean
 
 $(BIN)/python:
 	@echo "[setup] 创建虚拟环境 $(VENV)"
@@ -47,7 +47,16 @@ test: setup
 	$(BIN)/python -m pytest
 
 eval: setup model-server
-	$(BIN)/python -m evals.run $(if $(LIMIT),--limit $(LIMIT))
+	$(BIN)/python -m evals.run $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
+
+# The usable-draft eval: deterministic defect counts on evals/cases/usable.yaml, the one-shot baseline
+# and the previous commit in the same run.  make eval-usable SPLIT=holdout LIMIT=4 SYSTEMS=urgent,previous
+SPLIT   ?= all
+SYSTEMS ?= urgent,slow,baseline,previous
+PREVIOUS ?= HEAD^
+eval-usable: setup model-server
+	$(BIN)/python -m evals.run --cases evals/cases/usable.yaml --split $(SPLIT) --systems $(SYSTEMS) \
+		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
 
 bench: setup
 	$(BIN)/python evals/bench_retrieval.py

@@ -1,91 +1,146 @@
 """Run systems × cases, score every draft, and save the results with the configuration that made them.
 
-    python -m evals.run [--limit N] [--systems urgent,slow,baseline] [--cases FILE] [--out evals/results]
+    python -m evals.run [--cases FILE] [--split tune|holdout|all] [--limit N]
+                        [--systems urgent,slow,baseline,previous] [--previous REV] [--judge] [--out evals/results]
 
-Writes ``<out>/<timestamp>/``: report.md, results.jsonl (one row per system × case), config.json
-(settings minus secrets, git commit, prompt versions, scorer thresholds), drafts/ (JSON and text)
-and chart.png. results.jsonl and report.md are rewritten after every system × case, so an interrupted run
-keeps what it finished. A failure on one case is recorded in its row's ``error`` and the run goes on.
+Writes ``<out>/<timestamp>/``: report.md, results.jsonl (one row per system × case, with the
+defects found and the text they point at), config.json (settings minus secrets, git commit, prompt
+versions, scorer thresholds, the command to reproduce), drafts/ (JSON and text of every draft; a
+revision system's draft before its round as ``*__before.txt``), passages/ (per case, the sources its
+defects were counted against) and chart.png. results.jsonl and report.md
+are rewritten after every system × case, so an interrupted run keeps what it finished. A failure on
+one case is recorded in its row's ``error`` and the run goes on.
+
+Every draft of a case is checked against the same brief and the same passages: the pipeline's
+retrieval for that brief on the eval index, plus all the material, whichever system wrote it.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
 import json
 import logging
-import os
-import platform
-import subprocess
+import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from drafting.config import Settings, get_settings
-from drafting.domain import Brief, Costs, Draft, now_iso
+from drafting.config import get_settings
+from drafting.domain import Brief, Costs, Draft, Passage
 from drafting.errors import DraftingError
-from drafting.prompts import list_prompts, load_prompt
-from drafting.revise import COVERED
 
 from . import scorers
+from .casefile import Case, load_cases, select_split
+from .previous import PreviousPipeline
 from .report import render_chart, render_report
+from .runinfo import build_meta, new_run_dir
 from .systems import ORDER, SYSTEMS, CaseContext, SystemOutput
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["Case", "load_cases", "score_output", "run_eval", "main", "DEFAULT_CASES", "DEFAULT_OUT"]
+__all__ = [
+    "Case",
+    "load_cases",
+    "select_split",
+    "case_passages",
+    "score_output",
+    "run_eval",
+    "main",
+    "DEFAULT_CASES",
+    "DEFAULT_OUT",
+    "USABLE_CASES",
+]
 
 log = logging.getLogger("evals")
 
 EVALS_DIR = Path(__file__).resolve().parent
 DEFAULT_CASES = EVALS_DIR / "cases" / "briefs.yaml"
+USABLE_CASES = EVALS_DIR / "cases" / "usable.yaml"
 DEFAULT_OUT = EVALS_DIR / "results"
+DEFAULT_SYSTEMS = "urgent,slow,baseline"
 
 
-@dataclass(frozen=True)
-class Case:
-    id: str
-    brief: Brief
+def case_passages(brief: Brief, store: Any) -> list[Passage]:
+    """The sources every draft of a case is checked against, whichever system wrote it.
+
+    The pipeline's passages for the brief (drafting.pipeline.gather_passages on the eval index),
+    the same retrieval before its relevance floor (what a system without the floor, such as an
+    earlier commit, hands its model: a figure copied from those is still another unit's), and all
+    the material (the pipeline passes the model at most a few material passages; all of it is the
+    writer's).
+    """
+    from drafting.pipeline import CORPUS_PASSAGES, gather_passages
+    from drafting.references import material_passages
+    from drafting.retrieve import retrieve
+
+    found: list[Passage] = []
+    try:
+        found = list(gather_passages(brief, store))
+        if store is not None and brief.query_text():
+            found += retrieve(brief.query_text(), store, k=CORPUS_PASSAGES)
+    except Exception as exc:  # noqa: BLE001 - the material still counts when retrieval fails
+        log.warning("retrieval for the defect check failed: %s", exc)
+    unique: dict[str, Passage] = {}
+    for p in [*found, *material_passages(brief.material)]:
+        unique.setdefault(p.chunk_id, p)
+    return list(unique.values())
 
 
-def load_cases(path: Path) -> list[Case]:
-    """A YAML list of ``{id, brief}``, or a folder of such files (read in name order)."""
-    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-    cases: list[Case] = []
-    for f in files:
-        for entry in yaml.safe_load(f.read_text(encoding="utf-8")) or []:
-            cases.append(Case(id=str(entry["id"]), brief=Brief.model_validate(entry["brief"])))
-    ids = [c.id for c in cases]
-    if len(ids) != len(set(ids)):
-        raise ValueError(f"duplicate case ids in {path}")
-    return cases
+def _draft_metrics(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> dict[str, Any]:
+    """The deterministic checks of one draft: defects, placeholders, principle evidence, key points."""
+    defects = scorers.find_defects(draft, brief, passages)
+    evidence, principles = scorers.principle_coverage(draft)
+    return {
+        "defects": scorers.defect_counts(defects) if defects is not None else None,
+        "defects_total": len(defects) if defects is not None else None,
+        "defect_list": defects or [],
+        "placeholders": len(scorers.placeholders(draft)),
+        "evidence_coverage": evidence,
+        "evidence_principles": principles,
+        "coverage": scorers.key_point_coverage(draft, brief.key_points),
+    }
 
 
-def score_output(out: SystemOutput, judge: BaseChatModel | None) -> dict[str, Any]:
-    """Every metric for one draft. A judge failure is recorded in ``judge_error``, not raised."""
+def score_output(
+    out: SystemOutput,
+    judge: BaseChatModel | None,
+    *,
+    case: Case | None = None,
+    passages: Sequence[Passage] = (),
+) -> dict[str, Any]:
+    """Every metric for one draft. A judge failure is recorded in ``judge_error``, not raised.
+
+    ``case`` gives the brief the defects are checked against and the expected genre (default: the
+    draft's own brief, no expectation); ``passages`` are the case's sources (see case_passages).
+    """
     draft = out.draft
+    brief = case.brief if case is not None else draft.brief
     grounding, n_cited = scorers.citation_grounding(draft)
     n_violations, rules = scorers.violations(draft)
     row: dict[str, Any] = {
         "chars": draft.char_count,
-        "length_score": round(scorers.length_score(draft.char_count, draft.brief.length), 2),
+        "length_score": round(scorers.length_score(draft.char_count, brief.length), 2),
         "adherence": scorers.outline_adherence(out.reference_outline, draft.paragraphs),
-        "coverage": scorers.key_point_coverage(draft, draft.brief.key_points),
         "grounding": grounding,
         "cited_sentences": n_cited,
         "violations": n_violations,
         "violation_rules": rules,
         **scorers.cost_metrics(draft.costs),
         "note": out.note,
+        "draft_genre": draft.brief.genre,
+        "expect_genre": list(case.expect_genre) if case is not None else [],
+        "genre_correct": scorers.genre_correct(draft.brief.genre, case.expect_genre) if case is not None else None,
+        **_draft_metrics(draft, brief, passages),
     }
+    if out.before is not None:
+        before = _draft_metrics(out.before, brief, passages)
+        row.update({f"{k}_before": v for k, v in before.items() if k != "defect_list"})
+        row["chars_before"] = out.before.char_count
+        if row["defects_total"] is not None and before["defects_total"] is not None:
+            row["worse"] = row["defects_total"] > before["defects_total"]
     if judge is not None:
         judge_costs = Costs()
         try:
@@ -120,11 +175,13 @@ def run_eval(
     context_tokens: int = 4096,
     retries: int = 1,
     retry_wait: float = 60.0,
+    previous: PreviousPipeline | None = None,
 ) -> list[dict[str, Any]]:
     """Run every system on every case into ``out_dir``; returns the result rows.
 
     A system that raises is tried again ``retries`` times after ``retry_wait`` seconds (a shared
     local server may restart or drop a connection); after that the failure is recorded.
+    ``previous`` is the earlier commit the ``previous`` system runs.
     """
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
@@ -132,14 +189,34 @@ def run_eval(
     systems = [s for s in ORDER if s in systems]
     drafts_dir = out_dir / "drafts"
     drafts_dir.mkdir(parents=True, exist_ok=True)
+    passages_dir = out_dir / "passages"
+    passages_dir.mkdir(exist_ok=True)
     rows: list[dict[str, Any]] = []
     total = len(cases) * len(systems)
     done = 0
     for case in cases:
-        ctx = CaseContext(llm=llm, store=store, context_tokens=context_tokens)
+        ctx = CaseContext(
+            llm=llm,
+            store=store,
+            context_tokens=context_tokens,
+            request=case.request,
+            material_files=case.material_files,
+            previous=previous,
+            case_id=case.id,
+        )
+        passages = case_passages(case.brief, store)
+        (passages_dir / f"{case.id}.json").write_text(
+            json.dumps([p.model_dump(mode="json") for p in passages], ensure_ascii=False, indent=1), encoding="utf-8"
+        )
         for system in systems:
             done += 1
-            base = {"system": system, "case_id": case.id, "genre": case.brief.genre, "target": case.brief.length}
+            base = {
+                "system": system,
+                "case_id": case.id,
+                "split": case.split,
+                "genre": case.brief.genre,
+                "target": case.brief.length,
+            }
             log.info("[%d/%d] %s / %s ...", done, total, case.id, system)
             started = time.perf_counter()
             output, error = None, ""
@@ -159,18 +236,22 @@ def run_eval(
             stem = f"{case.id}__{system}"
             (drafts_dir / f"{stem}.json").write_text(output.draft.model_dump_json(indent=1), encoding="utf-8")
             (drafts_dir / f"{stem}.txt").write_text(_draft_text(output.draft), encoding="utf-8")
-            row = {**base, **score_output(output, judge), "error": "", "wall_seconds": _since(started)}
+            if output.before is not None:
+                (drafts_dir / f"{stem}__before.txt").write_text(_draft_text(output.before), encoding="utf-8")
+            scored = score_output(output, judge, case=case, passages=passages)
+            row = {**base, **scored, "error": "", "wall_seconds": _since(started)}
             rows.append(row)
             log.info(
-                "[%d/%d] %s / %s: %d字 篇幅%.0f 覆盖%s 五气%s (%.0fs)",
+                "[%d/%d] %s / %s: %d字 篇幅%.0f 缺陷%s 待补%d 文种%s (%.0fs)",
                 done,
                 total,
                 case.id,
                 system,
                 row["chars"],
                 row["length_score"],
-                row["coverage"],
-                row.get("principles_mean"),
+                row["defects_total"],
+                row["placeholders"],
+                row["draft_genre"],
                 row["wall_seconds"],
             )
             _write_outputs(out_dir, rows, systems, meta)
@@ -183,103 +264,40 @@ def _since(started: float) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-# -- configuration record ------------------------------------------------------------------------
-def settings_record(settings: Settings) -> dict[str, Any]:
-    """Settings without secrets, JSON-ready."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):
-        if "api_key" in f.name:
-            continue
-        value = getattr(settings, f.name)
-        out[f.name] = str(value) if isinstance(value, Path) else value
-    return out
-
-
-def git_commit() -> str:
-    try:
-        res = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=EVALS_DIR.parent, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    if res.returncode != 0:
-        return ""
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=EVALS_DIR.parent, capture_output=True, text=True, timeout=10, check=False
-    )
-    return res.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def prompt_versions() -> dict[str, str]:
-    """The prompt file each stage uses: ``stage.variant`` -> ``stage.variant.vN``."""
-    return {name: load_prompt(name).name for name in list_prompts()}
-
-
-def machine() -> str:
-    return (
-        f"{platform.platform()}，{platform.machine()}，{os.cpu_count()} 个 CPU 核，Python {platform.python_version()}"
-    )
-
-
-def build_meta(settings: Settings, cases_file: Path, cases: Sequence[Case], systems: Sequence[str]) -> dict[str, Any]:
-    judge_url = settings.judge_base_url or settings.llm_base_url
-    versions = prompt_versions()
-    used = (
-        "outline.default",
-        "draft.section",
-        "draft.opening",
-        "review.scores",
-        "revise.comments",
-        "revise.section",
-        "baseline.oneshot",
-    )
-    return {
-        "date": now_iso(),
-        "writer_model": f"{settings.llm_model} @ {settings.llm_base_url}",
-        "judge_model": f"{settings.judge_model or settings.llm_model} @ {judge_url}",
-        "machine": machine(),
-        "cases_file": str(cases_file),
-        "cases_sha256": hashlib.sha256(cases_file.read_bytes()).hexdigest() if cases_file.is_file() else "",
-        "n_cases": len(cases),
-        "case_ids": [c.id for c in cases],
-        "systems": list(systems),
-        "prompt_versions": "、".join(versions[u] for u in used if u in versions),
-        "prompts": versions,
-        "heading_match": scorers.HEADING_MATCH,
-        "grounding_threshold": scorers.GROUNDING_THRESHOLD,
-        "coverage_threshold": COVERED,
-        "counted_severities": sorted(scorers.COUNTED_SEVERITIES),
-        "git_commit": git_commit(),
-        "settings": settings_record(settings),
-    }
-
-
-def new_run_dir(out: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = out / stamp
-    n = 1
-    while path.exists():
-        n += 1
-        path = out / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path
-
-
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m evals.run", description="文稿质量评测：各系统 × 各用例")
-    p.add_argument("--limit", type=int, default=0, help="只跑前 N 个用例")
-    p.add_argument("--systems", default=",".join(ORDER), help="逗号分隔：urgent,slow,baseline")
+    p.add_argument("--limit", type=int, default=0, help="只跑前 N 个用例（在 --split 筛选之后）")
+    p.add_argument("--systems", default=DEFAULT_SYSTEMS, help=f"逗号分隔，可选：{','.join(ORDER)}")
     p.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="用例 YAML 文件或目录")
+    p.add_argument("--split", choices=["all", "tune", "holdout"], default="all", help="只跑某一组用例")
+    p.add_argument("--only", default="", help="逗号分隔的用例 id，只跑这些")
+    p.add_argument("--previous", default="HEAD^", help="previous 系统所用的早先提交（默认 HEAD^，即当前提交的上一个）")
+    p.add_argument("--judge", action="store_true", help="另请评审模型给五气三情打分（默认不打分）")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果根目录")
     p.add_argument("--retries", type=int, default=1, help="某篇失败后重试的次数（每次先等 60 秒）")
-    p.add_argument("--no-judge", action="store_true", help="不请评审模型打分（只算免模型指标）")
+    p.add_argument("--no-judge", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old commands
     p.add_argument(
         "--data-dir", type=Path, default=None, help="评测专用索引所在目录（默认：<数据目录>/evals，与日常范文库分开）"
     )
     return p.parse_args(argv)
 
 
+def reproduce_command(argv: Sequence[str], previous_commit: str = "") -> str:
+    """The command line of this run, with the previous system's commit pinned (HEAD^ moves)."""
+    args = list(argv)
+    if previous_commit:
+        for i, a in enumerate(args):
+            if a.startswith("--previous="):
+                args[i] = f"--previous={previous_commit}"
+            elif a == "--previous" and i + 1 < len(args):
+                args[i + 1] = previous_commit
+        if not any(a == "--previous" or a.startswith("--previous=") for a in args):
+            args += ["--previous", previous_commit]
+    return shlex.join(["python", "-m", "evals.run", *args])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(argv)
     # Progress at INFO from evals and drafting; libraries (httpx logs every request) at WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
@@ -295,9 +313,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         log.error("未知系统：%s（可选：%s）", "、".join(unknown), "、".join(SYSTEMS))
         return 2
-    cases = load_cases(args.cases)
+    try:
+        cases = select_split(load_cases(args.cases), args.split)
+    except (OSError, ValueError) as exc:
+        log.error("用例文件有误：%s", exc)
+        return 2
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        missing = sorted(set(wanted) - {c.id for c in cases})
+        if missing:
+            log.error("没有这些用例：%s", "、".join(missing))
+            return 2
+        cases = [c for c in cases if c.id in wanted]
     if args.limit:
         cases = cases[: args.limit]
+    previous = None
+    if "previous" in systems:
+        try:
+            previous = PreviousPipeline(args.previous, settings)
+        except ValueError as exc:
+            log.error("%s", exc)
+            return 2
     # The eval index holds the bundled corpus only, so results do not depend on the user's own library.
     eval_settings = settings.replace(data_dir=args.data_dir or settings.data_dir / "evals")
     log.info("building the eval index under %s", eval_settings.index_dir)
@@ -308,19 +344,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = build_meta(settings, args.cases, cases, [s for s in ORDER if s in systems])
     meta["eval_index"] = str(eval_settings.index_dir)
     meta["args"] = {k: str(v) for k, v in vars(args).items()}
+    meta["split"] = args.split
+    meta["judge"] = bool(args.judge)
+    meta["reproduce"] = reproduce_command(argv, previous.commit if previous is not None else "")
+    if previous is not None:
+        meta["previous_commit"] = previous.commit
     (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     log.info("writing results to %s", out_dir)
-    run_eval(
-        cases,
-        systems,
-        llm=get_chat_model(settings),
-        judge=None if args.no_judge else get_judge_model(settings),
-        store=store,
-        out_dir=out_dir,
-        meta=meta,
-        context_tokens=settings.context_tokens,
-        retries=args.retries,
-    )
+    try:
+        run_eval(
+            cases,
+            systems,
+            llm=get_chat_model(settings),
+            judge=get_judge_model(settings) if args.judge else None,
+            store=store,
+            out_dir=out_dir,
+            meta=meta,
+            context_tokens=settings.context_tokens,
+            retries=args.retries,
+            previous=previous,
+        )
+    finally:
+        if previous is not None:
+            previous.close()
     log.info("done: %s", out_dir / "report.md")
     return 0
 

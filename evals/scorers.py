@@ -8,10 +8,13 @@ returns ``None`` — shown as N/A, and left out of means.
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drafting.domain import PRINCIPLES, STANCES, Costs, Criterion, Draft, Outline
+from drafting.domain import PRINCIPLES, STANCES, Brief, Costs, Criterion, Draft, Outline, Passage
 from drafting.references import overlap
 from drafting.review import check_draft, score_draft
 from drafting.revise import UNCOVERED, coverage_map
@@ -32,6 +35,15 @@ __all__ = [
     "judge_scores",
     "cost_metrics",
     "longest_increasing",
+    "PLACEHOLDER",
+    "DEFECT_KINDS",
+    "draft_text",
+    "placeholders",
+    "find_defects",
+    "gate_available",
+    "defect_counts",
+    "genre_correct",
+    "principle_coverage",
 ]
 
 # A heading counts as present when some line of the draft holds this share of its bigrams.
@@ -181,3 +193,117 @@ def cost_metrics(costs: Costs) -> dict[str, float | int]:
         "tokens_out": costs.tokens_out,
         "seconds": costs.seconds,
     }
+
+
+# -- deterministic defect counts (issue 11 item 4) ---------------------------------------------------
+PLACEHOLDER = re.compile(r"〔待补：[^〕]*〕")
+# The kinds drafting.gate counts, in report order (the gate's DefectKind values).
+DEFECT_KINDS: tuple[str, ...] = (
+    "transplanted_fact",
+    "unsourced_fact",
+    "copied_run",
+    "fragment",
+    "repeat",
+    "leaked",
+    "register",
+    "numbering",
+)
+
+
+def draft_text(draft: Draft) -> str:
+    """What the gate reads: the title line, then the body."""
+    return f"{draft.title}\n{draft.body_text}"
+
+
+def placeholders(draft: Draft) -> list[str]:
+    """Every 〔待补：…〕 placeholder in the draft, in order."""
+    return PLACEHOLDER.findall(draft_text(draft))
+
+
+def _gate() -> Any | None:
+    """drafting.gate of this checkout, or None while it does not exist.
+
+    A module found outside the ``drafting`` package being run (an editable install of another
+    checkout answers for submodules this one lacks) does not count.
+    """
+    import drafting
+
+    try:
+        gate = importlib.import_module("drafting.gate")
+    except ImportError:
+        return None
+    if Path(gate.__file__ or "").resolve().parent != Path(drafting.__file__ or "").resolve().parent:
+        return None
+    return gate
+
+
+def gate_available() -> bool:
+    return _gate() is not None
+
+
+def find_defects(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> list[dict[str, str]] | None:
+    """drafting.gate's defects of the draft, as ``{kind, text, detail}``; None while there is no gate.
+
+    ``brief`` and ``passages`` are the case's own (the same for every system), not the draft's, so
+    every system is counted against the same sources.
+    """
+    gate = _gate()
+    if gate is None:
+        return None
+    found = gate.find_defects(draft_text(draft), brief=brief, passages=list(passages))
+    return [
+        {"kind": str(getattr(d.kind, "value", d.kind)), "text": str(d.text), "detail": str(getattr(d, "detail", ""))}
+        for d in found
+    ]
+
+
+def defect_counts(defects: Sequence[Mapping[str, str]]) -> dict[str, int]:
+    """Count per kind: every kind of DEFECT_KINDS as a key (0 when absent), plus any other kind found."""
+    counts = dict.fromkeys(DEFECT_KINDS, 0)
+    for d in defects:
+        counts[d["kind"]] = counts.get(d["kind"], 0) + 1
+    return counts
+
+
+def genre_correct(genre: str, expected: Sequence[str]) -> bool | None:
+    """Whether the genre the system worked with is one of the expected names; None when none is expected."""
+    if not expected:
+        return None
+    return genre.strip() in {g.strip() for g in expected}
+
+
+def _evidence_items(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return 1 if value.strip() else 0
+    if isinstance(value, Sequence):
+        return sum(1 for v in value if str(getattr(v, "text", v)).strip())
+    return 1
+
+
+def principle_coverage(draft: Draft) -> tuple[int | None, list[str]]:
+    """(how many of the five principles have at least one evidence sentence, which ones).
+
+    Uses drafting.review.principle_evidence(draft) when it exists; ``(None, [])`` otherwise. It may
+    return a mapping from principle (Criterion or its name) to sentences, or a list of items with
+    ``criterion`` and ``sentences``/``evidence``.
+    """
+    from drafting import review
+
+    fn = getattr(review, "principle_evidence", None)
+    if fn is None:
+        return None, []
+    evidence = fn(draft)
+    per: dict[str, int] = {}
+    if isinstance(evidence, Mapping):
+        for key, value in evidence.items():
+            name = str(getattr(key, "value", key))
+            per[name] = per.get(name, 0) + _evidence_items(value)
+    else:
+        for item in evidence or []:
+            name = str(getattr(getattr(item, "criterion", ""), "value", getattr(item, "criterion", "")))
+            value = getattr(item, "sentences", None) or getattr(item, "evidence", None)
+            per[name] = per.get(name, 0) + _evidence_items(value)
+    covered = [c.value for c in PRINCIPLES if per.get(c.value, 0) > 0]
+    return len(covered), covered

@@ -10,6 +10,8 @@
   ``一、…`` lines start body sections). For outline adherence it is measured against the outline
   our pipeline produced for the same brief (when ``urgent`` or ``slow`` ran first in this run,
   else N/A): "did the one-shot draft cover the structure a planned draft would have".
+- ``previous``: the 急稿 pipeline of an earlier commit, through its own CLI (evals/previous.py); the
+  run passes a PreviousPipeline in ``CaseContext.previous``. Its outline is its own.
 
 A system is a function ``(brief, CaseContext) -> SystemOutput``; they run in ``ORDER`` so the
 reuse above is possible whatever order ``--systems`` names them in.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drafting.brief import brief_summary
@@ -33,6 +36,8 @@ from drafting.revise import revise
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from .previous import PreviousPipeline
+
 __all__ = [
     "CaseContext",
     "SystemOutput",
@@ -43,21 +48,30 @@ __all__ = [
     "run_urgent",
     "run_slow",
     "run_baseline",
+    "run_previous",
     "parse_baseline",
 ]
 
 BASELINE_PROMPT = "baseline.oneshot.v1"
-ORDER: tuple[str, ...] = ("urgent", "slow", "baseline")
+ORDER: tuple[str, ...] = ("urgent", "slow", "baseline", "previous")
 
 
 @dataclass
 class CaseContext:
-    """What every system gets for one case: the writer model, the store, and a per-case memo."""
+    """What every system gets for one case: the writer model, the store, and a per-case memo.
+
+    ``request`` and ``material_files`` are the case as the writer gave it (for systems that start
+    from a CLI); ``previous`` is the run's PreviousPipeline, when the previous system runs.
+    """
 
     llm: BaseChatModel
     store: Any
     context_tokens: int = 4096
     memo: dict[str, Any] = field(default_factory=dict)
+    request: str = ""
+    material_files: tuple[Path, ...] = ()
+    previous: PreviousPipeline | None = None
+    case_id: str = "case"
 
 
 @dataclass
@@ -67,6 +81,8 @@ class SystemOutput:
     reference_outline: Outline | None
     passages: list[Passage] = field(default_factory=list)
     note: str = ""
+    # For a revision system: the draft before the round, so the round's effect can be measured.
+    before: Draft | None = None
 
 
 System = Callable[[Brief, CaseContext], SystemOutput]
@@ -93,7 +109,9 @@ def run_slow(brief: Brief, ctx: CaseContext) -> SystemOutput:
     costs = Costs.model_validate(run.draft.costs.model_dump())
     version, comments = revise(run.draft, [], RevisionMode.SLOW, ctx.llm, run.passages, costs=costs)
     note = f"采纳评审意见 {len(comments)} 条" + ("；复用同一轮的急稿初稿" if reused else "")
-    return SystemOutput(draft=version.draft, reference_outline=run.outline, passages=run.passages, note=note)
+    return SystemOutput(
+        draft=version.draft, reference_outline=run.outline, passages=run.passages, note=note, before=run.draft
+    )
 
 
 def run_baseline(brief: Brief, ctx: CaseContext) -> SystemOutput:
@@ -114,7 +132,24 @@ def run_baseline(brief: Brief, ctx: CaseContext) -> SystemOutput:
     )
 
 
-SYSTEMS: dict[str, System] = {"urgent": run_urgent, "slow": run_slow, "baseline": run_baseline}
+def run_previous(brief: Brief, ctx: CaseContext) -> SystemOutput:
+    if ctx.previous is None:
+        raise RuntimeError("previous 系统需要一个 PreviousPipeline（evals.run 的 --previous）")
+    draft, passages, note = ctx.previous.draft(
+        brief, request=ctx.request, material_files=ctx.material_files, name=ctx.case_id
+    )
+    label = f"提交 {ctx.previous.commit[:8]}"
+    return SystemOutput(
+        draft=draft, reference_outline=draft.outline, passages=passages, note=f"{label}；{note}" if note else label
+    )
+
+
+SYSTEMS: dict[str, System] = {
+    "urgent": run_urgent,
+    "slow": run_slow,
+    "baseline": run_baseline,
+    "previous": run_previous,
+}
 
 _MARKUP = re.compile(r"^#+\s*|\*\*|__")
 _TITLE_PREFIX = re.compile(r"^[【\[]?(?:标题|题目)[】\]]?[：:]?\s*")

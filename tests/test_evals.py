@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import types
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -22,8 +26,10 @@ from drafting.domain import (
     OutlineSection,
     Passage,
 )
+from evals import previous as prev
 from evals import report, scorers, systems
-from evals.run import DEFAULT_CASES, Case, load_cases, main, run_eval
+from evals.casefile import select_split
+from evals.run import DEFAULT_CASES, USABLE_CASES, Case, case_passages, load_cases, main, run_eval, score_output
 
 CRITERIA = ["通天气", "接地气", "聚人气", "溢才气", "显霸气", "动之以情", "晓之以理", "孚之以威"]
 FILLER = "我们要坚持问题导向，把各项措施落到实处，让群众看到实实在在的变化"
@@ -315,7 +321,10 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## 各系统平均值" in md and "| 篇幅得分(0-100) ↑ |" in md and "写作模型：fake" in md
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((out / "drafts").glob("*.json"))) == 6 and len(list((out / "drafts").glob("*.txt"))) == 6
+    assert len(list((out / "drafts").glob("*.json"))) == 6
+    # Every draft as text, and the slow system's draft before its round.
+    assert len(list((out / "drafts").glob("*.txt"))) == 8 and len(list((out / "drafts").glob("*__before.txt"))) == 2
+    assert len(list((out / "passages").glob("*.json"))) == 2
 
 
 def test_broken_draft_scores_lower_on_adherence_and_coverage(tmp_path: Path, store: Any) -> None:
@@ -405,3 +414,491 @@ def test_cli_writes_a_results_folder_with_its_config(
     assert config["eval_index"].startswith(str(get_settings().data_dir))
     assert {p.name for p in run_dir.iterdir()} >= {"report.md", "results.jsonl", "config.json", "chart.png", "drafts"}
     assert main(["--systems", "nonsense", "--out", str(tmp_path / "results")]) == 2
+
+
+# -- the usable-draft eval (issue 11 item 4): cases, previous system, defect scorers, report -------------
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+
+def _corpus_docs() -> list[tuple[str, str]]:
+    titles = {}
+    for manifest in CORPUS.glob("manifest-*.jsonl"):
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            titles[Path(entry.get("file") or entry.get("path") or "").stem] = entry["title"]
+    return [(titles.get(p.stem, ""), p.read_text(encoding="utf-8")) for p in sorted((CORPUS / "docs").glob("*.txt"))]
+
+
+def test_usable_cases_load_and_cover_genres_splits_and_material() -> None:
+    cases = load_cases(USABLE_CASES)
+    assert len(cases) >= 16
+    expected = {c.expect_genre[0] for c in cases}
+    assert len(expected) >= 9
+    assert {c.split for c in cases} == {"tune", "holdout"}
+    for split in ("tune", "holdout"):
+        part = select_split(cases, split)
+        assert len(part) >= len(cases) // 3 and len({c.expect_genre[0] for c in part}) >= 6
+    for c in cases:
+        assert c.expect_genre and c.topic, c.id
+        assert 500 <= c.brief.length <= 1200, c.id
+    # Pasted instructions only: the brief (length included) was read from the request.
+    requests = [c for c in cases if c.request]
+    assert len(requests) >= 3 and all(c.brief.request == c.request for c in requests)
+    hero = next(c for c in requests if "调解主任" in c.request)
+    assert "先进事迹报告会的演讲稿" in hero.request and hero.brief.length == 800
+    # Material: real files whose text is in the brief, with figures the draft should use.
+    with_material = [c for c in cases if c.material_files]
+    assert len(with_material) >= 4
+    for c in with_material:
+        for f in c.material_files:
+            assert f.is_file() and f.parent.name == "material" and f.suffix == ".txt"
+            text = f.read_text(encoding="utf-8")
+            assert text in c.brief.material and re.search(r"\d", text)
+
+
+def test_usable_case_topics_are_mostly_new_to_the_corpus() -> None:
+    docs = _corpus_docs()
+    assert len(docs) >= 30 and all(title for title, _ in docs)
+    cases = load_cases(USABLE_CASES)
+    for c in cases:
+        assert not any(c.topic in title for title, _ in docs), c.id
+    new = [c for c in cases if sum(c.topic in text for _, text in docs) <= 1]
+    assert len(new) >= 3 * len(cases) // 4
+
+
+def test_case_file_errors_are_clear(tmp_path: Path) -> None:
+    def load(text: str) -> Any:
+        f = tmp_path / "c.yaml"
+        f.write_text(text, encoding="utf-8")
+        return load_cases(f)
+
+    with pytest.raises(ValueError, match="未知字段"):
+        load("- id: a\n  brief: {title: t}\n  spilt: tune\n")
+    with pytest.raises(ValueError, match="split"):
+        load("- id: a\n  brief: {title: t}\n  split: train\n")
+    with pytest.raises(ValueError, match="找不到材料文件"):
+        load("- id: a\n  brief: {title: t}\n  material: [material/none.txt]\n")
+    with pytest.raises(ValueError, match="只能给一个"):
+        load("- id: a\n  brief: {title: t}\n  request: 写个通知\n")
+    with pytest.raises(ValueError, match="任务书无效"):
+        load("- id: a\n  brief: {title: t, length: 5}\n")
+    (tmp_path / "m.txt").write_text("全区共有网格员312名。", encoding="utf-8")
+    (case,) = load("- id: a\n  request: 请起草一个通知，约600字\n  material: [m.txt]\n  expect_genre: 通知\n")
+    assert case.brief.genre == "通知" and case.brief.length == 600 and case.expect_genre == ("通知",)
+    assert case.brief.material == ["全区共有网格员312名。"] and case.material_files == ((tmp_path / "m.txt"),)
+    with pytest.raises(ValueError):
+        select_split([case], "train")
+    assert select_split([case], "all") == [case] and select_split([case], "tune") == []
+
+
+# A stand-in for drafting.gate (the lead's module): flags figures that a corpus passage has and
+# neither the brief nor the material has, and lines in 【】; records what it was asked.
+class FakeGate(types.SimpleNamespace):
+    def __init__(self) -> None:
+        super().__init__(calls=[])
+
+    def find_defects(self, text: str, *, brief: Brief, passages: Sequence[Passage]) -> list[Any]:
+        self.calls.append((text, brief, list(passages)))
+        own = " ".join([brief.request, brief.facts, *brief.key_points, *brief.material])
+        corpus = " ".join(p.text for p in passages if p.origin == "corpus")
+        found = []
+        for number in sorted(set(re.findall(r"\d+(?:\.\d+)?%?", text))):
+            if number in corpus and number not in own:
+                found.append(types.SimpleNamespace(kind=types.SimpleNamespace(value="transplanted_fact"), text=number))
+        for line in text.splitlines():
+            if line.startswith("【"):
+                found.append(types.SimpleNamespace(kind="leaked", text=line, detail="标记行"))
+        return found
+
+
+@pytest.fixture
+def fake_gate(monkeypatch: pytest.MonkeyPatch) -> FakeGate:
+    gate = FakeGate()
+    monkeypatch.setattr(scorers, "_gate", lambda: gate)
+    return gate
+
+
+def _corpus_passage(text: str) -> Passage:
+    return Passage(chunk_id="x1", doc_id="sa01", title="在全县安全生产工作会议上的讲话", text=text)
+
+
+def test_placeholders_and_genre_correct() -> None:
+    d = _draft([("排查", "去年共排查隐患〔待补：去年排查隐患数〕处，整改〔待补：整改率〕。〔待补〕不算。")])
+    assert scorers.placeholders(d) == ["〔待补：去年排查隐患数〕", "〔待补：整改率〕"]
+    assert scorers.genre_correct("演讲稿", ("演讲稿", "先进事迹报告")) is True
+    assert scorers.genre_correct("报告", ("演讲稿", "先进事迹报告")) is False
+    assert scorers.genre_correct("报告", ()) is None
+
+
+def test_find_defects_uses_the_gate_on_title_and_body(fake_gate: FakeGate) -> None:
+    brief = _brief(facts="全县有企业86家")
+    d = _draft([("形势", "全县有企业86家，去年发生事故11起。\n【三、组织保障】")], brief=brief)
+    passages = [_corpus_passage("全年共发生各类生产安全事故11起、死亡6人")]
+    found = scorers.find_defects(d, brief, passages)
+    assert found == [
+        {"kind": "transplanted_fact", "text": "11", "detail": ""},
+        {"kind": "leaked", "text": "【三、组织保障】", "detail": "标记行"},
+    ]
+    text, asked_brief, asked_passages = fake_gate.calls[0]
+    assert text.splitlines()[0] == d.title and "一、形势" in text and asked_brief is brief
+    assert asked_passages == passages
+    counts = scorers.defect_counts(found)
+    assert counts["transplanted_fact"] == 1 and counts["leaked"] == 1 and counts["fragment"] == 0
+    assert set(scorers.DEFECT_KINDS) <= set(counts)
+
+
+def test_no_gate_means_no_defect_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scorers, "_gate", lambda: None)
+    assert scorers.find_defects(_draft(INTACT), _brief(), []) is None
+    row = score_output(systems.SystemOutput(draft=_draft(INTACT), reference_outline=None), None)
+    assert row["defects"] is None and row["defects_total"] is None and row["defect_list"] == []
+
+
+def test_a_gate_from_another_checkout_does_not_count(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib
+
+    elsewhere = types.ModuleType("drafting.gate")
+    elsewhere.__file__ = str(tmp_path / "other" / "drafting" / "gate.py")
+    monkeypatch.setattr(importlib, "import_module", lambda name: elsewhere)
+    assert scorers._gate() is None
+    import drafting
+
+    here = types.ModuleType("drafting.gate")
+    here.__file__ = str(Path(drafting.__file__).parent / "gate.py")
+    monkeypatch.setattr(importlib, "import_module", lambda name: here)
+    assert scorers._gate() is here
+
+
+def test_principle_coverage_reads_principle_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drafting import review
+    from drafting.domain import Criterion
+
+    monkeypatch.delattr(review, "principle_evidence", raising=False)
+    assert scorers.principle_coverage(_draft(INTACT)) == (None, [])
+    as_map = {Criterion.TONGTIANQI: ["贯彻条例。"], "接地气": ["全县86家。"], "聚人气": [], "溢才气": ""}
+    monkeypatch.setattr(review, "principle_evidence", lambda draft: as_map, raising=False)
+    assert scorers.principle_coverage(_draft(INTACT)) == (2, ["通天气", "接地气"])
+    items = [
+        types.SimpleNamespace(criterion=Criterion.XIANBAQI, sentences=["6月底前完成。"]),
+        types.SimpleNamespace(criterion=Criterion.YICAIQI, sentences=[]),
+    ]
+    monkeypatch.setattr(review, "principle_evidence", lambda draft: items, raising=False)
+    assert scorers.principle_coverage(_draft(INTACT)) == (1, ["显霸气"])
+
+
+def test_case_passages_are_retrieval_plus_all_material(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    material = [f"{i}号材料：全区共有网格员{300 + i}名，配备手持终端。" * 20 for i in range(8)]
+    brief = _brief(material=material)
+    passages = case_passages(brief, store)
+    from drafting.references import material_passages
+
+    mats = material_passages(material)
+    assert len(mats) > 6  # more than the pipeline hands the model: all of it counts here
+    assert [p for p in passages if p.origin == "material"] == mats
+    assert any(p.origin == "corpus" for p in passages)
+    # Passages under the pipeline's relevance floor still count: another system may have used them.
+    import drafting.retrieve
+
+    monkeypatch.setattr(drafting.retrieve, "relevant_passages", lambda query, found, **kw: [])
+    from drafting.pipeline import gather_passages
+
+    assert not [p for p in gather_passages(brief, store) if p.origin == "corpus"]
+    floored = case_passages(brief, store)
+    raw = drafting.retrieve.retrieve(brief.query_text(), store, k=6)
+    assert raw and {p.chunk_id for p in floored if p.origin == "corpus"} == {p.chunk_id for p in raw}
+    assert len({p.chunk_id for p in floored}) == len(floored)
+
+
+def test_slow_rows_compare_before_and_after(fake_gate: FakeGate) -> None:
+    before = _draft([("形势", "全县有企业86家。")], brief=_brief(facts="全县有企业86家"))
+    after = _draft([("形势", "全县有企业86家，去年发生事故11起。")], brief=before.brief)
+    out = systems.SystemOutput(draft=after, reference_outline=None, before=before)
+    passages = [_corpus_passage("全年共发生各类生产安全事故11起")]
+    row = score_output(out, None, passages=passages)
+    assert row["defects_total_before"] == 0 and row["defects_total"] == 1 and row["worse"] is True
+    assert row["chars_before"] == before.char_count and "defect_list_before" not in row
+    same = score_output(systems.SystemOutput(draft=before, reference_outline=None, before=before), None)
+    assert same["worse"] is False
+
+
+# -- the previous system, with a fake command runner ------------------------------------------------------
+OLD_GENRES = ["讲话稿", "工作报告", "汇报材料", "通知", "总结"]
+
+
+def _git_repo(path: Path) -> Path:
+    """A repository with two commits: drafting/__init__.py says V = 1, then V = 2."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    (path / "drafting").mkdir(parents=True)
+    subprocess.run([*git, "init", "-q"], cwd=path, check=True)
+    for v in (1, 2):
+        (path / "drafting" / "__init__.py").write_text(f"V = {v}\n", encoding="utf-8")
+        subprocess.run([*git, "add", "."], cwd=path, check=True)
+        subprocess.run([*git, "commit", "-qm", f"v{v}"], cwd=path, check=True)
+    return path
+
+
+class FakeOldCli:
+    """Answers the commands PreviousPipeline runs the way an older `python -m drafting` would."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict[str, str], Path]] = []
+
+    def __call__(
+        self, cmd: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = list(cmd)
+        self.calls.append((cmd, dict(env), cwd))
+        done = lambda out="", err="", rc=0: subprocess.CompletedProcess(cmd, rc, out, err)  # noqa: E731
+        if cmd[1] == "-c":
+            return done(f"{env['PYTHONPATH']}/drafting/__init__.py\n")
+        if "--help" in cmd:
+            return done("usage: drafting draft [--request R] [--material ...] [--no-review] [--json JSON]")
+        if "index-corpus" in cmd:
+            return done(err="[corpus] 范文库：新增 36 篇")
+        out = Path(cmd[cmd.index("--json") + 1])
+        if "--request" in cmd:
+            brief = {"request": cmd[cmd.index("--request") + 1], "genre": "报告", "length": 800}
+        else:
+            brief = yaml.safe_load(Path(cmd[4]).read_text(encoding="utf-8"))
+            if brief["genre"] not in OLD_GENRES:
+                return done(err=f"错误：不支持的文种“{brief['genre']}”，可选：{'、'.join(OLD_GENRES)}\n", rc=2)
+        payload = {
+            "brief": {**brief, "retired_field": "旧版本才有的字段"},
+            "outline": {"title": "旧提纲", "sections": [{"heading": "抓好落实", "kind": "body", "old": 1}]},
+            "draft": {
+                "title": "旧版本写的稿子",
+                "sections": [
+                    {"heading": "", "kind": "opening", "text": "同志们："},
+                    {"heading": "一、抓好落实", "text": "去年发生事故11起。\n【二、保障】"},
+                ],
+                "citations": [{"n": 1, "bad": "schema"}],
+            },
+            "passages": [{"chunk_id": "c", "doc_id": "d", "title": "范文", "text": "事故11起", "extra": 1}],
+            "costs": {"calls": 7, "tokens_in": 900, "tokens_out": 300, "seconds": 12.5},
+        }
+        out.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        return done(err="[完成]")
+
+
+def _previous(tmp_path: Path, runner: Any) -> prev.PreviousPipeline:
+    from drafting.config import get_settings
+
+    settings = get_settings().replace(llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
+    return prev.PreviousPipeline(
+        "HEAD^", settings, repo=_git_repo(tmp_path / "repo"), runner=runner, workdir=tmp_path / "prev"
+    )
+
+
+def test_previous_extracts_the_commit_indexes_once_and_drafts_through_its_cli(tmp_path: Path) -> None:
+    cli = FakeOldCli()
+    pipeline = _previous(tmp_path, cli)
+    first = subprocess.run(["git", "rev-parse", "HEAD^"], cwd=tmp_path / "repo", capture_output=True, text=True)
+    assert pipeline.commit == first.stdout.strip()
+    material = tmp_path / "m.txt"
+    material.write_text("全县有企业86家。", encoding="utf-8")
+    draft, passages, note = pipeline.draft(_brief(genre="讲话稿"), material_files=[material], name="a")
+    assert (pipeline.tree / "drafting" / "__init__.py").read_text(encoding="utf-8") == "V = 1\n"
+    draft2, _, _ = pipeline.draft(_brief(), request="请起草一篇讲话，约800字", name="b")
+    commands = [c for c, _, _ in cli.calls]
+    assert sum("index-corpus" in c for c in commands) == 1  # indexed once for the run
+    drafts = [c for c in commands if "draft" in c and "--help" not in c]
+    assert (
+        drafts[0][1:5] == ["-m", "drafting", "draft", drafts[0][4]]
+        and drafts[0][4].endswith("brief.yaml")
+        and drafts[0][drafts[0].index("--material") + 1] == str(material)
+    )
+    assert "--no-review" in drafts[0] and drafts[0][drafts[0].index("--mode") + 1] == "urgent"
+    assert drafts[1][4:6] == ["--request", "请起草一篇讲话，约800字"]
+    for _, env, cwd in cli.calls:
+        assert env["PYTHONPATH"] == str(pipeline.tree) and cwd == pipeline.tree
+        assert env["DRAFTING_DATA_DIR"] == str(pipeline.data_dir)
+        assert env["DRAFTING_LLM_BASE_URL"] == "http://127.0.0.1:9/v1" and env["DRAFTING_LLM_MODEL"] == "m"
+    # Its JSON is read whatever fields it has or lacks.
+    assert (
+        draft.title == "旧版本写的稿子"
+        and draft.body_text == "同志们：\n一、抓好落实\n去年发生事故11起。\n【二、保障】"
+    )
+    assert draft.brief.genre == "讲话稿" and draft2.brief.genre == "报告" and draft.citations == []
+    assert draft.costs.calls == 7 and draft.costs.seconds == 12.5 and passages[0].text == "事故11起"
+    assert note == ""
+    root = pipeline.tree.parent
+    pipeline.close()
+    assert not root.exists()
+
+
+def test_previous_retries_a_genre_it_does_not_know_with_the_closest_one(tmp_path: Path) -> None:
+    cli = FakeOldCli()
+    pipeline = _previous(tmp_path, cli)
+    draft, _, note = pipeline.draft(_brief(genre="述职报告"), name="a")
+    assert draft.brief.genre == "工作报告" and "述职报告" in note and "工作报告" in note
+    pipeline.close()
+
+
+def test_previous_failures_are_clear(tmp_path: Path) -> None:
+    def broken(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float) -> Any:
+        if "-c" in cmd:
+            return subprocess.CompletedProcess(list(cmd), 0, "/usr/lib/python3/site-packages/drafting/__init__.py", "")
+        return subprocess.CompletedProcess(list(cmd), 0, "", "")
+
+    pipeline = _previous(tmp_path, broken)
+    with pytest.raises(RuntimeError, match="没有从"):
+        pipeline.draft(_brief())
+    with pytest.raises(RuntimeError, match="没有从"):  # remembered: not extracted again per case
+        pipeline.draft(_brief())
+    with pytest.raises(ValueError, match="找不到提交"):
+        prev.PreviousPipeline("no-such-rev", pipeline.settings, repo=tmp_path / "repo")
+
+
+def test_run_eval_with_previous_and_gate(tmp_path: Path, store: Any, fake_gate: FakeGate) -> None:
+    cases = [c for c in load_cases(USABLE_CASES) if c.id in ("hero-mediator-speech", "pledge-consumption-aid")]
+    cli = FakeOldCli()
+    out = tmp_path / "run"
+    rows = run_eval(
+        cases,
+        ["previous", "baseline", "slow"],
+        llm=ScriptedChatModel(),
+        judge=None,
+        store=store,
+        out_dir=out,
+        meta={"reproduce": "python -m evals.run --cases evals/cases/usable.yaml"},
+        retry_wait=0,
+        previous=_previous(tmp_path, cli),
+    )
+    assert [r["system"] for r in rows] == ["slow", "baseline", "previous"] * 2 and not any(r["error"] for r in rows)
+    by = {(r["case_id"], r["system"]): r for r in rows}
+    # Every system's draft of a case was checked against the same brief and passages.
+    asked = [(brief, [p.chunk_id for p in passages]) for _, brief, passages in fake_gate.calls]
+    hero = [a for a in asked if a[0].request.startswith("请撰写")]
+    assert len(hero) == 4 and all(a == hero[0] for a in hero)  # slow before, slow after, baseline, previous
+    assert any(cid.startswith("material-") for cid in hero[0][1])
+    old = by["hero-mediator-speech", "previous"]
+    assert old["draft_genre"] == "报告" and old["genre_correct"] is False
+    assert (
+        old["defects"]["leaked"] == 1
+        and {"kind": "leaked", "text": "【二、保障】", "detail": "标记行"} in old["defect_list"]
+    )
+    assert by["pledge-consumption-aid", "previous"]["note"].endswith("改用“讲话稿”")
+    assert by["pledge-consumption-aid", "baseline"]["genre_correct"] is True
+    assert "defects_total_before" in by["pledge-consumption-aid", "slow"]
+    saved = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert saved[2]["defect_list"] == old["defect_list"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## 缺陷计数" in md and "| 泄漏的提示词/提纲/任务书文字（leaked） |" in md
+    assert "## 慢稿一轮：前后对比" in md and "python -m evals.run --cases evals/cases/usable.yaml" in md
+    assert "五气三情分项平均" not in md  # no judge this run
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_usable_split_previous_and_judge_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any
+) -> None:
+    import drafting.llm
+    import drafting.store
+    import evals.run
+
+    real_open = drafting.store.open_store
+    judges: list[ScriptedChatModel] = []
+
+    def judge_model(settings: Any = None) -> ScriptedChatModel:
+        judges.append(ScriptedChatModel())
+        return judges[-1]
+
+    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, **kw: ScriptedChatModel())
+    monkeypatch.setattr(drafting.llm, "get_judge_model", judge_model)
+    monkeypatch.setattr(
+        drafting.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
+    )
+    made: list[prev.PreviousPipeline] = []
+    repo = _git_repo(tmp_path / "repo")
+
+    def previous(rev: str, settings: Any) -> prev.PreviousPipeline:
+        made.append(prev.PreviousPipeline(rev, settings, repo=repo, runner=FakeOldCli(), workdir=tmp_path / "prev"))
+        return made[-1]
+
+    monkeypatch.setattr(evals.run, "PreviousPipeline", previous)
+    argv = ["--cases", str(USABLE_CASES), "--split", "holdout", "--limit", "1", "--systems", "baseline,previous"]
+    assert main([*argv, "--out", str(tmp_path / "results")]) == 0
+    (run_dir,) = (tmp_path / "results").iterdir()
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    first_holdout = select_split(load_cases(USABLE_CASES), "holdout")[0].id
+    assert config["case_ids"] == [first_holdout] and config["split"] == "holdout" and config["judge"] is False
+    assert config["previous_commit"] == made[0].commit
+    assert made[0]._root is None and not list((tmp_path / "prev").iterdir())  # removed after the run
+    assert config["reproduce"].startswith("python -m evals.run --cases ") and "--split holdout" in config["reproduce"]
+    assert config["reproduce"].endswith(f"--previous {made[0].commit}")  # HEAD^ pinned to the commit it was
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["system"] for r in rows] == ["baseline", "previous"] and not judges  # no judge by default
+    assert "principles_mean" not in rows[0]
+    assert main([*argv, "--systems", "baseline", "--judge", "--out", str(tmp_path / "judged")]) == 0
+    (judged,) = (tmp_path / "judged").iterdir()
+    row = json.loads((judged / "results.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert len(judges) == 1 and row["principles_mean"] == 7.0
+    with pytest.raises(SystemExit):
+        main([*argv, "--split", "train", "--out", str(tmp_path / "x")])
+    assert main([*argv, "--previous", "no-such-rev", "--out", str(tmp_path / "x")]) == 2
+    assert main([*argv, "--only", "no-such-case", "--out", str(tmp_path / "x")]) == 2
+    only = ["--cases", str(USABLE_CASES), "--only", "letter-insurance-joint-check", "--systems", "baseline"]
+    assert main([*only, "--out", str(tmp_path / "only")]) == 0
+    (only_dir,) = (tmp_path / "only").iterdir()
+    assert json.loads((only_dir / "config.json").read_text(encoding="utf-8"))["case_ids"] == [only[3]]
+
+
+def test_report_defect_table_means_totals_and_zero_defect_drafts() -> None:
+    def row(system: str, case: str, **defects: int) -> dict[str, Any]:
+        counts = {**dict.fromkeys(scorers.DEFECT_KINDS, 0), **defects}
+        return {
+            "system": system,
+            "case_id": case,
+            "split": "tune" if case == "a" else "holdout",
+            "error": "",
+            "defects": counts,
+            "defects_total": sum(counts.values()),
+            "length_score": 90.0,
+            "genre_correct": case == "a",
+            "placeholders": 2,
+        }
+
+    rows = [
+        row("urgent", "a"),
+        row("urgent", "b", transplanted_fact=2, fragment=1),
+        row("baseline", "a", leaked=1),
+        {"system": "baseline", "case_id": "b", "error": "boom"},
+    ]
+    summary = report.defect_summary(rows, ["urgent", "baseline"])
+    assert summary["urgent"]["kinds"]["transplanted_fact"] == (1.0, 2)
+    assert summary["urgent"]["zero"] == 1 and summary["urgent"]["n"] == 2 and summary["urgent"]["total"] == 3
+    assert summary["baseline"]["kinds"]["leaked"] == (1.0, 1) and summary["baseline"]["n"] == 1
+    md = report.render_report(rows, ["urgent", "baseline"], {"reproduce": "make eval-usable SPLIT=all"})
+    assert "| 移植的事实（范文里的数字、人名、地名等）（transplanted_fact） | 1 / 2 | 0 / 0 |" in md
+    assert "| **合计** | 1.5 / 3 | 1 / 1 |" in md and "| 零缺陷稿件 | 1/2 | 0/1 |" in md
+    assert "| 文种正确率 ↑ | 0.5 | 1 |" in md and "| 待补占位(每篇) ↓ | 2 | 2 |" in md
+    assert "| tune | 0 / 90 | 1 / 90 |" in md and "make eval-usable SPLIT=all" in md
+    assert "- **baseline" not in md and "- **urgent / 急稿流程" not in md  # no defect_list given, no details
+    no_gate = [{**r, "defects": None, "defects_total": None} for r in rows]
+    assert "drafting.gate 不可用" in report.render_report(no_gate, ["urgent"], {})
+    assert report.render_chart(rows, ["urgent", "baseline"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not scorers.gate_available(), reason="drafting.gate not in this checkout")
+def test_find_defects_with_the_real_gate() -> None:
+    brief = _brief(facts="全县有企业86家", speaker="县长")
+    planted = _draft(
+        [
+            (
+                "清醒认识形势",
+                "全县有企业86家，全年共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%。\n【三、组织保障】",
+            )
+        ],
+        brief=brief,
+    )
+    passages = [_corpus_passage("全年共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%和33.3%。")]
+    found = scorers.find_defects(planted, brief, passages)
+    assert found is not None
+    counts = scorers.defect_counts(found)
+    from drafting.gate import DefectKind
+
+    assert {k.value for k in DefectKind} == set(scorers.DEFECT_KINDS) == set(counts)  # the report knows every kind
+    assert counts["transplanted_fact"] >= 2 and counts["leaked"] >= 1
+    assert {"11起", "26.7%"} <= {d["text"] for d in found if d["kind"] == "transplanted_fact"}
+    clean = _draft([("清醒认识形势", "全县有企业86家，要把安全责任落实到每一家企业。")], brief=brief)
+    assert scorers.find_defects(clean, brief, passages) == []
