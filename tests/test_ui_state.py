@@ -145,7 +145,7 @@ def test_diff_html_is_side_by_side_with_changes() -> None:
     )
     out = ui_views.diff_html(old, new)
     assert "第1稿" in out and "第2稿" in out
-    assert "diff_add" in out or "diff_chg" in out
+    assert "<ins>改过的</ins>" in out and "<col>" in out  # two columns, the change marked
     assert out.count("<table") == 1
 
 
