@@ -68,7 +68,7 @@ def settings_panel(settings: Settings) -> None:
     if a.button("测试连接", key="set_test"):
         models, err = S.attempt(check_endpoint, candidate)
         if err:
-            st.error(err)
+            st.error(V.md_text(err))
         else:
             names = "、".join((models or [])[:3]) or "（未列出）"
             st.success(f"连接正常，可用模型：{V.md_text(names)}")
@@ -82,7 +82,7 @@ def settings_panel(settings: Settings) -> None:
         if not err and choice == "OpenAI 兼容接口" and st.session_state.get("set_key"):
             _, err = S.attempt(secrets.save_api_key, settings.data_dir, st.session_state["set_key"])
         if err:
-            st.error(err)
+            st.error(V.md_text(err))
         else:
             config.get_settings.cache_clear()
             S.flash("success", "设置已保存（API Key 已加密保存，不以明文落盘）。")
@@ -99,7 +99,7 @@ def sidebar(ws: Workspace, settings: Settings) -> None:
         st.rerun()
     projects, err = S.attempt(ws.list_projects)
     if err:
-        st.sidebar.error(err)
+        st.sidebar.error(V.md_text(err))
         projects = []
     if projects:
         current = st.session_state.get(S.PROJECT)
@@ -130,7 +130,7 @@ def load_project(ws: Workspace) -> Project | None:
         return None
     project, err = S.attempt(ws.load, pid)
     if err:
-        st.error(err)
+        st.error(V.md_text(err))
         st.session_state[S.PROJECT] = None
     return project
 
@@ -138,11 +138,11 @@ def load_project(ws: Workspace) -> Project | None:
 def main() -> None:
     settings, err = S.attempt(S.current_settings)
     if err or settings is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         st.stop()
     ws, err = S.attempt(S.get_workspace, settings)
     if err or ws is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         st.stop()
     project = load_project(ws)
     sidebar(ws, settings)

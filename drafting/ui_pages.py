@@ -206,7 +206,7 @@ def page_task(ws: Workspace, project: Project | None) -> None:
     for f in uploads or []:
         text, err = S.attempt(act.read_material, f.name, f.getvalue())
         if err:
-            st.warning(f"素材“{V.md_text(f.name)}”未能读取：{err}")
+            st.warning(V.md_text(f"素材“{f.name}”未能读取：{err}"))
         elif text:
             material.append(text)
     values["mode"] = MODES.get(values.get("mode") or "急稿", RevisionMode.URGENT).value
@@ -216,11 +216,11 @@ def page_task(ws: Workspace, project: Project | None) -> None:
         values["request"] = ""
     brief, err = S.attempt(act.brief_from_form, values, material=material, from_request=from_request)
     if err or brief is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         return
     new_pid, err = S.attempt(act.create_or_update, ws, pid, brief)
     if err or new_pid is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         return
     forget_form(pid)
     forget_form(new_pid)
@@ -249,7 +249,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
     st.subheader("范文")
     store, err = S.attempt(S.get_store, settings)
     if err or store is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         return
     stats = store.stats()
     st.caption(f"范文库：{stats.get('documents', len(store.documents()))} 篇文档，{stats.get('chunks', '?')} 个片段")
@@ -272,7 +272,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
             act.search_corpus, query, store, genre=None if genre == "全部" else genre, year=int(year)
         )
         if err:
-            st.error(err)
+            st.error(V.md_text(err))
         else:
             st.session_state[S.RESULTS] = (query, found or [])
     q, results = st.session_state.get(S.RESULTS, ("", []))
@@ -297,7 +297,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
             )
             bar.empty()
             if err or report is None:
-                st.error(err or S.GENERIC_ERROR)
+                st.error(V.md_text(err or S.GENERIC_ERROR))
             else:
                 (st.success if not report.failed else st.warning)(V.md_text(report.summary))
                 for name, why in report.failed:
@@ -317,12 +317,12 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
         with st.spinner("正在检索范文并拟提纲……"):
             store, err = S.attempt(S.get_store, settings)
             if err:
-                st.warning(f"范文库不可用，将只根据任务和素材拟提纲：{err}")
+                st.warning(V.md_text(f"范文库不可用，将只根据任务和素材拟提纲：{err}"))
             outline, err = S.attempt(
                 act.generate_outline, ws, project.id, store, S.chat_model(settings), settings.context_tokens
             )
         if err:
-            st.error(err)
+            st.error(V.md_text(err))
         else:
             _done("提纲已生成，可以直接修改。")
     outline = project.outline
@@ -346,7 +346,7 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
         if st.button("保存表格", key="outline_save_rows"):
             new, err = S.attempt(V.outline_from_rows, edited.to_dict("records"), title, project.brief)
             if err or new is None:
-                st.error(err or S.GENERIC_ERROR)
+                st.error(V.md_text(err or S.GENERIC_ERROR))
             else:
                 act.save_outline(ws, project.id, new)
                 _done("提纲已保存。")
@@ -355,7 +355,7 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
         if st.button("保存文本", key="outline_save_text"):
             new, err = S.attempt(outline_from_text, raw, project.brief)
             if err or new is None:
-                st.error(err or S.GENERIC_ERROR)
+                st.error(V.md_text(err or S.GENERIC_ERROR))
             else:
                 act.save_outline(ws, project.id, new)
                 _done("提纲已保存。")
@@ -366,7 +366,7 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
         with st.spinner("正在重拟这一部分……"):
             _, err = S.attempt(act.regenerate_section, ws, project.id, pick[0], S.chat_model(settings))
         if err:
-            st.error(err)
+            st.error(V.md_text(err))
         else:
             _done(f"已重新生成“{pick[1]}”。")
     next_step("写正文", "正文", "to_draft")
@@ -432,7 +432,7 @@ def _edit_draft(ws: Workspace, project: Project, draft: Draft) -> None:
     if st.button("保存为新的一稿", type="primary", key="edit_save"):
         version, err = S.attempt(act.save_edited_draft, ws, project.id, texts, title)
         if err or version is None:
-            st.error(err or S.GENERIC_ERROR)
+            st.error(V.md_text(err or S.GENERIC_ERROR))
         else:
             st.session_state["edit_on"] = False
             _done(f"已保存为第{version.number}稿。")

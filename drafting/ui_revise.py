@@ -43,7 +43,7 @@ def _rerun(message: str) -> None:
 
 def _outcome(err: str | None, message: str) -> None:
     if err:
-        st.error(err)
+        st.error(V.md_text(err))
     else:
         _rerun(message)
 
@@ -265,7 +265,7 @@ def page_export(ws: Workspace, project: Project | None) -> None:
     appendix = st.checkbox("附录列出引用来源", value=True, key="export_appendix")
     data, err = S.attempt(export_docx, draft, appendix=appendix)
     if err or data is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
     else:
         st.download_button(
             "下载 Word（.docx）",
@@ -278,7 +278,7 @@ def page_export(ws: Workspace, project: Project | None) -> None:
         )
     md, err = S.attempt(export_markdown, draft)
     if err or md is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
     else:
         st.download_button(
             "下载 Markdown",

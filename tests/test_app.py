@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -365,3 +367,53 @@ def test_settings_test_connection_and_save_without_clear_key(models: Models, mon
     from drafting.ui_state import current_settings
 
     assert current_settings().llm_api_key == "sk-secret-abcdef123456"
+
+
+UNSAFE_MARKDOWN = re.compile(r"(?<!\\)(!\[|\]\(|<(img|script|svg|iframe))|https?://10\.255")
+ACTIVE_TAG = re.compile(r"<(img|script|svg|iframe)", re.I)
+
+
+def _walk(node: object) -> Iterator[object]:
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def rendered_markup(at: AppTest) -> tuple[list[str], list[str]]:
+    """(Markdown sources incl. labels, HTML bodies) of everything drawn, with allow_html checked off."""
+    markdown, htmls = [], []
+    for node in _walk(at._tree):
+        proto = getattr(node, "proto", None)
+        kind = getattr(node, "type", "")
+        if kind == "html":
+            htmls.append(proto.body)
+        elif kind in {"markdown", "caption", "title", "header", "subheader", "success", "info", "warning", "error"}:
+            markdown.append(str(node.value))
+            if kind == "markdown":
+                assert not proto.allow_html or "<style>" in proto.body, proto.body[:200]
+        elif hasattr(node, "label") and isinstance(node.label, str):
+            markdown.append(node.label)
+    return markdown, htmls
+
+
+def test_planted_payload_is_rendered_as_text(models: Models) -> None:
+    """Issue 15.1 (the fast half; tests/test_browser.py proves it in Chromium): no step passes a
+    model's, a 范文's or the writer's text to Streamlit as live HTML or live Markdown."""
+    from planted import OUTSIDE, seed_planted_project
+
+    seed_planted_project(get_settings().workspace_path)
+    at = fresh()
+    pages = [("正文", None), ("审阅", None), ("修改", "急稿"), ("修改", "慢稿"), ("导出", None), ("任务", None)]
+    seen = ""
+    for name, mode in pages:
+        step(at, name)
+        if mode:
+            pid = at.session_state[PROJECT]
+            at.segmented_control(key=f"mode_{pid}").set_value(mode).run()
+        markdown, htmls = rendered_markup(at)
+        for text in markdown:
+            assert not UNSAFE_MARKDOWN.search(text), (name, mode, text[:300])
+        for body in htmls:
+            assert not ACTIVE_TAG.search(body), (name, mode, body[:300])
+        seen += "\n".join(markdown + htmls)
+    assert OUTSIDE in seen and "onerror" in seen  # shown as text, not dropped

@@ -8,6 +8,7 @@ Saves ``docs/screenshot.png`` for the README.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -22,6 +23,7 @@ import pytest
 
 from drafting.config import LOCAL_BASE_URL
 from drafting.domain import count_chars
+from tests.planted import OUTSIDE, seed_planted_project
 
 pytestmark = pytest.mark.browser
 
@@ -86,20 +88,9 @@ def _model_server_answers(patience: float = 600.0) -> bool:
             time.sleep(5)
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not FAKE and not _model_server_answers():
-        pytest.fail(
-            f"本地模型服务没有应答（{LOCAL_BASE_URL}）：请先运行 `make model-server`（`make test` 会自动启动），"
-            "或设置 DRAFTING_TEST_FAKE_LLM=1 用假模型只测页面。"
-        )
-    data = tmp_path_factory.mktemp("browser-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTING_LLM_", "OPENAI_"))}
-    env.update({"DRAFTING_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"})
-    env.pop("DRAFTING_FAKE_LLM", None)
-    if FAKE:
-        env["DRAFTING_FAKE_LLM"] = "1"
-    _index_sample(data, env)
+@contextlib.contextmanager
+def _running_app(data: Path, env: dict[str, str]) -> Iterator[str]:
+    """Streamlit serving app.py on a free port with ``data`` as its data directory."""
     port = _free_port()
     log = (data / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -130,6 +121,29 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
         if "Traceback" in (data / "streamlit.log").read_text():
             print((data / "streamlit.log").read_text()[-4000:])
+
+
+def _app_env(data: Path, *, fake: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTING_LLM_", "OPENAI_"))}
+    env.update({"DRAFTING_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"})
+    env.pop("DRAFTING_FAKE_LLM", None)
+    if fake:
+        env["DRAFTING_FAKE_LLM"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not FAKE and not _model_server_answers():
+        pytest.fail(
+            f"本地模型服务没有应答（{LOCAL_BASE_URL}）：请先运行 `make model-server`（`make test` 会自动启动），"
+            "或设置 DRAFTING_TEST_FAKE_LLM=1 用假模型只测页面。"
+        )
+    data = tmp_path_factory.mktemp("browser-data")
+    env = _app_env(data, fake=FAKE)
+    _index_sample(data, env)
+    with _running_app(data, env) as url:
+        yield url
 
 
 def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> None:
@@ -184,3 +198,76 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
     assert count_chars(body) >= 150, body
     assert "安全" in body
     assert SCREENSHOT.stat().st_size > 20_000
+
+
+# -- no active content from data (issue 15) ------------------------------------------------------
+@pytest.fixture(scope="module")
+def planted_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app with the scripted model and a project full of planted payloads (no model call needed)."""
+    data = tmp_path_factory.mktemp("planted-data")
+    env = _app_env(data, fake=True)
+    seed_planted_project(data / "workspace.sqlite3")
+    with _running_app(data, env) as url:
+        yield url
+
+
+def test_planted_payload_neither_runs_nor_loads(planted_app: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    outside: list[str] = []
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            page = context.new_page()
+            context.on("request", lambda r: outside.append(r.url) if OUTSIDE in r.url else None)
+            context.route(f"http://{OUTSIDE}/**", lambda route: route.abort())
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def planted() -> object:
+                return page.evaluate("() => window.__planted")
+
+            def visit(step: str, heading: str) -> None:
+                page.get_by_role("radio", name=step, exact=True).click()
+                expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=30_000)
+                page.wait_for_timeout(1500)
+
+            page.goto(planted_app)
+            expect(page.get_by_role("heading", name="正文", exact=True)).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1500)
+            # Shown as the text it is: the markup is visible, not interpreted.
+            expect(page.get_by_text("onerror=", exact=False).first).to_be_visible()
+            expect(page.locator("mark.todo").first).to_be_visible()
+            page.get_by_role("button", name="[1]").first.click()  # the citation's popover shows the 范文
+            page.wait_for_timeout(800)
+            page.keyboard.press("Escape")
+            page.get_by_text("复制全文").click()
+            page.wait_for_timeout(800)
+            assert planted() is None and not outside and not dialogs, ("正文", outside, dialogs)
+
+            visit("审阅", "审阅")
+            for summary in page.locator("[data-testid='stExpander'] summary").all():
+                summary.click()
+            page.wait_for_timeout(1000)
+            assert planted() is None and not outside and not dialogs, ("审阅", outside, dialogs)
+
+            visit("修改", "修改")
+            for summary in page.locator("[data-testid='stExpander'] summary").all():
+                summary.click()
+            page.wait_for_timeout(1000)
+            assert planted() is None and not outside and not dialogs, ("修改·急稿", outside, dialogs)
+            page.get_by_role("radio", name="慢稿", exact=True).click()
+            expect(page.get_by_text("全文意见").or_(page.get_by_text("第2段")).first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)
+            assert planted() is None and not outside and not dialogs, ("修改·慢稿", outside, dialogs)
+
+            visit("导出", "导出")
+            page.get_by_text("预览 Markdown 原文").click()
+            page.wait_for_timeout(1500)
+            assert planted() is None and not outside and not dialogs, ("导出", outside, dialogs)
+            # The sidebar and title carried the payload all along.
+            expect(page.get_by_role("heading", level=1).first).to_contain_text("<img")
+        finally:
+            browser.close()
+    assert not outside and not dialogs
