@@ -26,6 +26,7 @@ st.markdown(
     mark {background: #ffe58f; padding: 0 2px; border-radius: 2px;}
     mark.todo {background: #ffd6d6; outline: 1px dashed #c0392b;}
     mark.verify {background: #ffe7ba; text-decoration: underline dotted #ad6800;}
+    mark.focus {background: #bae0ff; outline: 2px solid #1677ff;}
     .draft-text {font-size: 1.05rem; line-height: 1.9;}
     .draft-text h3 {text-align: center; margin: 0.2rem 0 1rem;}
     .draft-text p {text-indent: 2em; margin: 0 0 0.6rem;}

@@ -65,6 +65,7 @@ __all__ = [
     "upload_to_corpus",
     "save_edited_draft",
     "restore_version",
+    "section_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -338,6 +339,15 @@ def restore_version(ws: Workspace, project_id: str, number: int) -> Version:
     if old is None:
         raise DraftingError(f"找不到第{number}稿。")
     return _next_version(ws, project_id, old.draft, f"恢复为第{number}稿", latest)
+
+
+def section_of(draft: Draft, passage: str) -> int:
+    """The section that holds ``passage`` (a score's evidence); else the first body section."""
+    passage = passage.strip()
+    for i, s in enumerate(draft.sections):
+        if passage and passage in s.text:
+            return i
+    return next((i for i, s in enumerate(draft.sections) if s.kind == "body"), 0)
 
 
 def key_point_coverage(draft: Draft) -> dict[str, str]:

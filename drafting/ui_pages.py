@@ -6,6 +6,7 @@ Each ``page_*`` function draws one step. No business logic here: actions live in
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -329,18 +330,25 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
     if outline is None:
         st.caption("生成后可用表格或纯文本修改提纲，再到“正文”页写稿。")
         return
-    title = st.text_input("文稿标题", value=outline.title, key=f"outline_title_{project.id}")
+    # Keys change with the saved outline, so every tab shows what was saved last, not a stale edit.
+    rev = f"{project.id}_{hashlib.sha1(outline.model_dump_json().encode()).hexdigest()[:8]}"
+    title = st.text_input("文稿标题", value=outline.title, key=f"outline_title_{rev}")
     table, text = st.tabs(["表格编辑", "文本编辑"])
     with table:
         edited = st.data_editor(
             pd.DataFrame(V.outline_rows(outline), columns=list(V.OUTLINE_COLUMNS)),
             num_rows="dynamic",
             width="stretch",
-            key=f"outline_rows_{project.id}",
+            key=f"outline_rows_{rev}",
             column_config={
-                "部分": st.column_config.SelectboxColumn("部分", options=list(V.KIND_LABELS.values()), required=True),
-                "字数": st.column_config.NumberColumn("字数", min_value=0, step=50),
-                "要点": st.column_config.TextColumn("要点（；分隔）", width="large"),
+                "部分": st.column_config.SelectboxColumn(
+                    "部分", options=list(V.KIND_LABELS.values()), required=True, width="small"
+                ),
+                "标题": st.column_config.TextColumn("标题", width="medium"),
+                "目的": st.column_config.TextColumn("目的", width="medium"),
+                "要点": st.column_config.TextColumn("要点（；分隔）", width="medium"),
+                "字数": st.column_config.NumberColumn("字数", min_value=0, step=50, width="small"),
+                "侧重": st.column_config.TextColumn("侧重（、分隔）", width="small"),
             },
         )
         if st.button("保存表格", key="outline_save_rows"):
@@ -348,16 +356,16 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
             if err or new is None:
                 st.error(V.md_text(err or S.GENERIC_ERROR))
             else:
-                act.save_outline(ws, project.id, new)
+                act.save_outline(ws, project.id, V.keep_refs(new, outline))
                 _done("提纲已保存。")
     with text:
-        raw = st.text_area("提纲文本", value=outline_to_text(outline), height=320, key=f"outline_text_{project.id}")
+        raw = st.text_area("提纲文本", value=outline_to_text(outline), height=320, key=f"outline_text_{rev}")
         if st.button("保存文本", key="outline_save_text"):
             new, err = S.attempt(outline_from_text, raw, project.brief)
             if err or new is None:
                 st.error(V.md_text(err or S.GENERIC_ERROR))
             else:
-                act.save_outline(ws, project.id, new)
+                act.save_outline(ws, project.id, V.keep_refs(new, outline))
                 _done("提纲已保存。")
     body = [(i, s.heading) for i, s in enumerate(outline.sections) if s.kind == "body"]
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -373,15 +381,15 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
 
 
 # -- 正文 --------------------------------------------------------------------------------------
-def draft_html(draft: Draft) -> str:
-    """The draft as inert HTML: every text escaped; placeholders and figures to verify marked."""
+def draft_html(draft: Draft, focus: str = "") -> str:
+    """The draft as inert HTML: every text escaped; placeholders, figures to verify and ``focus`` marked."""
     from .review import unverified_numbers
 
     figures = unverified_numbers(draft)
     out = [f"<h3>{V.text_html(draft.title)}</h3>"]
     for kind, text in V.draft_blocks(draft):
         css = {"heading": "heading", "unfinished": "unfinished"}.get(kind, "")
-        out.append(f'<p class="{css}">{V.marked_html(text, figures)}</p>')
+        out.append(f'<p class="{css}">{V.marked_html(text, figures, focus)}</p>')
     return '<div class="draft-text">' + "".join(out) + "</div>"
 
 

@@ -11,7 +11,7 @@ from . import ui_actions as act
 from . import ui_state as S
 from . import ui_views as V
 from .config import Settings
-from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, count_chars
+from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, count_chars
 from .export import export_docx, export_markdown
 from .review import check_draft
 from .ui_pages import draft_html, next_step
@@ -49,6 +49,56 @@ def _outcome(err: str | None, message: str) -> None:
 
 
 # -- 审阅 --------------------------------------------------------------------------------------
+REVIEW_FOCUS = "review_focus"
+
+
+def _scores_beside_draft(ws: Workspace, project: Project, draft: Draft, review: Review, settings: Settings) -> None:
+    """Scores on the left, the draft on the right; a score's evidence can be marked in the draft,
+    and its suggestion applied to the part that holds the evidence (a 急稿 rewrite)."""
+    focus = st.session_state.get(REVIEW_FOCUS, "")
+    left, right = st.columns([1, 1], gap="medium")
+    with left:
+        chart, avg = st.columns([3, 2], vertical_alignment="center")
+        chart.pyplot(V.radar_figure(review), width="stretch")
+        mean = sum(s.score for s in review.scores) / len(review.scores)
+        avg.metric("平均分", f"{mean:.1f} / 10")
+        for i, s in enumerate(review.scores):
+            group = "五气" if s.criterion in PRINCIPLES else "三情"
+            with st.expander(f"{s.criterion.value}（{group}）：{s.score} 分", expanded=s.score <= 5):
+                st.markdown(f"**依据：** {V.md_text(s.evidence) or '（无）'}")
+                st.markdown(f"**建议：** {V.md_text(s.suggestion) or '（无）'}")
+                a, b = st.columns(2)
+                a.button(
+                    "在正文中标出",
+                    key=f"focus_{i}",
+                    disabled=not s.evidence.strip(),
+                    on_click=st.session_state.__setitem__,
+                    args=(REVIEW_FOCUS, s.evidence),
+                )
+                if b.button("按此修改", key=f"apply_{i}", help="对依据所在的部分做一次“加强”改写，形成新的一稿"):
+                    index = act.section_of(draft, s.evidence)
+                    with st.spinner("正在按建议改写……"):
+                        version, err = S.attempt(
+                            act.quick_rewrite,
+                            ws,
+                            project.id,
+                            index,
+                            "strengthen",
+                            S.chat_model(settings),
+                            criterion=s.criterion,
+                        )
+                    if err or version is None:
+                        st.error(V.md_text(err or S.GENERIC_ERROR))
+                    else:
+                        _rerun(f"已按“{s.criterion.value}”的建议改写，形成第{version.number}稿。")
+    with right:
+        latest = project.versions[-1].draft
+        note = "" if latest.version == draft.version else f"（评分针对第{draft.version}稿）"
+        st.caption(f"第{latest.version}稿{note}")
+        with st.container(height=760, border=True):
+            st.html(draft_html(latest, focus))
+
+
 def page_review(ws: Workspace, project: Project | None, settings: Settings) -> None:
     st.subheader("审阅")
     draft = _need_version(project)
@@ -60,17 +110,10 @@ def page_review(ws: Workspace, project: Project | None, settings: Settings) -> N
         _outcome(err, "审阅完成。")
     review = project.review
     if review is not None and review.scores:
-        left, right = st.columns([2, 3])
-        with left:
-            st.pyplot(V.radar_figure(review), width="stretch")
-            avg = sum(s.score for s in review.scores) / len(review.scores)
-            st.metric("平均分", f"{avg:.1f} / 10")
-        with right:
-            for s in review.scores:
-                group = "五气" if s.criterion in PRINCIPLES else "三情"
-                with st.expander(f"{s.criterion.value}（{group}）：{s.score} 分", expanded=s.score <= 5):
-                    st.markdown(f"**依据：** {V.md_text(s.evidence) or '（无）'}")
-                    st.markdown(f"**建议：** {V.md_text(s.suggestion) or '（无）'}")
+        _scores_beside_draft(ws, project, draft, review, settings)
+    else:
+        with st.expander(f"对照正文（第{draft.version}稿）", icon=":material/article:"):
+            st.html(draft_html(draft))
     st.markdown("#### 自动检查")
     checks = review.checks if review is not None else check_draft(draft)
     if not checks:
@@ -78,8 +121,6 @@ def page_review(ws: Workspace, project: Project | None, settings: Settings) -> N
     else:
         rows = [{"级别": SEVERITY.get(c.severity, c.severity), "问题": c.message, "位置": c.position} for c in checks]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    with st.expander(f"对照正文（第{draft.version}稿）", icon=":material/article:"):
-        st.html(draft_html(draft))
     next_step("修改", "修改", "review_next")
 
 

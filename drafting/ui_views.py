@@ -55,6 +55,7 @@ __all__ = [
     "clean_text",
     "local_time",
     "short_name",
+    "keep_refs",
 ]
 
 CITE = re.compile(r"\[(\d{1,3})\]")
@@ -138,9 +139,18 @@ def text_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
-def marked_html(text: str, figures: list[str] | tuple[str, ...] = ()) -> str:
-    """Escaped ``text`` with 〔待补：…〕 placeholders and figures to verify wrapped in <mark>."""
-    spans: list[tuple[int, int, str]] = [(m.start(), m.end(), "todo") for m in PLACEHOLDER.finditer(text)]
+_MARK_TITLES = {"todo": "待补充的内容", "verify": "数字需核实：任务和引用材料中都找不到", "focus": "评分依据"}
+
+
+def marked_html(text: str, figures: list[str] | tuple[str, ...] = (), focus: str = "") -> str:
+    """Escaped ``text`` with 〔待补：…〕 placeholders, figures to verify and the ``focus`` passage in <mark>."""
+    spans: list[tuple[int, int, str]] = []
+    found = text.find(focus) if focus.strip() else -1
+    if found >= 0:
+        spans.append((found, found + len(focus), "focus"))
+    for m in PLACEHOLDER.finditer(text):
+        if not any(s < m.end() and m.start() < e for s, e, _ in spans):
+            spans.append((m.start(), m.end(), "todo"))
     for figure in sorted(set(figures), key=len, reverse=True):
         for m in re.finditer(re.escape(figure), text):
             if not any(s < m.end() and m.start() < e for s, e, _ in spans):
@@ -148,9 +158,8 @@ def marked_html(text: str, figures: list[str] | tuple[str, ...] = ()) -> str:
     out: list[str] = []
     pos = 0
     for start, end, kind in sorted(spans):
-        title = "待补充的内容" if kind == "todo" else "数字需核实：任务和引用材料中都找不到"
         out.append(html.escape(text[pos:start]))
-        out.append(f'<mark class="{kind}" title="{title}">{html.escape(text[start:end])}</mark>')
+        out.append(f'<mark class="{kind}" title="{_MARK_TITLES[kind]}">{html.escape(text[start:end])}</mark>')
         pos = end
     out.append(html.escape(text[pos:]))
     return "".join(out).replace("\n", "<br>")
@@ -185,6 +194,16 @@ def short_name(name: str, limit: int = 18) -> str:
     if opened > closed and opened > limit // 2:
         cut = cut[:opened]
     return cut.rstrip("，、：:；;（(《“【 ") + "…"
+
+
+def keep_refs(new: Outline, old: Outline) -> Outline:
+    """The writer's edit of an outline keeps each section's 范文 references (same heading, else same place)."""
+    by_heading = {s.heading: s.refs for s in old.sections}
+    sections = []
+    for i, s in enumerate(new.sections):
+        refs = s.refs or by_heading.get(s.heading) or (old.sections[i].refs if i < len(old.sections) else [])
+        sections.append(s.model_copy(update={"refs": list(refs)}))
+    return new.model_copy(update={"sections": sections})
 
 
 # -- search results, citations, drafts -----------------------------------------------------------

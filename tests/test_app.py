@@ -87,7 +87,7 @@ def test_pasted_instruction_to_export(models: Models) -> None:
     outline_prompt = next(p for p in models.current.history if "请拟一份提纲" in p)
     assert "安全生产" in outline_prompt and "约600字" in outline_prompt
     assert "提纲已生成" in texts(at)
-    assert "提高政治站位" in at.text_area(key=f"outline_text_{pid}").value
+    assert "提高政治站位" in next(t for t in at.text_area if t.label == "提纲文本").value
 
     step(at, "正文")
     at.button(key="draft_go").click().run()
