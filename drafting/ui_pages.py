@@ -442,7 +442,7 @@ def _edit_draft(ws: Workspace, project: Project, draft: Draft) -> None:
         if err or version is None:
             st.error(V.md_text(err or S.GENERIC_ERROR))
         else:
-            st.session_state["edit_on"] = False
+            st.session_state.pop("edit_on", None)
             _done(f"已保存为第{version.number}稿。")
 
 

@@ -184,16 +184,21 @@ def local_time(iso: str) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
 
 
+_PAIRS = {"（": "）", "(": ")", "《": "》", "“": "”", "【": "】"}
+
+
 def short_name(name: str, limit: int = 18) -> str:
-    """A name cut for the sidebar at a readable point, never inside a bracket or book title mark."""
+    """A name cut for the sidebar; a bracket or book title mark cut open is closed again (《…》)."""
     if len(name) <= limit:
         return name
-    cut = name[:limit]
-    opened = max(cut.rfind(c) for c in "（(《“【")
-    closed = max(cut.rfind(c) for c in "）)》”】")
-    if opened > closed and opened > limit // 2:
-        cut = cut[:opened]
-    return cut.rstrip("，、：:；;（(《“【 ") + "…"
+    cut = name[:limit].rstrip("，、：:；; ")
+    open_marks: list[str] = []
+    for ch in cut:
+        if ch in _PAIRS:
+            open_marks.append(_PAIRS[ch])
+        elif open_marks and ch == open_marks[-1]:
+            open_marks.pop()
+    return cut + "…" + "".join(reversed(open_marks))
 
 
 def keep_refs(new: Outline, old: Outline) -> Outline:

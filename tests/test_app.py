@@ -417,3 +417,94 @@ def test_planted_payload_is_rendered_as_text(models: Models) -> None:
             assert not ACTIVE_TAG.search(body), (name, mode, body[:300])
         seen += "\n".join(markdown + htmls)
     assert OUTSIDE in seen and "onerror" in seen  # shown as text, not dropped
+
+
+def test_draft_edit_in_place_saves_a_new_version(models: Models) -> None:
+    at = fresh()
+    pid = drafted_project(at)
+    at.toggle(key="edit_on").set_value(True).run()
+    first = Workspace(get_settings().workspace_path).load(pid).versions[0].draft
+    body = next(i for i, s in enumerate(first.sections) if s.kind == "body")
+    at.text_area(key=f"edit_{pid}_1_{body}").input("我改写的这一段，要落实到每一个岗位。").run()
+    at.button(key="edit_save").click().run()
+    assert not at.error, [e.value for e in at.error]
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert [v.number for v in saved.versions] == [1, 2]
+    assert saved.versions[1].draft.sections[body].text == "我改写的这一段，要落实到每一个岗位。"
+    assert saved.versions[0].draft == first  # the first version is untouched
+    assert "我改写的这一段" in texts(at) and not at.toggle(key="edit_on").value
+
+
+def test_copy_text_is_clean_and_placeholders_are_marked(models: Models) -> None:
+    at = fresh()
+    pid = drafted_project(at)
+    ws = Workspace(get_settings().workspace_path)
+    draft = ws.load(pid).versions[0].draft
+    assert "[1]" in draft.body_text  # the scripted model cites
+    copy = at.code[0].value
+    assert "[1]" not in copy and copy.startswith(draft.title) and "一、提高政治站位" in copy
+    body = next(i for i, s in enumerate(draft.sections) if s.kind == "body")
+    at.toggle(key="edit_on").set_value(True).run()
+    at.text_area(key=f"edit_{pid}_1_{body}").input("今年排查隐患 4321 处，〔待补：整改完成率〕。").run()
+    at.button(key="edit_save").click().run()
+    page = "\n".join(h.proto.body for h in at.get("html"))
+    assert '<mark class="todo"' in page and "〔待补：整改完成率〕</mark>" in page
+    assert '<mark class="verify"' in page and ">4321</mark>" in page, page[-800:]
+
+
+def test_compare_restore_and_export_any_version(models: Models) -> None:
+    at = fresh()
+    pid = drafted_project(at)
+    step(at, "修改")
+    at.button(key="colloquial_1").click().run()
+    compare = next(h.proto.body for h in at.get("html") if 'class="cmp"' in h.proto.body)
+    assert "<col><col>" in compare and "第1稿" in compare and "第2稿" in compare
+    assert "<td" in compare and "white-space: pre" not in compare  # two readable columns
+    times = [str(v) for v in at.dataframe[-1].value["时间"]]
+    assert all(re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", t) for t in times), times
+    notes = " ".join(str(v) for v in at.dataframe[-1].value["说明"])
+    assert "opening" not in notes and "closing" not in notes and "body" not in notes
+    at.selectbox(key="restore_2").set_value("第1稿")
+    at.button(key="restore_go").click().run()
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert [v.number for v in saved.versions] == [1, 2, 3]
+    assert saved.versions[2].draft.sections == saved.versions[0].draft.sections
+    assert "恢复为第1稿" in saved.versions[2].note
+    step(at, "导出")
+    assert at.selectbox(key="export_pick_3").value.startswith("第3稿")
+    at.selectbox(key="export_pick_3").set_value(at.selectbox(key="export_pick_3").options[1]).run()
+    assert any(c.value.startswith("第2稿 · ") for c in at.caption), [c.value for c in at.caption]
+
+
+def test_review_marks_evidence_and_applies_a_suggestion(models: Models) -> None:
+    at = fresh()
+    pid = drafted_project(at)
+    step(at, "审阅")
+    at.button(key="review_go").click().run()
+    review = Workspace(get_settings().workspace_path).load(pid).review
+    evidence = review.scores[0].evidence
+    at.button(key="focus_0").click().run()
+    page = "\n".join(h.proto.body for h in at.get("html"))
+    assert '<mark class="focus"' in page and evidence in page
+    at.button(key="apply_0").click().run()
+    assert not at.error, [e.value for e in at.error]
+    saved = Workspace(get_settings().workspace_path).load(pid)
+    assert len(saved.versions) == 2 and "通天气" in saved.versions[1].note
+    assert any("通天气" in p for p in models.current.history[-1:])
+
+
+def test_outline_text_edit_keeps_references_and_refreshes(models: Models) -> None:
+    at = fresh()
+    pid = create_from_request(at)
+    step(at, "提纲")
+    at.button(key="outline_go").click().run()
+    ws = Workspace(get_settings().workspace_path)
+    before = ws.load(pid).outline
+    assert any(s.refs for s in before.sections)
+    box = next(t for t in at.text_area if t.label == "提纲文本")
+    box.input(box.value.replace("提高政治站位", "提高思想认识")).run()
+    at.button(key="outline_save_text").click().run()
+    after = ws.load(pid).outline
+    assert any("提高思想认识" in s.heading for s in after.sections)
+    assert [s.refs for s in after.sections] == [s.refs for s in before.sections]
+    assert "提高思想认识" in next(t for t in at.text_area if t.label == "提纲文本").value
