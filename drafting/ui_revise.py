@@ -14,6 +14,7 @@ from .config import Settings
 from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, count_chars
 from .export import export_docx, export_markdown
 from .review import check_draft
+from .revise import UNCOVERED
 from .ui_pages import draft_html, next_step
 from .workspace import Project, Workspace
 
@@ -116,9 +117,12 @@ def page_review(ws: Workspace, project: Project | None, settings: Settings) -> N
             st.html(draft_html(draft))
     st.markdown("#### 自动检查")
     checks = review.checks if review is not None else check_draft(draft)
-    if not checks:
+    uncovered = [k for k, where in act.key_point_coverage(draft).items() if where == UNCOVERED]
+    if uncovered:
+        st.warning(V.md_text(f"任务要点有 {len(uncovered)} 条在正文中找不到：{'；'.join(uncovered)}"))
+    if not checks and not uncovered:
         st.success("自动检查没有发现问题。")
-    else:
+    if checks:
         rows = [{"级别": SEVERITY.get(c.severity, c.severity), "问题": c.message, "位置": c.position} for c in checks]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     next_step("修改", "修改", "review_next")

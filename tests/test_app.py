@@ -508,3 +508,19 @@ def test_outline_text_edit_keeps_references_and_refreshes(models: Models) -> Non
     assert any("提高思想认识" in s.heading for s in after.sections)
     assert [s.refs for s in after.sections] == [s.refs for s in before.sections]
     assert "提高思想认识" in next(t for t in at.text_area if t.label == "提纲文本").value
+
+
+def test_review_reports_uncovered_key_points(models: Models) -> None:
+    at = fresh()
+    at.text_area(key="f_request_new").input("请起草一份关于开展消防安全检查的通知，800字。")
+    at.button(key="submit_request").click().run()
+    pid = at.session_state[PROJECT]
+    at.text_area(key=f"f_key_points_{pid}").input("冬春火灾防控\n老旧小区电动自行车充电整治").run()
+    at.button(key="submit_fields").click().run()
+    at.button(key="outline_go").click().run()
+    step(at, "正文")
+    at.button(key="draft_go").click().run()
+    step(at, "审阅")
+    warnings = [w.value for w in at.warning]
+    assert any("任务要点有" in w and "电动自行车" in w for w in warnings), warnings
+    assert not any("没有发现问题" in s.value for s in at.success)
