@@ -524,3 +524,18 @@ def test_review_reports_uncovered_key_points(models: Models) -> None:
     warnings = [w.value for w in at.warning]
     assert any("任务要点有" in w and "电动自行车" in w for w in warnings), warnings
     assert not any("没有发现问题" in s.value for s in at.success)
+
+
+def test_writer_comment_on_a_quoted_passage(models: Models) -> None:
+    at = fresh()
+    pid = drafted_project(at)
+    step(at, "修改")
+    at.segmented_control(key=f"mode_{pid}").set_value("慢稿").run()
+    draft = Workspace(get_settings().workspace_path).load(pid).versions[0].draft
+    quote = draft.paragraphs[3][:10]
+    at.text_input(key="own_quote").input(quote)
+    next(t for t in at.text_area if t.label == "意见").input("这句换成本县的实例。")
+    next(b for b in at.button if b.label == "添加意见").click().run()
+    (comment,) = Workspace(get_settings().workspace_path).comments(pid, 1)
+    assert comment.quote == quote and comment.paragraph == 3 and comment.status.value == "accepted"
+    assert f"针对“{quote}”" in texts(at).replace("\\", "")
