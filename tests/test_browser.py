@@ -269,7 +269,7 @@ def test_planted_payload_neither_runs_nor_loads(planted_app: str) -> None:
             page.wait_for_timeout(1500)
             assert planted() is None and not outside and not dialogs, ("导出", outside, dialogs)
             # The sidebar and title carried the payload all along.
-            expect(page.get_by_role("heading", level=1).first).to_contain_text("<img")
+            expect(page.get_by_test_id("stMain").get_by_role("heading", level=1)).to_contain_text("<img")
         finally:
             browser.close()
     assert not outside and not dialogs
