@@ -238,6 +238,7 @@ def test_planted_payload_neither_runs_nor_loads(planted_app: str) -> None:
             page.goto(planted_app)
             expect(page.get_by_role("heading", name="正文", exact=True)).to_be_visible(timeout=60_000)
             page.wait_for_timeout(1500)
+            assert planted() is None and not outside and not dialogs, ("正文", outside, dialogs)
             # Shown as the text it is: the markup is visible, not interpreted.
             expect(page.get_by_text("onerror=", exact=False).first).to_be_visible()
             expect(page.locator("mark.todo").first).to_be_visible()
