@@ -211,6 +211,13 @@ def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> 
     by_para: dict[int, list[Comment]] = {}
     for c in comments:
         by_para.setdefault(c.paragraph, []).append(c)
+    # The draft scrolls in its own box, so the page stays as tall as the screen needs.
+    with st.container(height=600 if len(draft.paragraphs) > 6 else "content", border=False):
+        _paragraphs_with_comments(ws, project, draft, by_para)
+    _own_comment_form(ws, project, draft)
+
+
+def _paragraphs_with_comments(ws: Workspace, project: Project, draft: Draft, by_para: dict[int, list[Comment]]) -> None:
     for i, para in enumerate([*draft.paragraphs, None]):
         if para is None and -1 not in by_para:
             continue
@@ -222,8 +229,13 @@ def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> 
                 st.markdown(f":gray[第{i + 1}段] {V.md_text(para)}")
             for c in by_para.get(key, []):
                 _comment_row(ws, project, draft, c)
-    with st.form("own_comment", clear_on_submit=True, border=True):
-        st.markdown("**添加我的意见**")
+
+
+def _own_comment_form(ws: Workspace, project: Project, draft: Draft) -> None:
+    with (
+        st.expander("添加我的意见", icon=":material/add_comment:"),
+        st.form("own_comment", clear_on_submit=True, border=False),
+    ):
         n = len(draft.paragraphs)
         target = st.selectbox(
             "段落",
@@ -263,7 +275,8 @@ def _versions(ws: Workspace, project: Project) -> None:
         old = a.selectbox("比较：旧稿", labels, index=len(labels) - 2, key=f"diff_old_{len(labels)}")
         new = b.selectbox("新稿", labels, index=len(labels) - 1, key=f"diff_new_{len(labels)}")
         if old and new:
-            st.html(V.diff_html(by_label[old].draft, by_label[new].draft, old_label=old, new_label=new))
+            with st.container(height=520, border=False):
+                st.html(V.diff_html(by_label[old].draft, by_label[new].draft, old_label=old, new_label=new))
         c, d = st.columns([3, 1], vertical_alignment="bottom")
         pick = c.selectbox(
             "恢复某一稿（恢复后成为最新一稿，其他各稿都保留）", labels[:-1], key=f"restore_{len(labels)}"
