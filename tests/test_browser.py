@@ -357,6 +357,7 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
             parsed = ws.load(pid).brief
             assert parsed is not None and parsed.mode.value == "slow" and parsed.length == 600
             expect(page.get_by_text("当前任务书")).to_be_visible()
+            shot("brief")
             # One-click correction: the parsed brief is the open tab, already filled in.
             expect(page.get_by_role("textbox", name="讲话人 / 发文单位")).to_have_value(parsed.speaker)
             fill("听众 / 主送", "各乡镇、县直各部门主要负责同志")
@@ -458,6 +459,7 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
             widths = table.locator("tr").nth(1).locator("td").evaluate_all("tds => tds.map(td => td.offsetWidth)")
             assert len(widths) == 2 and min(widths) > 300, widths
             settle("修改·比较")
+            page.get_by_test_id("stSelectbox").filter(has_text="比较：旧稿").scroll_into_view_if_needed()
             shot("compare")
             pick = page.get_by_test_id("stSelectbox").filter(has_text="恢复某一稿").locator("input")
             pick.click()
