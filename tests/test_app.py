@@ -399,7 +399,7 @@ def rendered_markup(at: AppTest) -> tuple[list[str], list[str]]:
 def test_planted_payload_is_rendered_as_text(models: Models) -> None:
     """Issue 15.1 (the fast half; tests/test_browser.py proves it in Chromium): no step passes a
     model's, a 范文's or the writer's text to Streamlit as live HTML or live Markdown."""
-    from planted import OUTSIDE, seed_planted_project
+    from tests.planted import OUTSIDE, seed_planted_project
 
     seed_planted_project(get_settings().workspace_path)
     at = fresh()

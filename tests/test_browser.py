@@ -147,6 +147,15 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def _idle(page: Any, timeout_ms: int = 60_000) -> None:
+    """Wait until the app has finished its rerun (a click during one can be lost)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(700)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_ms)
+    page.wait_for_timeout(300)
+
+
 def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> None:
     from docx import Document
     from playwright.sync_api import expect, sync_playwright
@@ -168,12 +177,14 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
             page.get_by_role("button", name="按领导交代创建").click()
             expect(page.get_by_text("已按领导交代建好任务书")).to_be_visible(timeout=30_000)
             page.get_by_role("button", name="下一步：生成提纲 →").click()
+            _idle(page)
 
             page.get_by_role("button", name="生成提纲").click()
             expect(page.get_by_text("提纲已生成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_role("tab", name="表格编辑")).to_be_visible()
 
             page.get_by_role("button", name="下一步：写正文 →").click()
+            _idle(page)
             page.get_by_role("button", name="生成正文").click()
             expect(page.get_by_text("初稿已完成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_text("一、").first).to_be_visible()
@@ -320,9 +331,7 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
             page = context.new_page()
 
             def idle() -> None:
-                page.wait_for_timeout(700)
-                expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=SCRIPTED_TIMEOUT_MS)
-                page.wait_for_timeout(300)
+                _idle(page, SCRIPTED_TIMEOUT_MS)
 
             def click(button: str, **kw: Any) -> None:
                 page.get_by_role("button", name=button, **kw).first.click()
