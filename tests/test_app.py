@@ -403,7 +403,15 @@ def test_planted_payload_is_rendered_as_text(models: Models) -> None:
 
     seed_planted_project(get_settings().workspace_path)
     at = fresh()
-    pages = [("正文", None), ("审阅", None), ("修改", "急稿"), ("修改", "慢稿"), ("导出", None), ("任务", None)]
+    pages = [
+        ("正文", None),
+        ("审阅", None),
+        ("修改", "急稿"),
+        ("修改", "慢稿"),
+        ("导出", None),
+        ("任务", None),
+        ("提纲", None),
+    ]
     seen = ""
     for name, mode in pages:
         step(at, name)

@@ -280,6 +280,9 @@ def test_planted_payload_neither_runs_nor_loads(planted_app: str) -> None:
             page.get_by_text("预览 Markdown 原文").click()
             page.wait_for_timeout(1500)
             assert planted() is None and not outside and not dialogs, ("导出", outside, dialogs)
+            for name in ("提纲", "任务"):  # the outline's headings and the brief carry it too
+                visit(name, name)
+                assert planted() is None and not outside and not dialogs, (name, outside, dialogs)
             # The sidebar and title carried the payload all along.
             expect(page.get_by_test_id("stMain").get_by_role("heading", level=1)).to_contain_text("<img")
         finally:
