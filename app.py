@@ -11,9 +11,10 @@ import streamlit as st
 
 from drafting import config, secrets
 from drafting import ui_state as S
+from drafting import ui_views as V
 from drafting.config import LOCAL_BASE_URL, Settings
 from drafting.llm import check_endpoint
-from drafting.ui_pages import load_brief_into_form, page_corpus, page_draft, page_outline, page_task
+from drafting.ui_pages import forget_form, page_corpus, page_draft, page_outline, page_task
 from drafting.ui_revise import page_export, page_review, page_revise
 from drafting.workspace import Project, Workspace
 
@@ -23,12 +24,19 @@ st.markdown(
     """<style>
     .block-container {padding-top: 2.2rem; max-width: 1200px;}
     mark {background: #ffe58f; padding: 0 2px; border-radius: 2px;}
+    mark.todo {background: #ffd6d6; outline: 1px dashed #c0392b;}
+    mark.verify {background: #ffe7ba; text-decoration: underline dotted #ad6800;}
+    mark.focus {background: #bae0ff; outline: 2px solid #1677ff;}
+    .draft-text {font-size: 1.05rem; line-height: 1.9;}
+    .draft-text h3 {text-align: center; margin: 0.2rem 0 1rem;}
+    .draft-text p {text-indent: 2em; margin: 0 0 0.6rem;}
+    .draft-text p.heading {text-indent: 0; font-weight: 700;}
+    .draft-text p.unfinished {text-indent: 0; color: #ad6800;}
     </style>""",
     unsafe_allow_html=True,
 )
 
 OPEN = "open_project_"
-FORM_LOADED_FOR = "form_loaded_for"
 
 
 def settings_panel(settings: Settings) -> None:
@@ -60,7 +68,11 @@ def settings_panel(settings: Settings) -> None:
     a, b = st.columns(2)
     if a.button("测试连接", key="set_test"):
         models, err = S.attempt(check_endpoint, candidate)
-        st.error(err) if err else st.success(f"连接正常，可用模型：{'、'.join((models or [])[:3]) or '（未列出）'}")
+        if err:
+            st.error(V.md_text(err))
+        else:
+            names = "、".join((models or [])[:3]) or "（未列出）"
+            st.success(f"连接正常，可用模型：{V.md_text(names)}")
     if b.button("保存设置", key="set_save"):
         if choice == "OpenAI 兼容接口" and not candidate.llm_base_url.startswith(("http://", "https://")):
             st.error("接口地址应以 http:// 或 https:// 开头。")
@@ -71,7 +83,7 @@ def settings_panel(settings: Settings) -> None:
         if not err and choice == "OpenAI 兼容接口" and st.session_state.get("set_key"):
             _, err = S.attempt(secrets.save_api_key, settings.data_dir, st.session_state["set_key"])
         if err:
-            st.error(err)
+            st.error(V.md_text(err))
         else:
             config.get_settings.cache_clear()
             S.flash("success", "设置已保存（API Key 已加密保存，不以明文落盘）。")
@@ -83,19 +95,20 @@ def sidebar(ws: Workspace, settings: Settings) -> None:
     st.sidebar.caption("讲话稿 · 公文 起草助手（本地运行）")
     if st.sidebar.button("新建项目", icon=":material/add:", type="primary", width="stretch", key="new_project"):
         st.session_state[S.PROJECT] = None
-        st.session_state.pop(FORM_LOADED_FOR, None)
+        forget_form(None)
         S.go_to("任务")
         st.rerun()
     projects, err = S.attempt(ws.list_projects)
     if err:
-        st.sidebar.error(err)
+        st.sidebar.error(V.md_text(err))
         projects = []
     if projects:
         current = st.session_state.get(S.PROJECT)
         st.sidebar.markdown("**我的文稿**")
         for p in projects:
             st.sidebar.button(
-                f"{p.name[:18]}（{p.genre or '未定'} · {p.versions} 稿）",
+                V.md_text(f"{V.short_name(p.name)}（{p.genre or '未定'} · {p.versions} 稿）"),
+                help=V.md_text(p.name),
                 key=f"{OPEN}{p.id}",
                 type="secondary" if p.id == current else "tertiary",
                 icon=":material/description:",
@@ -118,7 +131,7 @@ def load_project(ws: Workspace) -> Project | None:
         return None
     project, err = S.attempt(ws.load, pid)
     if err:
-        st.error(err)
+        st.error(V.md_text(err))
         st.session_state[S.PROJECT] = None
     return project
 
@@ -126,27 +139,24 @@ def load_project(ws: Workspace) -> Project | None:
 def main() -> None:
     settings, err = S.attempt(S.current_settings)
     if err or settings is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         st.stop()
     ws, err = S.attempt(S.get_workspace, settings)
     if err or ws is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
         st.stop()
     project = load_project(ws)
     sidebar(ws, settings)
-    if st.session_state.get(FORM_LOADED_FOR, "") != (project.id if project else None):
-        load_brief_into_form(project.brief if project else None)
-        st.session_state[FORM_LOADED_FOR] = project.id if project else None
     if S.PENDING_STEP in st.session_state:
         st.session_state[S.STEP] = st.session_state.pop(S.PENDING_STEP)
     st.session_state.setdefault(S.STEP, S.STEPS[0] if project is None or project.outline is None else "正文")
-    st.title(project.name if project else "新建文稿")
+    st.title(V.md_text(project.name) if project else "新建文稿")
     if project and project.brief:
         b = project.brief
-        st.caption(f"{b.genre} · 目标约 {b.length} 字 · {b.mode.label} · 已有 {len(project.versions)} 稿")
+        st.caption(V.md_text(f"{b.genre} · 目标约 {b.length} 字 · {b.mode.label} · 已有 {len(project.versions)} 稿"))
     step = st.segmented_control("步骤", S.STEPS, key=S.STEP, required=True, label_visibility="collapsed")
     for kind, message in st.session_state.pop(S.FLASH, []):
-        getattr(st, kind)(message)
+        getattr(st, kind)(V.md_text(message))
     if step == "任务":
         page_task(ws, project)
     elif step == "范文":

@@ -282,7 +282,7 @@ def rewrite_section(
         number=new.version,
         draft=new,
         mode=RevisionMode.URGENT,
-        note=f"改写“{sec.heading or sec.kind}”：{instruction}",
+        note=f"改写“{sec.heading or {'opening': '开头', 'closing': '结尾'}.get(sec.kind, '正文')}”：{instruction}",
         diff=diff_drafts(draft, new),
         addressed=[note],
         coverage=coverage_map(new, points_to_cover(draft)),

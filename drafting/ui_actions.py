@@ -15,7 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .brief import brief_from_request, validate_brief
-from .domain import Brief, Comment, CommentStatus, Criterion, Draft, Outline, Passage, Review, Version
+from .domain import (
+    Brief,
+    Comment,
+    CommentStatus,
+    Costs,
+    Criterion,
+    Draft,
+    Outline,
+    Passage,
+    Review,
+    RevisionMode,
+    Version,
+    now_iso,
+)
 from .errors import BriefError, DraftingError, IngestError
 from .ingest import IngestReport, ingest_paths, read_document
 from .outline import make_outline
@@ -50,6 +63,9 @@ __all__ = [
     "consolidate_comments",
     "key_point_coverage",
     "upload_to_corpus",
+    "save_edited_draft",
+    "restore_version",
+    "section_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -241,11 +257,23 @@ def set_comment_status(ws: Workspace, project_id: str, version: int, comment: Co
     ws.save_comment(project_id, version, comment.model_copy(update={"status": status}))
 
 
-def add_writer_comment(ws: Workspace, project_id: str, version: int, paragraph: int, text: str) -> Comment:
+def add_writer_comment(
+    ws: Workspace, project_id: str, version: int, paragraph: int, text: str, quote: str = ""
+) -> Comment:
+    """The writer's own comment (accepted), on a paragraph or the whole draft, optionally on a quoted passage."""
     if not text.strip():
         raise BriefError("意见内容为空。")
+    quote = quote.strip()
+    if quote and paragraph < 0:  # a quote pins the comment to the paragraph that holds it
+        _, draft = _latest(ws, project_id)
+        paragraph = next((i for i, p in enumerate(draft.paragraphs) if quote in p), -1)
     comment = Comment(
-        id=uuid.uuid4().hex[:8], author=WRITER, text=text.strip(), paragraph=paragraph, status=CommentStatus.ACCEPTED
+        id=uuid.uuid4().hex[:8],
+        author=WRITER,
+        text=text.strip(),
+        paragraph=paragraph,
+        quote=quote,
+        status=CommentStatus.ACCEPTED,
     )
     ws.save_comment(project_id, version, comment)
     return comment
@@ -261,6 +289,65 @@ def consolidate_comments(ws: Workspace, project_id: str, model: BaseChatModel) -
         raise DraftingError("没有采纳的意见：请先采纳至少一条意见，或添加自己的意见。")
     version = consolidate(draft, comments, model, project.passages)
     return _save_version(ws, project_id, version)
+
+
+def _next_version(ws: Workspace, project_id: str, draft: Draft, note: str, old: Draft) -> Version:
+    from .revise import diff_drafts
+
+    versions = ws.versions(project_id)
+    number = (versions[-1].number if versions else 0) + 1
+    new = draft.model_copy(update={"version": number, "costs": Costs(), "created_at": now_iso()})
+    version = Version(
+        number=number,
+        draft=new,
+        mode=RevisionMode.URGENT,
+        note=note,
+        diff=diff_drafts(old, new),
+        coverage=coverage_map(new, new.brief.key_points),
+    )
+    return _save_version(ws, project_id, version)
+
+
+def save_edited_draft(ws: Workspace, project_id: str, texts: list[str], title: str | None = None) -> Version:
+    """The writer's own edit of the newest version (one text per section), saved as the next version."""
+    _, draft = _latest(ws, project_id)
+    if len(texts) != len(draft.sections):
+        raise DraftingError("稿子已经变了，请刷新页面后重新修改。")
+    cleaned = ["\n".join(line.strip() for line in t.strip().splitlines() if line.strip()) for t in texts]
+    if not any(cleaned):
+        raise BriefError("正文为空：没有保存。")
+    if cleaned == [s.text.strip() for s in draft.sections] and (title is None or title.strip() == draft.title):
+        raise BriefError("正文没有改动，不需要保存。")
+    sections = [
+        s.model_copy(update={"text": t, "complete": True}) for s, t in zip(draft.sections, cleaned, strict=True)
+    ]
+    cited = {int(n) for t in cleaned for n in re.findall(r"\[(\d{1,3})\]", t)}
+    edited = draft.model_copy(
+        update={
+            "sections": sections,
+            "title": (title or "").strip() or draft.title,
+            "citations": [c for c in draft.citations if c.n in cited],
+        }
+    )
+    return _next_version(ws, project_id, edited, "撰稿人直接修改正文", draft)
+
+
+def restore_version(ws: Workspace, project_id: str, number: int) -> Version:
+    """An earlier version becomes the newest again, as a new version (nothing is overwritten)."""
+    _, latest = _latest(ws, project_id)
+    old = next((v for v in ws.versions(project_id) if v.number == number), None)
+    if old is None:
+        raise DraftingError(f"找不到第{number}稿。")
+    return _next_version(ws, project_id, old.draft, f"恢复为第{number}稿", latest)
+
+
+def section_of(draft: Draft, passage: str) -> int:
+    """The section that holds ``passage`` (a score's evidence); else the first body section."""
+    passage = passage.strip()
+    for i, s in enumerate(draft.sections):
+        if passage and passage in s.text:
+            return i
+    return next((i for i, s in enumerate(draft.sections) if s.kind == "body"), 0)
 
 
 def key_point_coverage(draft: Draft) -> dict[str, str]:

@@ -11,15 +11,23 @@ from . import ui_actions as act
 from . import ui_state as S
 from . import ui_views as V
 from .config import Settings
-from .domain import PRINCIPLES, STANCES, CommentStatus, Draft, count_chars
+from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, count_chars
 from .export import export_docx, export_markdown
 from .review import check_draft
+from .revise import UNCOVERED
+from .ui_pages import draft_html, next_step
 from .workspace import Project, Workspace
 
 __all__ = ["page_review", "page_revise", "page_export"]
 
 SEVERITY = {"error": "错误", "warning": "提醒", "info": "提示"}
 STATUS = {CommentStatus.PENDING: "待定", CommentStatus.ACCEPTED: "已采纳", CommentStatus.REJECTED: "不采纳"}
+# Streamlit badge directives: the status is seen at a glance, not read.
+BADGE = {
+    CommentStatus.PENDING: ":orange-badge[待定]",
+    CommentStatus.ACCEPTED: ":green-badge[已采纳]",
+    CommentStatus.REJECTED: ":gray-badge[不采纳]",
+}
 
 
 def _need_version(project: Project | None) -> Draft | None:
@@ -34,7 +42,64 @@ def _rerun(message: str) -> None:
     st.rerun()
 
 
+def _outcome(err: str | None, message: str) -> None:
+    if err:
+        st.error(V.md_text(err))
+    else:
+        _rerun(message)
+
+
 # -- 审阅 --------------------------------------------------------------------------------------
+REVIEW_FOCUS = "review_focus"
+
+
+def _scores_beside_draft(ws: Workspace, project: Project, draft: Draft, review: Review, settings: Settings) -> None:
+    """Scores on the left, the draft on the right; a score's evidence can be marked in the draft,
+    and its suggestion applied to the part that holds the evidence (a 急稿 rewrite)."""
+    focus = st.session_state.get(REVIEW_FOCUS, "")
+    left, right = st.columns([1, 1], gap="medium")
+    with left:
+        chart, avg = st.columns([3, 2], vertical_alignment="center")
+        chart.pyplot(V.radar_figure(review), width="stretch")
+        mean = sum(s.score for s in review.scores) / len(review.scores)
+        avg.metric("平均分", f"{mean:.1f} / 10")
+        for i, s in enumerate(review.scores):
+            group = "五气" if s.criterion in PRINCIPLES else "三情"
+            with st.expander(f"{s.criterion.value}（{group}）：{s.score} 分", expanded=s.score <= 5):
+                st.markdown(f"**依据：** {V.md_text(s.evidence) or '（无）'}")
+                st.markdown(f"**建议：** {V.md_text(s.suggestion) or '（无）'}")
+                a, b = st.columns(2)
+                a.button(
+                    "在正文中标出",
+                    key=f"focus_{i}",
+                    disabled=not s.evidence.strip(),
+                    on_click=st.session_state.__setitem__,
+                    args=(REVIEW_FOCUS, s.evidence),
+                )
+                if b.button("按此修改", key=f"apply_{i}", help="对依据所在的部分做一次“加强”改写，形成新的一稿"):
+                    index = act.section_of(draft, s.evidence)
+                    with st.spinner("正在按建议改写……"):
+                        version, err = S.attempt(
+                            act.quick_rewrite,
+                            ws,
+                            project.id,
+                            index,
+                            "strengthen",
+                            S.chat_model(settings),
+                            criterion=s.criterion,
+                        )
+                    if err or version is None:
+                        st.error(V.md_text(err or S.GENERIC_ERROR))
+                    else:
+                        _rerun(f"已按“{s.criterion.value}”的建议改写，形成第{version.number}稿。")
+    with right:
+        latest = project.versions[-1].draft
+        note = "" if latest.version == draft.version else f"（评分针对第{draft.version}稿）"
+        st.caption(f"第{latest.version}稿{note}")
+        with st.container(height=760, border=True):
+            st.html(draft_html(latest, focus))
+
+
 def page_review(ws: Workspace, project: Project | None, settings: Settings) -> None:
     st.subheader("审阅")
     draft = _need_version(project)
@@ -43,30 +108,24 @@ def page_review(ws: Workspace, project: Project | None, settings: Settings) -> N
     if st.button("按“五气三情”评分" if project.review is None else "重新评分", type="primary", key="review_go"):
         with st.spinner("审稿中：逐项评分并摘录依据……"):
             _, err = S.attempt(act.review_latest, ws, project.id, S.chat_model(settings))
-        st.error(err) if err else _rerun("审阅完成。")
+        _outcome(err, "审阅完成。")
     review = project.review
     if review is not None and review.scores:
-        left, right = st.columns([2, 3])
-        with left:
-            st.pyplot(V.radar_figure(review), width="stretch")
-            avg = sum(s.score for s in review.scores) / len(review.scores)
-            st.metric("平均分", f"{avg:.1f} / 10")
-        with right:
-            for s in review.scores:
-                group = "五气" if s.criterion in PRINCIPLES else "三情"
-                with st.expander(f"{s.criterion.value}（{group}）：{s.score} 分", expanded=s.score <= 5):
-                    st.markdown(f"**依据：** {s.evidence or '（无）'}")
-                    st.markdown(f"**建议：** {s.suggestion or '（无）'}")
+        _scores_beside_draft(ws, project, draft, review, settings)
+    else:
+        with st.expander(f"对照正文（第{draft.version}稿）", icon=":material/article:"):
+            st.html(draft_html(draft))
     st.markdown("#### 自动检查")
     checks = review.checks if review is not None else check_draft(draft)
-    if not checks:
+    uncovered = [k for k, where in act.key_point_coverage(draft).items() if where == UNCOVERED]
+    if uncovered:
+        st.warning(V.md_text(f"任务要点有 {len(uncovered)} 条在正文中找不到：{'；'.join(uncovered)}"))
+    if not checks and not uncovered:
         st.success("自动检查没有发现问题。")
-    else:
-        rows = [
-            {"级别": SEVERITY.get(c.severity, c.severity), "规则": c.rule, "问题": c.message, "位置": c.position}
-            for c in checks
-        ]
+    if checks:
+        rows = [{"级别": SEVERITY.get(c.severity, c.severity), "问题": c.message, "位置": c.position} for c in checks]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    next_step("修改", "修改", "review_next")
 
 
 # -- 修改 --------------------------------------------------------------------------------------
@@ -74,8 +133,8 @@ def _urgent(ws: Workspace, project: Project, draft: Draft, settings: Settings) -
     st.caption("急稿：对某一部分一键改写，每次改写形成新的一稿。")
     for i, sec in enumerate(draft.sections):
         name = sec.heading or ("开头" if sec.kind == "opening" else "结尾")
-        with st.expander(f"{name}（{count_chars(sec.text)} 字）"):
-            st.write(sec.text)
+        with st.expander(V.md_text(f"{name}（{count_chars(sec.text)} 字）")):
+            st.markdown(V.md_text(sec.text).replace("\n", "\n\n"))
             a, b, c = st.columns(3)
             crit = a.selectbox("加强", [*PRINCIPLES, *STANCES], format_func=lambda x: x.value, key=f"crit_{i}")
             length = b.number_input(
@@ -100,60 +159,134 @@ def _urgent(ws: Workspace, project: Project, draft: Draft, settings: Settings) -
                         criterion=crit,
                         length=int(length),
                     )
-                st.error(err) if err or version is None else _rerun(f"已形成第{version.number}稿：{version.note}")
+                _outcome(
+                    err or (None if version else S.GENERIC_ERROR), f"已形成第{version.number if version else ''}稿。"
+                )
+
+
+def comment_counts(comments: list[Comment]) -> dict[CommentStatus, int]:
+    return {status: sum(c.status == status for c in comments) for status in STATUS}
+
+
+def _comment_row(ws: Workspace, project: Project, draft: Draft, c: Comment) -> None:
+    x, y, z = st.columns([6, 1, 1], vertical_alignment="center")
+    quote = f"（针对“{c.quote}”）" if c.quote else ""
+    x.markdown(f"{BADGE[c.status]} :material/comment: **{V.md_text(c.author)}**：{V.md_text(quote + c.text)}")
+    y.button(
+        "采纳",
+        key=f"acc_{c.id}",
+        type="primary" if c.status == CommentStatus.ACCEPTED else "secondary",
+        on_click=act.set_comment_status,
+        args=(ws, project.id, draft.version, c, CommentStatus.ACCEPTED),
+    )
+    z.button(
+        "不采纳",
+        key=f"rej_{c.id}",
+        type="primary" if c.status == CommentStatus.REJECTED else "secondary",
+        on_click=act.set_comment_status,
+        args=(ws, project.id, draft.version, c, CommentStatus.REJECTED),
+    )
 
 
 def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> None:
     st.caption("慢稿：审稿人从不同角度提意见，您逐条采纳或不采纳，也可以自己加意见，再统稿形成新的一稿。")
     model = S.chat_model(settings)
+    comments = ws.comments(project.id, draft.version)
+    counts = comment_counts(comments)
+    pending = counts[CommentStatus.PENDING]
+    if comments:
+        st.markdown(" ".join(f"{BADGE[status]} {n} 条" for status, n in counts.items()))
     a, b = st.columns(2)
     if a.button("请审稿人提意见", key="comments_go"):
         with st.spinner("审稿人阅稿中……"):
             found, err = S.attempt(act.collect_comments, ws, project.id, model)
-        st.error(err) if err else _rerun(f"收到 {len(found or [])} 条意见。")
-    if b.button("按采纳的意见统稿，形成新稿", type="primary", key="consolidate_go"):
+        _outcome(err, f"收到 {len(found or [])} 条意见。")
+    if pending:
+        st.warning(f"还有 {pending} 条意见待定。统稿只按已采纳的意见修改，待定的意见不会用上。")
+    confirmed = not pending or st.checkbox(f"不再定夺，{pending} 条待定意见不采纳，直接统稿", key="ignore_pending")
+    if b.button("按采纳的意见统稿，形成新稿", type="primary", key="consolidate_go", disabled=not confirmed):
         with st.spinner("统稿中……"):
             version, err = S.attempt(act.consolidate_comments, ws, project.id, model)
-        st.error(err) if err or version is None else _rerun(f"已形成第{version.number}稿：{version.note}")
-    comments = ws.comments(project.id, draft.version)
-    by_para: dict[int, list] = {}
+        _outcome(err or (None if version else S.GENERIC_ERROR), f"已形成第{version.number if version else ''}稿。")
+    by_para: dict[int, list[Comment]] = {}
     for c in comments:
         by_para.setdefault(c.paragraph, []).append(c)
+    # The draft scrolls in its own box, so the page stays as tall as the screen needs.
+    with st.container(height=600 if len(draft.paragraphs) > 6 else "content", border=False):
+        _paragraphs_with_comments(ws, project, draft, by_para)
+    _own_comment_form(ws, project, draft)
+
+
+def _paragraphs_with_comments(ws: Workspace, project: Project, draft: Draft, by_para: dict[int, list[Comment]]) -> None:
     for i, para in enumerate([*draft.paragraphs, None]):
         if para is None and -1 not in by_para:
             continue
         key = i if para is not None else -1
         with st.container(border=bool(by_para.get(key))):
-            st.markdown(
-                f"<small>第{i + 1}段</small> {para}" if para is not None else "**全文意见**", unsafe_allow_html=True
-            )
+            if para is None:
+                st.markdown("**全文意见**")
+            else:
+                st.markdown(f":gray[第{i + 1}段] {V.md_text(para)}")
             for c in by_para.get(key, []):
-                x, y, z = st.columns([6, 1, 1], vertical_alignment="center")
-                x.markdown(f":material/comment: **{c.author}**：{c.text}（{STATUS[c.status]}）")
-                y.button(
-                    "采纳",
-                    key=f"acc_{c.id}",
-                    on_click=act.set_comment_status,
-                    args=(ws, project.id, draft.version, c, CommentStatus.ACCEPTED),
-                )
-                z.button(
-                    "不采纳",
-                    key=f"rej_{c.id}",
-                    on_click=act.set_comment_status,
-                    args=(ws, project.id, draft.version, c, CommentStatus.REJECTED),
-                )
-    with st.form("own_comment", clear_on_submit=True, border=True):
-        st.markdown("**添加我的意见**")
+                _comment_row(ws, project, draft, c)
+
+
+def _own_comment_form(ws: Workspace, project: Project, draft: Draft) -> None:
+    with (
+        st.expander("添加我的意见", icon=":material/add_comment:"),
+        st.form("own_comment", clear_on_submit=True, border=False),
+    ):
         n = len(draft.paragraphs)
         target = st.selectbox(
             "段落",
             list(range(-1, n)),
             format_func=lambda j: "全文" if j < 0 else f"第{j + 1}段：{draft.paragraphs[j][:24]}",
         )
+        quote = st.text_input("针对的原文（可选，从上面复制一句或一个词）", key="own_quote")
         text = st.text_area("意见", height=70)
         if st.form_submit_button("添加意见"):
-            _, err = S.attempt(act.add_writer_comment, ws, project.id, draft.version, int(target), text)
-            st.error(err) if err else _rerun("意见已添加（默认采纳）。")
+            _, err = S.attempt(act.add_writer_comment, ws, project.id, draft.version, int(target), text, quote)
+            _outcome(err, "意见已添加（默认采纳）。")
+
+
+def _versions(ws: Workspace, project: Project) -> None:
+    versions = project.versions
+    st.markdown("#### 版本")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "稿次": f"第{v.number}稿",
+                    "方式": v.mode.label,
+                    "说明": v.note,
+                    "字数": v.draft.char_count,
+                    "时间": V.local_time(v.created_at),
+                }
+                for v in versions
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    labels = [f"第{v.number}稿" for v in versions]
+    by_label = dict(zip(labels, versions, strict=True))
+    if len(versions) >= 2:
+        a, b = st.columns(2)
+        old = a.selectbox("比较：旧稿", labels, index=len(labels) - 2, key=f"diff_old_{len(labels)}")
+        new = b.selectbox("新稿", labels, index=len(labels) - 1, key=f"diff_new_{len(labels)}")
+        if old and new:
+            with st.container(height=520, border=False):
+                st.html(V.diff_html(by_label[old].draft, by_label[new].draft, old_label=old, new_label=new))
+        c, d = st.columns([3, 1], vertical_alignment="bottom")
+        pick = c.selectbox(
+            "恢复某一稿（恢复后成为最新一稿，其他各稿都保留）", labels[:-1], key=f"restore_{len(labels)}"
+        )
+        if d.button("恢复", key="restore_go") and pick:
+            version, err = S.attempt(act.restore_version, ws, project.id, by_label[pick].number)
+            _outcome(
+                err or (None if version else S.GENERIC_ERROR),
+                f"已把{pick}恢复为第{version.number if version else ''}稿。",
+            )
 
 
 def page_revise(ws: Workspace, project: Project | None, settings: Settings) -> None:
@@ -171,39 +304,18 @@ def page_revise(ws: Workspace, project: Project | None, settings: Settings) -> N
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     else:
         st.caption("任务书里没有列出要点。")
-    st.markdown("#### 版本")
-    versions = project.versions
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "稿次": f"第{v.number}稿",
-                    "方式": v.mode.label,
-                    "说明": v.note,
-                    "字数": v.draft.char_count,
-                    "时间": v.created_at[:16],
-                }
-                for v in versions
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    if len(versions) >= 2:
-        labels = [f"第{v.number}稿" for v in versions]
-        a, b = st.columns(2)
-        old = a.selectbox("对比：旧稿", labels, index=len(labels) - 2, key=f"diff_old_{len(labels)}")
-        new = b.selectbox("新稿", labels, index=len(labels) - 1, key=f"diff_new_{len(labels)}")
-        number = {label: v for label, v in zip(labels, versions, strict=True)}
-        st.html(V.diff_html(number[old].draft, number[new].draft, old_label=old, new_label=new))
+    _versions(ws, project)
+    next_step("导出", "导出", "revise_next")
 
 
 # -- 导出 --------------------------------------------------------------------------------------
 def page_export(ws: Workspace, project: Project | None) -> None:
     st.subheader("导出")
-    draft = _need_version(project)
-    if draft is None or project is None:
+    if _need_version(project) is None or project is None:
         return
+    versions = {f"第{v.number}稿（{V.local_time(v.created_at)}）": v for v in reversed(project.versions)}
+    label = st.selectbox("导出哪一稿", list(versions), index=0, key=f"export_pick_{len(versions)}")
+    draft = versions[label or next(iter(versions))].draft
     name = re.sub(r"[\\/:*?\"<>|\s]+", "_", draft.title)[:40] or "文稿"
     st.caption(
         f"第{draft.version}稿 · {draft.char_count} 字。Word 按党政机关公文格式（GB/T 9704）排版，引用来源列在附录。"
@@ -211,7 +323,7 @@ def page_export(ws: Workspace, project: Project | None) -> None:
     appendix = st.checkbox("附录列出引用来源", value=True, key="export_appendix")
     data, err = S.attempt(export_docx, draft, appendix=appendix)
     if err or data is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
     else:
         st.download_button(
             "下载 Word（.docx）",
@@ -224,7 +336,7 @@ def page_export(ws: Workspace, project: Project | None) -> None:
         )
     md, err = S.attempt(export_markdown, draft)
     if err or md is None:
-        st.error(err or S.GENERIC_ERROR)
+        st.error(V.md_text(err or S.GENERIC_ERROR))
     else:
         st.download_button(
             "下载 Markdown",
@@ -234,5 +346,5 @@ def page_export(ws: Workspace, project: Project | None) -> None:
             on_click="ignore",
             key="download_md",
         )
-        with st.expander("预览 Markdown"):
-            st.markdown(md)
+        with st.expander("预览 Markdown 原文"):
+            st.code(md, language="markdown", wrap_lines=True)

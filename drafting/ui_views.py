@@ -15,7 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .domain import PRINCIPLES, STANCES, Brief, Costs, Criterion, Draft, Outline, OutlineSection, Passage, Review
+from .domain import (
+    PRINCIPLES,
+    STANCES,
+    Brief,
+    Costs,
+    Criterion,
+    Draft,
+    Outline,
+    OutlineSection,
+    Passage,
+    Review,
+    count_chars,
+)
 from .errors import BriefError
 from .prompts import PROMPTS_DIR
 
@@ -36,6 +48,14 @@ __all__ = [
     "preset_names",
     "draft_blocks",
     "CITE",
+    "md_text",
+    "text_html",
+    "marked_html",
+    "PLACEHOLDER",
+    "clean_text",
+    "local_time",
+    "short_name",
+    "keep_refs",
 ]
 
 CITE = re.compile(r"\[(\d{1,3})\]")
@@ -101,6 +121,96 @@ def outline_from_rows(rows: list[dict[str, Any]], title: str, brief: Brief) -> O
     return outline
 
 
+# -- rendering text that came from data (a model, a 范文, material, the writer) ------------------
+# Streamlit renders Markdown in st.markdown, captions, labels and messages: an image there loads
+# from any host with no click, and a link leaks a click. Every ASCII punctuation mark is escaped
+# (CommonMark allows a backslash before any of them), so the text shows exactly as written.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+PLACEHOLDER = re.compile(r"〔待补[：:][^〔〕]{0,120}〕")
+
+
+def md_text(text: str) -> str:
+    """``text`` for any Markdown-rendering element, shown literally: no image, link, HTML or directive."""
+    return _MD_SPECIAL.sub(r"\\\1", text.strip())
+
+
+def text_html(text: str) -> str:
+    """``text`` as inert HTML (for ``st.html``): everything escaped, line breaks kept."""
+    return html.escape(text).replace("\n", "<br>")
+
+
+_MARK_TITLES = {"todo": "待补充的内容", "verify": "数字需核实：任务和引用材料中都找不到", "focus": "评分依据"}
+
+
+def marked_html(text: str, figures: list[str] | tuple[str, ...] = (), focus: str = "") -> str:
+    """Escaped ``text`` with 〔待补：…〕 placeholders, figures to verify and the ``focus`` passage in <mark>."""
+    spans: list[tuple[int, int, str]] = []
+    found = text.find(focus) if focus.strip() else -1
+    if found >= 0:
+        spans.append((found, found + len(focus), "focus"))
+    for m in PLACEHOLDER.finditer(text):
+        if not any(s < m.end() and m.start() < e for s, e, _ in spans):
+            spans.append((m.start(), m.end(), "todo"))
+    for figure in sorted(set(figures), key=len, reverse=True):
+        for m in re.finditer(re.escape(figure), text):
+            if not any(s < m.end() and m.start() < e for s, e, _ in spans):
+                spans.append((m.start(), m.end(), "verify"))
+    out: list[str] = []
+    pos = 0
+    for start, end, kind in sorted(spans):
+        out.append(html.escape(text[pos:start]))
+        out.append(f'<mark class="{kind}" title="{_MARK_TITLES[kind]}">{html.escape(text[start:end])}</mark>')
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def clean_text(draft: Draft) -> str:
+    """Title and body as plain text for the clipboard: no [n] citation markers."""
+    body = "\n".join(CITE.sub("", line) for line in draft.body_text.splitlines())
+    return f"{draft.title}\n\n{body}".strip()
+
+
+def local_time(iso: str) -> str:
+    """An ISO timestamp as the writer reads it, in local time: 2026年11月27日 16:27."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+_PAIRS = {"（": "）", "(": ")", "《": "》", "“": "”", "【": "】"}
+
+
+def short_name(name: str, limit: int = 18) -> str:
+    """A name cut for the sidebar; a bracket or book title mark cut open is closed again (《…》)."""
+    if len(name) <= limit:
+        return name
+    cut = name[:limit].rstrip("，、：:；; ")
+    open_marks: list[str] = []
+    for ch in cut:
+        if ch in _PAIRS:
+            open_marks.append(_PAIRS[ch])
+        elif open_marks and ch == open_marks[-1]:
+            open_marks.pop()
+    return cut + "…" + "".join(reversed(open_marks))
+
+
+def keep_refs(new: Outline, old: Outline) -> Outline:
+    """The writer's edit of an outline keeps each section's 范文 references (same heading, else same place)."""
+    by_heading = {s.heading: s.refs for s in old.sections}
+    sections = []
+    for i, s in enumerate(new.sections):
+        refs = s.refs or by_heading.get(s.heading) or (old.sections[i].refs if i < len(old.sections) else [])
+        sections.append(s.model_copy(update={"refs": list(refs)}))
+    return new.model_copy(update={"sections": sections})
+
+
 # -- search results, citations, drafts -----------------------------------------------------------
 def highlight_html(query: str, text: str, *, limit: int = 400) -> str:
     """``text`` as safe HTML with the query's words wrapped in <mark>; everything else escaped."""
@@ -144,35 +254,59 @@ def draft_blocks(draft: Draft) -> list[tuple[str, str]]:
 
 
 def cost_line(costs: Costs, *, chars: int | None = None) -> str:
-    parts = [
-        f"用时 {costs.seconds:.1f} 秒",
-        f"调用模型 {costs.calls} 次",
-        f"输入 {costs.tokens_in} / 输出 {costs.tokens_out} tokens",
-    ]
+    parts = [f"用时 {costs.seconds:.1f} 秒", f"调用模型 {costs.calls} 次"]
     if chars is not None:
         parts.insert(0, f"{chars} 字")
     return " · ".join(parts)
 
 
 _DIFF_CSS = """<style>
-table.diff {font-size: 0.9rem; border-collapse: collapse; width: 100%; table-layout: fixed;}
-table.diff td {padding: 2px 6px; vertical-align: top; white-space: pre-wrap; word-break: break-all;}
-table.diff th {background: #f0f2f6; font-weight: 600; padding: 4px;}
-.diff_header {color: #888; width: 2.5em;} td.diff_next {display: none;}
-.diff_add {background: #d7f5dd;} .diff_chg {background: #fff2bf;} .diff_sub {background: #fbd9d9;}
+table.cmp {width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 0.95rem; line-height: 1.7;}
+table.cmp col {width: 50%;}
+table.cmp th {background: #f0f2f6; padding: 6px 8px; text-align: left;}
+table.cmp td {vertical-align: top; padding: 4px 8px; border-top: 1px solid #eee; word-break: break-word;}
+table.cmp td.chg {background: #fffbe6;} table.cmp td.sub {background: #fff1f0;} table.cmp td.add {background: #f6ffed;}
+table.cmp del {background: #ffccc7; text-decoration: line-through;} table.cmp ins {background: #b7eb8f; text-decoration: none;}
 </style>"""
 
 
+def _inline_diff(old: str, new: str) -> tuple[str, str]:
+    a: list[str] = []
+    b: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            a.append(html.escape(old[i1:i2]))
+            b.append(html.escape(new[j1:j2]))
+            continue
+        if i2 > i1:
+            a.append(f"<del>{html.escape(old[i1:i2])}</del>")
+        if j2 > j1:
+            b.append(f"<ins>{html.escape(new[j1:j2])}</ins>")
+    return "".join(a), "".join(b)
+
+
 def diff_html(old: Draft, new: Draft, *, old_label: str = "", new_label: str = "") -> str:
-    """Side-by-side paragraph diff (difflib.HtmlDiff) with its own small stylesheet."""
-    table = difflib.HtmlDiff(wrapcolumn=48).make_table(
-        old.paragraphs,
-        new.paragraphs,
-        fromdesc=html.escape(old_label or f"第{old.version}稿"),
-        todesc=html.escape(new_label or f"第{new.version}稿"),
-        context=False,
+    """Two readable columns, paragraphs aligned; changed words struck out on the left, marked on the right."""
+    rows: list[str] = []
+    a, b = old.paragraphs, new.paragraphs
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            rows += [f"<tr><td>{html.escape(x)}</td><td>{html.escape(x)}</td></tr>" for x in a[i1:i2]]
+            continue
+        left, right = a[i1:i2], b[j1:j2]
+        for k in range(max(len(left), len(right))):
+            if k < len(left) and k < len(right):
+                x, y = _inline_diff(left[k], right[k])
+                rows.append(f'<tr><td class="chg">{x}</td><td class="chg">{y}</td></tr>')
+            elif k < len(left):
+                rows.append(f'<tr><td class="sub"><del>{html.escape(left[k])}</del></td><td></td></tr>')
+            else:
+                rows.append(f'<tr><td></td><td class="add"><ins>{html.escape(right[k])}</ins></td></tr>')
+    head = (
+        f"<tr><th>{html.escape(old_label or f'第{old.version}稿')}</th>"
+        f"<th>{html.escape(new_label or f'第{new.version}稿')}</th></tr>"
     )
-    return _DIFF_CSS + table
+    return f'{_DIFF_CSS}<table class="cmp"><colgroup><col><col></colgroup>{head}{"".join(rows)}</table>'
 
 
 # -- review radar -------------------------------------------------------------------------------
@@ -265,7 +399,7 @@ class Progress:
         return time.perf_counter() - self.started
 
     def status(self) -> str:
-        return f"{self.message}（已用 {self.elapsed:.0f} 秒，已收到 {self.tokens} 个片段）"
+        return f"{self.message}（已用 {self.elapsed:.0f} 秒，已写 {count_chars(self.text)} 字）"
 
 
 # -- presets ----------------------------------------------------------------------------------

@@ -142,7 +142,11 @@ class Workspace:
     def save_comment(self, pid: str, version: int, comment: Comment) -> None:
         with self._conn() as db:
             db.execute(
-                "INSERT OR REPLACE INTO comments (project_id, id, version, body, updated) VALUES (?, ?, ?, ?, ?)",
+                # An upsert, not INSERT OR REPLACE: the row keeps its rowid, so deciding a comment never
+                # moves it in the list (comments() orders by rowid).
+                "INSERT INTO comments (project_id, id, version, body, updated) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (project_id, id) DO UPDATE SET version = excluded.version, body = excluded.body,"
+                " updated = excluded.updated",
                 (pid, comment.id, version, comment.model_dump_json(), now_iso()),
             )
 

@@ -8,6 +8,7 @@ Saves ``docs/screenshot.png`` for the README.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -17,11 +18,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drafting.config import LOCAL_BASE_URL
 from drafting.domain import count_chars
+from tests.planted import OUTSIDE, seed_planted_project
 
 pytestmark = pytest.mark.browser
 
@@ -86,20 +89,9 @@ def _model_server_answers(patience: float = 600.0) -> bool:
             time.sleep(5)
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not FAKE and not _model_server_answers():
-        pytest.fail(
-            f"本地模型服务没有应答（{LOCAL_BASE_URL}）：请先运行 `make model-server`（`make test` 会自动启动），"
-            "或设置 DRAFTING_TEST_FAKE_LLM=1 用假模型只测页面。"
-        )
-    data = tmp_path_factory.mktemp("browser-data")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTING_LLM_", "OPENAI_"))}
-    env.update({"DRAFTING_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"})
-    env.pop("DRAFTING_FAKE_LLM", None)
-    if FAKE:
-        env["DRAFTING_FAKE_LLM"] = "1"
-    _index_sample(data, env)
+@contextlib.contextmanager
+def _running_app(data: Path, env: dict[str, str]) -> Iterator[str]:
+    """Streamlit serving app.py on a free port with ``data`` as its data directory."""
     port = _free_port()
     log = (data / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -132,6 +124,38 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             print((data / "streamlit.log").read_text()[-4000:])
 
 
+def _app_env(data: Path, *, fake: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAFTING_LLM_", "OPENAI_"))}
+    env.update({"DRAFTING_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"})
+    env.pop("DRAFTING_FAKE_LLM", None)
+    if fake:
+        env["DRAFTING_FAKE_LLM"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not FAKE and not _model_server_answers():
+        pytest.fail(
+            f"本地模型服务没有应答（{LOCAL_BASE_URL}）：请先运行 `make model-server`（`make test` 会自动启动），"
+            "或设置 DRAFTING_TEST_FAKE_LLM=1 用假模型只测页面。"
+        )
+    data = tmp_path_factory.mktemp("browser-data")
+    env = _app_env(data, fake=FAKE)
+    _index_sample(data, env)
+    with _running_app(data, env) as url:
+        yield url
+
+
+def _idle(page: Any, timeout_ms: int = 60_000) -> None:
+    """Wait until the app has finished its rerun (a click during one can be lost)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(700)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_ms)
+    page.wait_for_timeout(300)
+
+
 def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> None:
     from docx import Document
     from playwright.sync_api import expect, sync_playwright
@@ -151,13 +175,16 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
             box.press("Tab")  # commit the text area's value before clicking
             page.wait_for_timeout(800)
             page.get_by_role("button", name="按领导交代创建").click()
-            expect(page.get_by_text("任务已保存")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("已按领导交代建好任务书")).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="下一步：生成提纲 →").click()
+            _idle(page)
 
             page.get_by_role("button", name="生成提纲").click()
             expect(page.get_by_text("提纲已生成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_role("tab", name="表格编辑")).to_be_visible()
 
             page.get_by_role("button", name="下一步：写正文 →").click()
+            _idle(page)
             page.get_by_role("button", name="生成正文").click()
             expect(page.get_by_text("初稿已完成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_text("一、").first).to_be_visible()
@@ -184,3 +211,291 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
     assert count_chars(body) >= 150, body
     assert "安全" in body
     assert SCREENSHOT.stat().st_size > 20_000
+
+
+# -- no active content from data (issue 15) ------------------------------------------------------
+@pytest.fixture(scope="module")
+def planted_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app with the scripted model and a project full of planted payloads (no model call needed)."""
+    data = tmp_path_factory.mktemp("planted-data")
+    env = _app_env(data, fake=True)
+    seed_planted_project(data / "workspace.sqlite3")
+    with _running_app(data, env) as url:
+        yield url
+
+
+def test_planted_payload_neither_runs_nor_loads(planted_app: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    outside: list[str] = []
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            page = context.new_page()
+            context.on("request", lambda r: outside.append(r.url) if OUTSIDE in r.url else None)
+            context.route(f"http://{OUTSIDE}/**", lambda route: route.abort())
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def planted() -> object:
+                return page.evaluate("() => window.__planted")
+
+            def visit(step: str, heading: str) -> None:
+                page.get_by_role("radio", name=step, exact=True).click()
+                expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=30_000)
+                page.wait_for_timeout(1500)
+
+            page.goto(planted_app)
+            expect(page.get_by_role("heading", name="正文", exact=True)).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1500)
+            assert planted() is None and not outside and not dialogs, ("正文", outside, dialogs)
+            # Shown as the text it is: the markup is visible, not interpreted.
+            expect(page.get_by_text("onerror=", exact=False).first).to_be_visible()
+            expect(page.locator("mark.todo").first).to_be_visible()
+            page.get_by_role("button", name="[1]").first.click()  # the citation's popover shows the 范文
+            page.wait_for_timeout(800)
+            page.keyboard.press("Escape")
+            page.get_by_text("复制全文").click()
+            page.wait_for_timeout(800)
+            assert planted() is None and not outside and not dialogs, ("正文", outside, dialogs)
+
+            visit("审阅", "审阅")
+            for summary in page.locator("[data-testid='stExpander'] summary").all():
+                summary.click()
+            page.wait_for_timeout(1000)
+            assert planted() is None and not outside and not dialogs, ("审阅", outside, dialogs)
+
+            visit("修改", "修改")
+            for summary in page.locator("[data-testid='stExpander'] summary").all():
+                summary.click()
+            page.wait_for_timeout(1000)
+            assert planted() is None and not outside and not dialogs, ("修改·急稿", outside, dialogs)
+            page.get_by_role("radio", name="慢稿", exact=True).click()
+            expect(page.get_by_text("全文意见").or_(page.get_by_text("第2段")).first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)
+            assert planted() is None and not outside and not dialogs, ("修改·慢稿", outside, dialogs)
+
+            visit("导出", "导出")
+            page.get_by_text("预览 Markdown 原文").click()
+            page.wait_for_timeout(1500)
+            assert planted() is None and not outside and not dialogs, ("导出", outside, dialogs)
+            for name in ("提纲", "任务"):  # the outline's headings and the brief carry it too
+                visit(name, name)
+                assert planted() is None and not outside and not dialogs, (name, outside, dialogs)
+            # The sidebar and title carried the payload all along.
+            expect(page.get_by_test_id("stMain").get_by_role("heading", level=1)).to_contain_text("<img")
+        finally:
+            browser.close()
+    assert not outside and not dialogs
+
+
+# -- a writer's whole day, with the scripted model (issue 19) ----------------------------------------
+VIEWPORT = {"width": 1440, "height": 1000}
+SCRIPTED_TIMEOUT_MS = 60_000  # the scripted model answers at once; only page work takes time
+DAY_REQUEST = "请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右，讲清形势、重点任务和责任落实。"
+
+
+@pytest.fixture(scope="module")
+def scripted_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app with the scripted model and a small 范文 index; yields its URL and data directory."""
+    data = tmp_path_factory.mktemp("day-data")
+    env = _app_env(data, fake=True)
+    _index_sample(data, env)
+    with _running_app(data, env) as url:
+        yield url, data
+
+
+def _page_height(page: Any) -> tuple[int, int]:
+    """(tallest scrolling height of the page, height of the draft shown on it)."""
+    return page.evaluate(
+        """() => {
+        const boxes = [document.documentElement, ...document.querySelectorAll(
+            '[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"], [data-testid="stSidebarContent"]')];
+        const draft = [...document.querySelectorAll('.draft-text')].map(e => e.getBoundingClientRect().height);
+        return [Math.max(...boxes.map(b => b.scrollHeight)), Math.max(0, ...draft)];
+    }"""
+    )
+
+
+def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> None:
+    from docx import Document
+    from playwright.sync_api import expect, sync_playwright
+
+    from drafting.workspace import Workspace
+
+    url, data = scripted_app
+    ws = Workspace(data / "workspace.sqlite3")
+    heights: dict[str, tuple[int, int]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(accept_downloads=True, viewport=VIEWPORT, locale="zh-CN")
+            page = context.new_page()
+
+            def idle() -> None:
+                _idle(page, SCRIPTED_TIMEOUT_MS)
+
+            def click(button: str, **kw: Any) -> None:
+                page.get_by_role("button", name=button, **kw).first.click()
+                idle()
+
+            def settle(name: str) -> None:
+                idle()
+                heights[name] = _page_height(page)
+
+            def shot(name: str) -> None:
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"))
+
+            def flash(text: str) -> None:
+                expect(page.get_by_text(text).first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+
+            def fill(label: str, value: str) -> None:
+                box = page.get_by_role("textbox", name=label, exact=True)
+                box.fill(value)
+                box.press("Tab")
+                page.wait_for_timeout(600)
+
+            page.goto(url)
+            expect(page.get_by_text("新建文稿")).to_be_visible(timeout=60_000)
+            # 急稿 / 慢稿 is offered on the pasted-instruction path too.
+            page.get_by_test_id("stRadio").get_by_text("慢稿", exact=True).click()
+            idle()
+            fill("领导交代", DAY_REQUEST)
+            click("按领导交代创建")
+            flash("已按领导交代建好任务书")
+            (pid,) = [p.id for p in ws.list_projects()]
+            parsed = ws.load(pid).brief
+            assert parsed is not None and parsed.mode.value == "slow" and parsed.length == 600
+            expect(page.get_by_text("当前任务书")).to_be_visible()
+            shot("brief")
+            # One-click correction: the parsed brief is the open tab, already filled in.
+            expect(page.get_by_role("textbox", name="讲话人 / 发文单位")).to_have_value(parsed.speaker)
+            fill("听众 / 主送", "各乡镇、县直各部门主要负责同志")
+            click("保存任务书")
+            flash("任务书已保存")
+            saved = ws.load(pid).brief
+            assert saved is not None and (saved.speaker, saved.length, saved.occasion) == (
+                parsed.speaker,
+                parsed.length,
+                parsed.occasion,
+            )
+            assert saved.audience == "各乡镇、县直各部门主要负责同志"
+            settle("任务")
+
+            page.get_by_role("radio", name="范文", exact=True).click()
+            idle()
+            click("检索", exact=True)
+            expect(page.locator("mark").first).to_be_visible(timeout=60_000)
+            page.get_by_role("button", name="用于本稿").first.click()
+            idle()
+            page.wait_for_timeout(1500)
+            assert ws.load(pid).passages and ws.load(pid).passages[0].origin == "pinned"
+            settle("范文")
+            click("下一步：生成提纲 →")
+
+            click("生成提纲")
+            flash("提纲已生成")
+            page.get_by_role("tab", name="文本编辑").click()
+            box = page.get_by_role("textbox", name="提纲文本")
+            box.fill(box.input_value().replace("提高政治站位", "提高思想认识"))
+            box.press("Tab")
+            page.wait_for_timeout(600)
+            page.get_by_role("tab", name="文本编辑").click()
+            click("保存文本")
+            flash("提纲已保存")
+            assert any("提高思想认识" in s.heading for s in ws.load(pid).outline.sections)
+            settle("提纲")
+            click("下一步：写正文 →")
+
+            click("生成正文")
+            flash("初稿已完成")
+            expect(page.locator(".draft-text")).to_contain_text("提高思想认识")
+            settle("正文")
+            shot("draft")
+            page.get_by_text("复制全文").click()
+            code = page.get_by_test_id("stCode").first
+            expect(code).to_contain_text("提高思想认识")
+            assert "[1]" not in code.inner_text()
+            page.get_by_text("编辑正文").click()
+            idle()
+            first = page.get_by_role("textbox", name="开头", exact=True)
+            first.fill("同志们：今天召开全县安全生产工作会议，〔待补：会议议程〕。")
+            first.press("Tab")
+            page.wait_for_timeout(600)
+            click("保存为新的一稿")
+            flash("已保存为第2稿")
+            expect(page.locator("mark.todo").first).to_be_visible()
+            click("下一步：审阅 →")
+
+            click("按“五气三情”评分")
+            flash("审阅完成")
+            page.get_by_text("通天气（五气）").click()
+            idle()
+            page.get_by_role("button", name="在正文中标出").first.click()
+            idle()
+            expect(page.locator("mark.focus").first).to_be_visible(timeout=30_000)
+            settle("审阅")
+            shot("review")
+            click("下一步：修改 →")
+
+            page.get_by_role("radio", name="急稿", exact=True).click()
+            idle()
+            page.get_by_test_id("stMain").locator("[data-testid='stExpander'] summary").first.click()
+            page.get_by_role("button", name="更口语化").first.click()
+            idle()
+            flash("已形成第3稿")
+            page.get_by_role("radio", name="慢稿", exact=True).click()
+            idle()
+            click("请审稿人提意见")
+            flash("条意见")
+            order = [c.id for c in ws.comments(pid, 3)]
+            assert len(order) >= 3
+            for i, label in [(1, "采纳"), (0, "不采纳"), (2, "采纳")]:
+                page.get_by_role("button", name=label, exact=True).nth(i).click()
+                idle()
+            statuses = {c.id: c.status.value for c in ws.comments(pid, 3)}
+            assert [statuses[c] for c in order[:3]] == ["rejected", "accepted", "accepted"], statuses
+            assert [c.id for c in ws.comments(pid, 3)] == order
+            if len(order) > 3:
+                expect(page.get_by_text("条意见待定").first).to_be_visible()
+                page.get_by_text("直接统稿").click()
+                idle()
+            settle("修改·慢稿")
+            shot("comments")
+            click("按采纳的意见统稿，形成新稿")
+            flash("已形成第4稿")
+            table = page.locator("table.cmp")
+            expect(table).to_be_visible()
+            widths = table.locator("tr").nth(1).locator("td").evaluate_all("tds => tds.map(td => td.offsetWidth)")
+            assert len(widths) == 2 and min(widths) > 300, widths
+            settle("修改·比较")
+            page.get_by_test_id("stSelectbox").filter(has_text="比较：旧稿").scroll_into_view_if_needed()
+            shot("compare")
+            pick = page.get_by_test_id("stSelectbox").filter(has_text="恢复某一稿").locator("input")
+            pick.click()
+            pick.fill("第1稿")
+            pick.press("Enter")
+            idle()
+            click("恢复", exact=True)
+            flash("已把第1稿恢复为第5稿")
+            versions = ws.load(pid).versions
+            assert len(versions) == 5 and versions[4].draft.sections == versions[0].draft.sections
+            click("下一步：导出 →")
+
+            download_button = page.get_by_role("button", name="下载 Word（.docx）")
+            expect(download_button).to_be_visible(timeout=30_000)
+            settle("导出")
+            with page.expect_download(timeout=60_000) as info:
+                download_button.click()
+            target = tmp_path / "draft.docx"
+            info.value.save_as(target)
+            assert info.value.suggested_filename.endswith("第5稿.docx")
+        finally:
+            browser.close()
+
+    texts = [p.text.strip() for p in Document(io.BytesIO(target.read_bytes())).paragraphs if p.text.strip()]
+    assert any(t.startswith("一、") for t in texts), texts[:12]
+    tall = {k: v for k, v in heights.items() if v[0] > 3 * VIEWPORT["height"] + v[1]}
+    assert not tall, heights

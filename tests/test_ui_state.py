@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import stat
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def test_diff_html_is_side_by_side_with_changes() -> None:
     )
     out = ui_views.diff_html(old, new)
     assert "第1稿" in out and "第2稿" in out
-    assert "diff_add" in out or "diff_chg" in out
+    assert "<ins>改过的</ins>" in out and "<col>" in out  # two columns, the change marked
     assert out.count("<table") == 1
 
 
@@ -313,3 +314,36 @@ def test_material_upload_reads_text_and_rejects_binary() -> None:
         ui_actions.read_material("x.txt", b"\x00\x01\x02\x03" * 300)
     with pytest.raises(DraftingError, match="不支持"):
         ui_actions.read_material("x.exe", b"MZ")
+
+
+def test_md_text_leaves_nothing_for_markdown_to_interpret() -> None:
+    raw = "![x](http://10.255.255.1/a?q=1) <img src=x onerror=alert(1)> [链接](http://e.cn) :red[红] $x$ **粗**"
+    out = ui_views.md_text(raw)
+    assert not re.search(r"[!-/:-@\[-`{-~]", re.sub(r"\\.", "", out))  # every mark escaped
+    assert re.sub(r"\\(.)", r"\1", out) == raw  # unescaped, it is exactly the text
+
+
+def test_marked_html_escapes_and_marks_placeholders_and_figures() -> None:
+    out = ui_views.marked_html("<b>共 4321 处</b>〔待补：完成率〕", ["4321"], focus="共")
+    assert "<b>" not in out and "&lt;b&gt;" in out
+    assert '<mark class="todo"' in out and '<mark class="verify"' in out and '<mark class="focus"' in out
+
+
+def test_local_time_and_short_names_read_like_an_office() -> None:
+    assert ui_views.local_time("2026-11-27T08:27:00+00:00").startswith("2026年11月27日")
+    assert re.fullmatch(r"2026年11月27日 \d{2}:27", ui_views.local_time("2026-11-27T08:27:00+00:00"))
+    assert ui_views.local_time("不是时间") == "不是时间"
+    name = ui_views.short_name("关于印发《全县安全生产专项整治三年行动实施方案》的通知")
+    assert name == "关于印发《全县安全生产专项整治三年行…》"
+
+
+def test_clean_text_drops_citation_markers() -> None:
+    from drafting.domain import Draft, DraftSection
+
+    draft = Draft(
+        title="讲话",
+        brief=_brief(),
+        outline=_outline(),
+        sections=[DraftSection(heading="一、甲", text="要抓落实[1]。[2]")],
+    )
+    assert ui_views.clean_text(draft) == "讲话\n\n一、甲\n要抓落实。"
