@@ -276,13 +276,20 @@ def part_request(brief: Brief, outline: Outline, index: int) -> list[tuple[str, 
             + "；".join(f"（{cn_num(j)}）{p}" for j, p in enumerate(s.points, 1))
             + "。每层先写层次小标题再展开。"
         )
-    stress = "、".join(f"{p.value}（{criteria_descriptions().get(p.value, '')}）" for p in s.principles)
+    hints = part_hints()
+    stress = "；".join(hints[p.value] for p in s.principles if p.value in hints)
     return load_prompt("draft.part").render(
         n=cn_num(n), heading=s.heading, budget=max(60, s.budget), layers=layers, stress=stress or "具体实在"
     )
 
 
 _FRAME_LINE = re.compile(r"^(?:开头|开场白?|引言|前言|结尾|结束语|结语|正文|主体)[：:]?$")
+
+
+@lru_cache(maxsize=1)
+def part_hints() -> dict[str, str]:
+    """Short, actionable wording per principle for the part turns (prompts/part_hints.yaml)."""
+    return dict(yaml.safe_load((PROMPTS_DIR / "part_hints.yaml").read_text(encoding="utf-8")))
 
 
 def _own_part(answer: str, outline: Outline, index: int, written: str) -> list[str]:

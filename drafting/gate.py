@@ -9,6 +9,7 @@ copied from 范文. ``find_defects`` only counts (the evals use it on any system
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from enum import Enum
 from .cnnum import cn_num
 from .domain import Brief, CheckFinding, Draft, DraftSection, Passage, count_chars, now_iso
 from .facts import PLACEHOLDER, Fact, FactKind, fact_key, find_facts, placeholder_for
-from .genres import genre_profile
+from .genres import genre_names, genre_profile
 
 __all__ = [
     "DefectKind",
@@ -96,6 +97,14 @@ _LEAK_SPAN = re.compile(
     r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*"
 )
 _SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
+# Talk about the text instead of the text itself ("下面我将详细阐述这一部分的内容", "我们可以引用……的古语").
+_META = re.compile(
+    r"下面我(?:将|来|就)|(?:这|本)一?部分(?:的内容|主要|将|要讲)|详细阐述|我们可以引用|可以引用|的古语|上级提法|可引用的名句|"
+    r"范文片段|全文提纲|〔待补：缺什么〕|有互动感|号召力，能调动|掷地有声。|以下是|如下所示"
+)
+# Sentences that paraphrase the instructions handed to the model share this share of their bigrams with one.
+INSTRUCTION_ECHO = 0.6
+_SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|女士们)[^。！？；]{0,40}$")
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
@@ -166,20 +175,36 @@ def _norm(s: str) -> str:
 # --- detectors, each returning (defect, replacement) pairs for one line ------------------------------------
 
 
+def _has_number(key: str, text: str) -> bool:
+    """``key`` occurs in ``text`` as a whole number ("6" is not in "2026", "26.7" is not in "126.75")."""
+    return re.search(rf"(?<![0-9.]){re.escape(key)}(?![0-9])", text) is not None
+
+
 def _fact_defects(line: str, ctx: _Context) -> list[tuple[Fact, DefectKind]]:
     out: list[tuple[Fact, DefectKind]] = []
     corpus_text = [_norm(p.text) for p in ctx.corpus]
     for f in find_facts(line):
         key = fact_key(f)
-        if not key or key in ctx.sources:
+        if not key:
             continue
-        if f.kind is FactKind.NUMBER and key in _STOCK_NUMBERS and f.unit in ("", "小时", "天", "%", "％"):
+        if f.kind in (FactKind.PLACE, FactKind.ORG):
+            # The name is the longest tail of the span that a 范文 uses ("全力推动东岭镇" -> "东岭镇").
+            tails = [_norm(line[f.end - k : f.end]) for k in range(min(10, f.end - f.start), 2, -1)]
+            known = next((t for t in tails if any(t in c for c in corpus_text)), "")
+            if not known or known in ctx.sources:
+                continue  # only names a 范文 supplied are known to be someone else's
+            out.append((Fact(f.kind, known, f.end - len(known), f.end), DefectKind.TRANSPLANTED_FACT))
+            continue
+        if f.kind is FactKind.NUMBER:
+            if _has_number(key, ctx.sources):
+                continue
+            if key in _STOCK_NUMBERS and f.unit in ("", "小时", "天", "%", "％"):
+                continue
+        elif key in ctx.sources:
             continue
         if f.kind is FactKind.DATE and re.fullmatch(r"\d{4}年", key) and abs(int(key[:4]) - ctx.current_year) <= 1:
             continue  # "2026年" for this year or last is how a speaker dates his own work
-        in_corpus = any(key in t for t in corpus_text)
-        if f.kind in (FactKind.PLACE, FactKind.ORG) and not in_corpus:
-            continue  # only names a 范文 supplied are known to be someone else's
+        in_corpus = any(_has_number(key, t) if f.kind is FactKind.NUMBER else key in t for t in corpus_text)
         out.append((f, DefectKind.TRANSPLANTED_FACT if in_corpus else DefectKind.UNSOURCED_FACT))
     return out
 
@@ -228,6 +253,18 @@ def _register_problem(sentence: str, brief: Brief) -> str:
     return ""
 
 
+@functools.cache
+def _instructions() -> tuple[str, ...]:
+    """Sentences of the instructions the writer model is given (criteria, hints, genre voices)."""
+    from .draft import criteria_descriptions, part_hints
+
+    texts: list[str] = [*criteria_descriptions().values(), *part_hints().values()]
+    for name in genre_names():
+        p = genre_profile(name)
+        texts += [p.voice, p.opening_hint, p.closing_hint]
+    return tuple(x for t in texts for x in re.split(r"[。；：]", t) if count_chars(x) >= 8)
+
+
 def _leaks(line: str, ctx: _Context) -> bool:
     if _LEAK_LINE.match(line) or _SOURCE_BLOCK.match(line):
         return True
@@ -263,7 +300,7 @@ def clean_lines(
         if stripped != line:
             defects.append(Defect(DefectKind.LEAKED, line, "提示词或标记"))
             line = stripped if fix else line
-            if not line:
+            if not stripped:
                 continue
         if _leaks(line, ctx):
             defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
@@ -279,6 +316,9 @@ def clean_lines(
             out.append(line)
             continue
         # A stray scrap ("好。") is not a paragraph; a salutation ("同志们：") is.
+        if _SALUTATION.match(line) and line[-1:] in "：:，,！!":
+            out.append(line)  # "尊敬的各位领导、各位同仁，" opens a speech
+            continue
         if count_chars(line) < 6 and not line.endswith(("：", ":")) and not PLACEHOLDER.search(line):
             defects.append(Defect(DefectKind.FRAGMENT, line, "残段"))
             if fix:
@@ -300,6 +340,11 @@ def clean_lines(
                     continue
         kept: list[str] = []
         for s in _split_sentences(line):
+            # Prompt text or talk about the text.
+            if _META.search(s) or any(_similar(s, x) >= INSTRUCTION_ECHO for x in _instructions()):
+                defects.append(Defect(DefectKind.LEAKED, s, "说明性文字或提示词"))
+                if fix:
+                    continue
             # Register.
             if why := _register_problem(s, ctx.brief):
                 defects.append(Defect(DefectKind.REGISTER, s, why))

@@ -210,7 +210,7 @@ class ScriptedChatModel(BaseChatModel):
             lead = _FAKE_LEADS[(i // len(_FAKE_CLAUSES)) % len(_FAKE_LEADS)]
             out += f"{lead}{topic}，{_FAKE_CLAUSES[i % len(_FAKE_CLAUSES)]}"
             i += 1
-            if "[1]" not in out and "本部分参考材料" in prompt:
+            if "[1]" not in out and "【范文片段" in prompt and "（无）\n\n现在" not in prompt:
                 out = out[:-1] + "[1]。"
         return out
 

@@ -188,3 +188,19 @@ def test_off_topic_passages_are_not_handed_to_the_model() -> None:
     off_topic = Passage(chunk_id="b", doc_id="b", title="基层减负", text="持续为基层减负，改革考核方式。")
     kept = relevant_passages(query, [on_topic, off_topic])
     assert [p.chunk_id for p in kept] == ["a"] and kept[0].why.startswith("与任务共有的关键词")
+
+
+def test_names_and_numbers_are_matched_whole(brief: Brief) -> None:
+    b = brief.model_copy(update={"facts": "2026年全县发生事故3起"})
+    found = find_defects("标题\n我们要全力推动青山县建设。全年死亡6人。", brief=b, passages=[FANWEN])
+    # "青山县" is found inside a longer run of characters; "6" is not the "6" of "2026".
+    assert [(d.kind, d.text) for d in found] == [
+        (DefectKind.TRANSPLANTED_FACT, "青山县"),
+        (DefectKind.TRANSPLANTED_FACT, "6人"),
+    ]
+
+
+def test_salutations_and_talk_about_the_text(brief: Brief) -> None:
+    assert kinds("标题\n尊敬的各位领导、各位同仁，\n今天我们在这里交流经验。", brief, [])["fragment"] == 0
+    leaked = kinds("标题\n下面我将详细阐述这一部分的内容。\n我们可以引用“有备无患”的古语。", brief, [])["leaked"]
+    assert leaked == 2
