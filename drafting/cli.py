@@ -332,7 +332,9 @@ def cmd_draft(args: argparse.Namespace) -> int:
             llm=llm,
             workspace=workspace,
             project_id=project_id,
-            with_review=not args.no_review,
+            # 急稿 is done when the text is: the model's scoring (slow on a local model) runs only when
+            # asked for; 慢稿 scores by default. The deterministic checks run either way.
+            with_review=not args.no_review and (args.review or brief.mode is RevisionMode.SLOW),
             context_tokens=settings.context_tokens,
             on_event=_progress,
         )
@@ -587,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     _kind_flags(s)
     s.add_argument("--json", help="把任务、提纲、正文、引用和开销写成 JSON")
     s.add_argument("--no-review", action="store_true", help="不做审阅评分")
+    s.add_argument("--review", action="store_true", help="急稿也让模型做五气三情评分（慢稿默认评分）")
     s.set_defaults(func=cmd_draft)
 
     s = sub.add_parser("projects", help="列出工作区里的文稿项目")

@@ -215,16 +215,16 @@ def bank_extras(brief: Brief, *, banks: Banks | None = None) -> tuple[str, list[
 
 
 def body_outline_text(outline: Outline) -> str:
-    """The outline as the writer model sees it: numbered headings, budgets and sub-points only."""
+    """The outline as the writer model sees it in the first turn: one line per part, in words, so that
+    the model does not start writing the parts' headings while it is asked for the opening."""
     lines: list[str] = []
     n = 0
     for s in outline.sections:
         if s.kind != "body":
             continue
         n += 1
-        lines.append(f"{cn_num(n)}、{s.heading}（约{s.budget}字）")
-        for j, p in enumerate(s.points, 1):
-            lines.append(f"  （{cn_num(j)}）{p}")
+        points = f"，其中讲{'、'.join(s.points)}" if s.points else ""
+        lines.append(f"第{cn_num(n)}部分讲“{s.heading}”{points}（约{s.budget}字）；")
     return "\n".join(lines)
 
 
@@ -310,6 +310,8 @@ def _own_part(answer: str, outline: Outline, index: int, written: str) -> list[s
     for h, lines in segments[1:]:
         if overlap(re.sub(r"^[一二三四五六七八九十]+、", "", h), heading) >= 0.5:
             own = own + lines
+    if not own and outline.sections[index].kind == "opening" and len(segments) > 1:
+        own = segments[1][1][:1]  # the model opened with a heading: its first paragraph opens the piece
     cleaned = clean_section_text("\n".join(own), section_heading(outline, index), written)
     return [x for x in cleaned.splitlines() if x.strip()]
 

@@ -103,7 +103,11 @@ def find_facts(text: str) -> list[Fact]:
         line_start = masked.rfind("\n", 0, m.start()) + 1
         if masked[line_start : m.start()].strip() == "" and masked[m.end() : m.end() + 1] in (".", "．", "、"):
             continue
-        if masked[max(0, m.start() - 1) : m.start()] == "第":
+        if (
+            masked[max(0, m.start() - 1) : m.start()] == "第"
+            or masked[max(0, m.start() - 1) : m.start()].isascii()
+            and masked[max(0, m.start() - 1) : m.start()].isalpha()
+        ):
             continue  # an ordinal ("第3条") names a position, not a quantity
         if not m.group(3) and len(_norm(m.group(1))) < 2:
             continue  # a lone digit without a unit ("第3", "1") is not worth flagging

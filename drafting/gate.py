@@ -102,6 +102,8 @@ _META = re.compile(
     r"下面我(?:将|来|就)|(?:这|本)一?部分(?:的内容|主要|将|要讲)|详细阐述|我们可以引用|可以引用|的古语|上级提法|可引用的名句|"
     r"范文片段|全文提纲|〔待补：缺什么〕|有互动感|号召力，能调动|掷地有声。|以下是|如下所示"
 )
+# A Latin word in Chinese prose is model noise ("了解他们的需求和 concerns"); acronyms are fine.
+_LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
 # Sentences that paraphrase the instructions handed to the model share this share of their bigrams with one.
 INSTRUCTION_ECHO = 0.6
 _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|女士们)[^。！？；]{0,40}$")
@@ -265,6 +267,14 @@ def _instructions() -> tuple[str, ...]:
     return tuple(x for t in texts for x in re.split(r"[。；：]", t) if count_chars(x) >= 8)
 
 
+@functools.cache
+def _hint_clauses() -> tuple[str, ...]:
+    """Clauses of the part hints; a draft sentence containing one verbatim pasted the instruction."""
+    from .draft import part_hints
+
+    return tuple(c for h in part_hints().values() for c in re.split(r"[，、]", h) if count_chars(c) >= 4)
+
+
 def _leaks(line: str, ctx: _Context) -> bool:
     if _LEAK_LINE.match(line) or _SOURCE_BLOCK.match(line):
         return True
@@ -307,6 +317,7 @@ def clean_lines(
             if fix:
                 continue
         if _is_heading(line):
+            seen.append(_SUB.sub("", _TOP.sub("", line)))
             key = _bare(_SUB.sub("", _TOP.sub("", line)))
             if key in headings_seen:
                 defects.append(Defect(DefectKind.REPEAT, line, "标题重复"))
@@ -341,7 +352,12 @@ def clean_lines(
         kept: list[str] = []
         for s in _split_sentences(line):
             # Prompt text or talk about the text.
-            if _META.search(s) or any(_similar(s, x) >= INSTRUCTION_ECHO for x in _instructions()):
+            if (
+                _META.search(s)
+                or _LATIN.search(s)
+                or any(c in s for c in _hint_clauses())
+                or any(_similar(s, x) >= INSTRUCTION_ECHO for x in _instructions())
+            ):
                 defects.append(Defect(DefectKind.LEAKED, s, "说明性文字或提示词"))
                 if fix:
                     continue
@@ -442,8 +458,9 @@ def repair_draft(
 
     purposes = [s.purpose for s in draft.outline.sections]
     ctx = _Context.build(draft.brief, passages, confirmed, purposes)
-    seen: list[str] = []
     headings_seen = {_bare(_TOP.sub("", s.heading)) for s in draft.sections if s.heading}
+    # A sentence that only restates a part's heading repeats it.
+    seen: list[str] = [_TOP.sub("", s.heading) for s in draft.sections if s.heading]
     fixed: list[Defect] = []
     sections: list[DraftSection] = []
     budgets = {i: s.budget for i, s in enumerate(draft.outline.sections)}

@@ -67,6 +67,7 @@ def test_draft_from_request_writes_docx_and_json(fake_world: dict[str, Any], tmp
             "urgent",
             "--out",
             str(out),
+            "--review",
             "--json",
             str(js),
         ]
