@@ -142,6 +142,7 @@ class _Context:
     corpus: list[Passage]
     purposes: list[str]
     current_year: int
+    title: str = ""
 
     @classmethod
     def build(
@@ -167,7 +168,14 @@ class _Context:
         ]
         sources = _norm("\n".join(supplied))
         corpus = [p for p in passages if p.origin != "material"]
-        return cls(brief, sources, corpus, [p for p in outline_purposes if count_chars(p) >= 4], int(now_iso()[:4]))
+        return cls(
+            brief,
+            sources,
+            corpus,
+            [p for p in outline_purposes if count_chars(p) >= 4],
+            int(now_iso()[:4]),
+            brief.title,
+        )
 
 
 def _norm(s: str) -> str:
@@ -278,6 +286,10 @@ def _hint_clauses() -> tuple[str, ...]:
 def _leaks(line: str, ctx: _Context) -> bool:
     if _LEAK_LINE.match(line) or _SOURCE_BLOCK.match(line):
         return True
+    if ctx.title and count_chars(ctx.title) >= 6 and ctx.title in line:
+        return True  # the title (or a 范文's header line) pasted into the body
+    if re.search(r"[\u4e00-\u9fff]某某|[\u4e00-\u9fff]{1,2}某(?:同志|书记|县长|市长|局长)", line):
+        return True  # a template's stand-in name
     bare = _bare(line)
     if not bare:
         return False

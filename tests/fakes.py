@@ -118,32 +118,45 @@ def prose(chars: int, seed: str = "安全生产责任重于泰山") -> str:
     return text
 
 
-# The drafting conversation: the first turn asks for the opening, then one turn per part, then the closing.
-OPEN_MARKER = "现在先写全文的开头"
-PART_MARKER = "接着写第"
-CLOSING_MARKER = "最后写全文的结尾"
+BODY_MARKER = "请写出全文正文"
 MORE_MARKER = "还写得太短"
 
 
-def turn_answer(prompt: str, *, scale: float = 1.0, cite: str = "[1]") -> str:
-    """A fake writer for one turn of the drafting conversation: prose of the budget asked for."""
+def outline_parts(prompt: str) -> list[tuple[str, int]]:
+    """(heading, budget) of the numbered parts of the outline a body prompt carries."""
     import re
 
-    # A callable answer sees the whole conversation: the request is the last marker in it.
-    last = max((OPEN_MARKER, PART_MARKER, CLOSING_MARKER, MORE_MARKER), key=prompt.rfind)
-    request = prompt[prompt.rfind(last) - (30 if last == MORE_MARKER else 0) :]
-    budget = int(int(re.findall(r"约 (\d+) 字", request)[0]) * scale)
-    if last == OPEN_MARKER:
-        return "同志们：\n" + prose(budget, "今天召开这次会议就是要统一思想")
-    if last == CLOSING_MARKER:
-        return "同志们，" + prose(budget, "让我们以更加务实的作风抓好落实")
-    heading = re.findall(r"“(.+?)”", request)[0]
-    return prose(budget, f"讲{heading[:6]}就要压实企业主体责任") + (cite if "第一部分" in request else "")
+    return [(h, int(b)) for h, b in re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)]
+
+
+def body_answer(prompt: str, *, scale: float = 1.0, cite: str = "[1]", headings: bool = True) -> str:
+    """A fake writer for the one-call body: opening, each outline part with prose of its budget, closing."""
+    import re
+
+    total = int(re.findall(r"约 (\d+) 字", prompt)[-1])
+    parts = outline_parts(prompt)
+    frame = max(40, (total - sum(b for _, b in parts)) // 2)
+    lines = ["同志们：", prose(int(frame * scale), "今天召开这次会议就是要统一思想")]
+    for k, (heading, budget) in enumerate(parts):
+        if headings:
+            lines.append(f"{'一二三四五六七八九十'[k]}、{heading}")
+        lines.append(prose(int(budget * scale), f"讲{heading[:6]}就要压实企业主体责任") + (cite if k == 0 else ""))
+    lines.append("同志们，" + prose(int(frame * scale), "让我们以更加务实的作风抓好落实"))
+    return "\n".join(lines)
+
+
+def more_answer(prompt: str) -> str:
+    """A fake answer to a follow-up for one part: new prose about that part, of the length asked."""
+    import re
+
+    heading = re.findall(r"中“(.+?)”这一部分", prompt)[-1]
+    more = int(re.findall(r"再写约 (\d+) 字", prompt)[-1])
+    return prose(more, f"补充{heading[:6]}的具体措施要落到实处")
 
 
 def writer_routes(scale: float = 1.0, **overrides: list[Any]) -> dict[str, list[Any]]:
-    """Routes answering every drafting turn; ``overrides`` (marker -> answers) come first."""
+    """Routes answering the drafting calls; ``overrides`` (marker -> answers) come first."""
     routes: dict[str, list[Any]] = dict(overrides)
-    for marker in (OPEN_MARKER, PART_MARKER, CLOSING_MARKER):
-        routes.setdefault(marker, [lambda p: turn_answer(p, scale=scale)])
+    routes.setdefault(BODY_MARKER, [lambda p: body_answer(p, scale=scale)])
+    routes.setdefault(MORE_MARKER, [more_answer])
     return routes

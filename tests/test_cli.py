@@ -15,7 +15,7 @@ import drafting.store
 from drafting import config
 from drafting.cli import main
 from drafting.workspace import Workspace
-from tests.fakes import MORE_MARKER, PART_MARKER, RoutedFakeChat, outline_json, prose, scores_json, writer_routes
+from tests.fakes import RoutedFakeChat, outline_json, prose, scores_json, writer_routes
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "docs"
 
@@ -32,7 +32,6 @@ def make_llm(**extra: list[Any]) -> RoutedFakeChat:
     for marker, answers in {
         "请拟一份提纲": [outline_json(["提高站位", "压实责任", "狠抓整治"])],
         "修改意见，每条对应一个段号": ['{"comments": [{"paragraph": 2, "quote": "", "comment": "多举基层实例"}]}'],
-        MORE_MARKER: [lambda t: prose(200, "补写的措施要落到实处")],
         "请输出修改后的这一部分正文": [lambda t: prose(300, "修改后要更接地气")],
     }.items():
         routes.setdefault(marker, answers)
@@ -98,8 +97,8 @@ def test_empty_brief_fails_before_the_model(
 def test_timeout_keeps_partial_and_resume_finishes(
     fake_world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ok = writer_routes()[PART_MARKER][0]
-    fake_world["llm"] = make_llm(**{PART_MARKER: [ok, TimeoutError("slow")]})
+    fake_world["llm"] = make_llm()
+    fake_world["llm"].fail_after_chars = 400
     out = tmp_path / "x.docx"
     assert main(["draft", "--request", "为县长起草在全县安全生产工作会议上的讲话，约1000字", "--out", str(out)]) == 3
     assert "超时" in capsys.readouterr().err and not out.exists()

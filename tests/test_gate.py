@@ -12,7 +12,7 @@ from drafting.gate import DefectKind, count_defects, find_defects
 from drafting.genres import detect_genre, genre_names, topic_of
 from drafting.outline import quick_outline
 from drafting.retrieve import relevant_passages
-from tests.fakes import CLOSING_MARKER, OPEN_MARKER, PART_MARKER, RoutedFakeChat, writer_routes
+from tests.fakes import RoutedFakeChat, writer_routes
 
 FANWEN = Passage(
     chunk_id="f1",
@@ -92,7 +92,7 @@ def test_a_clean_text_has_no_defects(brief: Brief) -> None:
     assert sum(kinds(text, brief, [FANWEN]).values()) == 0
 
 
-# One answer per turn of the drafting conversation: opening, three parts, closing.
+# The planted answer, in pieces: opening, three parts, closing.
 PLANTED = [
     "同志们：\n我今天非常荣幸能够站在这里，为全县安全生产工作会议上的讲话。今天召开这次会议，就是要统一思想。",
     "一、{h1}\n去年，全县共发生各类生产安全事故11起、死亡6人，同比分别下降26.7%和33.3%。\n"

@@ -13,10 +13,10 @@ from drafting.outline import allocate_budgets, fallback_outline, make_outline, o
 from drafting.review import check_draft, review, unverified_numbers
 from drafting.revise import consolidate, coverage_map, instruction_for, reviewer_comments, revise, rewrite_section
 from tests.fakes import (
+    BODY_MARKER,
     MORE_MARKER,
-    OPEN_MARKER,
-    PART_MARKER,
     RoutedFakeChat,
+    body_answer,
     outline_json,
     prose,
     scores_json,
@@ -91,12 +91,12 @@ def test_outline_text_round_trip(brief: Brief) -> None:
     assert sum(s.budget for s in again.sections) == brief.length
 
 
-def test_draft_is_one_conversation_with_a_turn_per_part(brief: Brief, passages: list[Passage]) -> None:
+def test_draft_is_one_call_laid_onto_the_outline(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     outline = make_outline(brief, passages, llm)
     seen: list[int] = []
     draft = write_draft(brief, outline, passages, llm, on_section=lambda d: seen.append(len(d.sections)))
-    assert seen == [5, 5, 5, 5, 5]  # saved after every part
+    assert seen == [5]  # one call wrote every part; none was short
     assert [s.heading for s in draft.sections if s.kind == "body"] == [
         "一、提高政治站位",
         "二、压实安全责任",
@@ -106,13 +106,22 @@ def test_draft_is_one_conversation_with_a_turn_per_part(brief: Brief, passages: 
     assert "提高政治站位" in draft.sections[1].text and "压实安全责任" in draft.sections[2].text
     assert abs(draft.char_count - brief.length) <= brief.length * 0.15
     assert [c.n for c in draft.citations] == [1] and draft.citations[0].passage.chunk_id == "c1"
-    drafting = [c for c in llm.calls if "请拟一份提纲" not in c["prompt"]]
-    assert len(drafting) == 5 and OPEN_MARKER in drafting[0]["prompt"]
-    first = drafting[0]["all"]
-    assert all(h in first for h in HEADINGS) and "压实企业主体责任" in first and "〔待补" in first
-    # Each later turn carries the whole conversation so far, unchanged (a prompt cache reuses it).
-    assert first in drafting[1]["all"] and draft.sections[0].text.splitlines()[-1] in drafting[1]["all"]
-    assert "提高政治站位" in drafting[1]["prompt"] and PART_MARKER in drafting[1]["prompt"]
+    drafting = [c for c in llm.calls if BODY_MARKER in c["prompt"]]
+    assert len(drafting) == 1
+    asked = drafting[0]["all"]
+    assert all(h in asked for h in HEADINGS) and "压实企业主体责任" in asked and "〔待补" in asked
+
+
+def test_a_piece_without_headings_is_laid_onto_the_parts_in_order(brief: Brief) -> None:
+    llm = RoutedFakeChat(
+        routes={"请拟一份提纲": [outline_json(HEADINGS)], BODY_MARKER: [lambda p: body_answer(p, headings=False)]}
+    )
+    outline = make_outline(brief, [], llm)
+    draft = write_draft(brief, outline, [], llm)
+    texts = [s.text for s in draft.sections]
+    assert texts[0].startswith("同志们") and texts[-1].startswith("同志们，让我们")
+    for k, h in enumerate(HEADINGS, 1):
+        assert f"讲{h[:6]}" in texts[k]  # each part got the paragraph written for it
 
 
 def test_over_long_parts_are_trimmed_at_a_sentence(brief: Brief) -> None:
@@ -136,8 +145,9 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
     follow_ups = [c for c in llm.calls if MORE_MARKER in c["prompt"]]
-    assert 1 <= len(follow_ups) <= 2
-    assert "今天召开这次会议就是要统一思想" in follow_ups[0]["all"]  # same conversation
+    assert 1 <= len(follow_ups) <= 3
+    # A follow-up is a fresh, short prompt that carries the part's text so far.
+    assert "压实企业主体责任" in follow_ups[0]["prompt"] and len(follow_ups[0]["all"]) < 2000
     body_text = draft.body_text
     assert "补充的具体措施要落到实处" in body_text
     assert "从头再讲一遍" not in body_text  # the restarted piece is not pasted into the part asked for
@@ -150,18 +160,18 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
 
 def test_timeout_mid_draft_keeps_partial_and_resumes(brief: Brief, passages: list[Passage]) -> None:
     outline = make_outline(brief, passages, fake_writer())
-    ok = writer_routes()[PART_MARKER][0]
-    failing = fake_writer(**{PART_MARKER: [ok, TimeoutError("slow")]})
+    failing = fake_writer()
+    failing.fail_after_chars = 400
     with pytest.raises(ProviderError, match="超时") as info:
         write_draft(brief, outline, passages, failing)
     partial = info.value.draft  # type: ignore[attr-defined]
-    assert [s.complete for s in partial.sections] == [True, True, False, False, False]
+    assert not partial.complete and partial.sections[0].text.startswith("同志们")
     resumed_llm = fake_writer()
     done = write_draft(brief, outline, passages, resumed_llm, resume=partial)
-    assert done.complete and done.sections[1].text == partial.sections[1].text  # finished work kept
-    asked = [c["prompt"] for c in resumed_llm.calls]
-    assert not any(OPEN_MARKER in p for p in asked)  # the opening is not written again
-    assert sum(PART_MARKER in p for p in asked) == 2 and "压实安全责任" in asked[0]
+    assert done.sections[0].text == partial.sections[0].text  # finished work kept, not rewritten
+    assert not [c for c in resumed_llm.calls if BODY_MARKER in c["prompt"]]  # the body is not restarted
+    assert [c for c in resumed_llm.calls if MORE_MARKER in c["prompt"]]  # missing parts are written
+    assert all(s.text for s in done.sections if s.kind == "body")
 
 
 def test_clean_section_text_and_fit_length() -> None:
