@@ -37,7 +37,7 @@ from .errors import ProviderError
 from .gate import repair_draft
 from .genres import genre_profile
 from .prompts import PROMPTS_DIR, load_prompt
-from .references import neutralise, overlap, rank_for_section
+from .references import format_references, overlap, rank_for_section
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -245,7 +245,6 @@ def body_messages(
     corpus = [i + 1 for i, p in enumerate(passages) if p.origin != "material"]
     query = " ".join([outline.title, *(s.heading for s in outline.sections)])
     ranked = [n for n in rank_for_section(query, passages, len(passages)) if n in corpus][:BODY_REFS]
-    excerpts = [re.sub(r"\s+", "", passages[n - 1].text)[:BODY_REF_CHARS] for n in ranked]
     material = _material_text(passages)
     summary = brief_summary(brief)
     if material:
@@ -258,7 +257,9 @@ def body_messages(
         voice=profile.voice,
         outline=body_outline_text(outline),
         extras=extras,
-        references="\n".join(f"- {neutralise(e)}……" for e in excerpts) or "（无）",
+        references=format_references(passages, budget_tokens=400, excerpt_chars=BODY_REF_CHARS, numbers=ranked)
+        if ranked
+        else "（无）",
         length=brief.length,
         opening=(opening.budget if opening else 0) or max(60, brief.length // 10),
         opening_hint=(opening.purpose if opening and opening.purpose else profile.opening_hint).rstrip("。"),
@@ -345,7 +346,7 @@ def allot(answer: str, outline: Outline) -> dict[int, list[str]]:
     if not body:
         parts[opening if opening is not None else 0] = lines
         return parts
-    if sum(_is_top_heading(x) for x in lines) >= 2:
+    if any(_is_top_heading(x) for x in lines):
         current, nxt = (opening if opening is not None else body[0]), 0
         for line in lines:
             if _is_top_heading(line):
@@ -460,9 +461,13 @@ def write_draft(
             )
         except ProviderError as err:
             parts.update(allot(str(getattr(err, "partial", "") or ""), outline))
+            # Every part before the one being written when the stream broke is finished.
+            written = [i for i in parts if parts[i]]
+            done.update(written[:-1])
             err.draft = snapshot(incomplete=True)  # type: ignore[attr-defined]
             raise
         parts.update(allot(answer, outline))
+        done.update(i for i in parts if parts[i])
         if on_section:
             on_section(snapshot())
     for _ in range(FOLLOW_UPS + len([i for i, s in enumerate(outline.sections) if s.kind == "body" and not parts[i]])):

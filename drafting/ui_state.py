@@ -195,6 +195,16 @@ class ScriptedChatModel(BaseChatModel):
         if "条最重要的修改意见" in prompt:
             comment = {"paragraph": 2, "quote": "", "comment": "这一段要补充具体措施和时间节点。"}
             return json.dumps({"comments": [comment]}, ensure_ascii=False)
+        if "请写出全文正文" in prompt and "还写得太短" not in prompt:
+            # The one-call body: the opening, every outline heading in order with its prose, the closing.
+            parts = re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)
+            cite = "[1]" if "【范文片段" in prompt and "（只学写法）】\n（无）" not in prompt else ""
+            lines = ["同志们：", "今天召开这次会议，" + self._prose("开好这次会议", 60)]
+            for k, (heading, budget) in enumerate(parts):
+                text = self._prose(heading.split("，")[0][:8], int(budget))
+                lines += [f"{'一二三四五六七八九十'[k]}、{heading}", text[:-1] + cite + "。" if k == 0 else text]
+            lines.append("同志们，" + self._prose("会后抓落实", 60))
+            return "\n".join(lines)
         asked = re.findall(r"约\s*(\d+)\s*字", prompt)
         budget = int(asked[-1]) if asked else 120
         # Every sentence is new: the pipeline drops sentences a section repeats from earlier ones.

@@ -133,7 +133,7 @@ def body_answer(prompt: str, *, scale: float = 1.0, cite: str = "[1]", headings:
     """A fake writer for the one-call body: opening, each outline part with prose of its budget, closing."""
     import re
 
-    total = int(re.findall(r"约 (\d+) 字", prompt)[-1])
+    total = int(re.findall(r"请写出全文正文，约 (\d+) 字", prompt)[-1])
     parts = outline_parts(prompt)
     frame = max(40, (total - sum(b for _, b in parts)) // 2)
     lines = ["同志们：", prose(int(frame * scale), "今天召开这次会议就是要统一思想")]

@@ -129,8 +129,8 @@ def test_provider_failure_keeps_partial_draft_and_resume_finishes(models: Models
     step(at, "提纲")
     at.button(key="outline_go").click().run()
     step(at, "正文")
-    # Call 1 of the new model writes the opening, call 2 the first part: it breaks halfway.
-    models.current = ScriptedChatModel(fail_on_call=2)
+    # Call 1 of the new model writes the whole piece: it breaks halfway.
+    models.current = ScriptedChatModel(fail_on_call=1)
     st.cache_resource.clear()
     at.button(key="draft_go").click().run()
     assert not at.exception, at.exception
@@ -151,8 +151,8 @@ def test_provider_failure_keeps_partial_draft_and_resume_finishes(models: Models
     assert len(saved.versions) == 1 and saved.versions[0].draft.complete
     # The finished opening was kept: the resumed run only wrote what was missing, in follow-up turns.
     history = models.current.history
-    assert not any(p.rstrip().endswith("只写开头这一段。") for p in history)
-    assert any("最后写全文的结尾" in p for p in history)
+    assert not any("请写出全文正文" in p for p in history)  # the piece is not started again
+    assert any("还写得太短" in p for p in history)  # only the missing parts are written
 
 
 def test_restart_shows_project_and_versions(models: Models) -> None:
@@ -444,7 +444,10 @@ def test_draft_edit_in_place_saves_a_new_version(models: Models) -> None:
     assert "我改写的这一段" in texts(at) and not at.toggle(key="edit_on").value
 
 
-def test_copy_text_is_clean_and_placeholders_are_marked(models: Models) -> None:
+def test_copy_text_is_clean_and_placeholders_are_marked(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
+    import drafting.draft
+
+    monkeypatch.setattr(drafting.draft, "BODY_REFS", 2)  # 范文 excerpts in the prompt: the fake then cites [1]
     at = fresh()
     pid = drafted_project(at)
     ws = Workspace(get_settings().workspace_path)

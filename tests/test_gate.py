@@ -12,7 +12,7 @@ from drafting.gate import DefectKind, count_defects, find_defects
 from drafting.genres import detect_genre, genre_names, topic_of
 from drafting.outline import quick_outline
 from drafting.retrieve import relevant_passages
-from tests.fakes import RoutedFakeChat, writer_routes
+from tests.fakes import BODY_MARKER, RoutedFakeChat, writer_routes
 
 FANWEN = Passage(
     chunk_id="f1",
@@ -110,13 +110,10 @@ PLANTED = [
 def test_write_draft_passes_every_draft_through_the_gate(brief: Brief) -> None:
     outline = quick_outline(brief)
     h = [s.heading for s in outline.body_sections]
-    routes = writer_routes(
-        **{
-            OPEN_MARKER: [PLANTED[0]],
-            PART_MARKER: [PLANTED[1].format(h1=h[0]), *PLANTED[2:4]],
-            CLOSING_MARKER: [PLANTED[4]],
-        }
+    planted = "\n".join(
+        [PLANTED[0], PLANTED[1].format(h1=h[0]), f"二、{h[1]}", PLANTED[2], f"三、{h[2]}", *PLANTED[3:]]
     )
+    routes = writer_routes(**{BODY_MARKER: [planted]})
     llm = RoutedFakeChat(routes=routes, default="好。")
     draft = write_draft(brief, outline, [FANWEN], llm)
     text = "\n".join([draft.title, draft.body_text])

@@ -138,8 +138,7 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
     llm = RoutedFakeChat(
         routes={
             "请拟一份提纲": [outline_json(HEADINGS)],
-            MORE_MARKER: [restart, prose(300, "第二次补充要讲具体")],
-            **writer_routes(scale=0.2),
+            **writer_routes(scale=0.2, **{MORE_MARKER: [restart, prose(300, "第二次补充要讲具体")]}),
         },
     )
     outline = make_outline(brief, [], llm)

@@ -182,10 +182,12 @@ PLANTED = [
 ]
 
 
-def test_planted_instructions_are_quoted_in_the_prompt_sent() -> None:
+def test_planted_instructions_are_quoted_in_the_prompt_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    import drafting.draft
     from drafting.draft import write_draft
     from drafting.outline import fallback_outline
 
+    monkeypatch.setattr(drafting.draft, "BODY_REFS", 4)  # references in the writer's prompt (off by default)
     brief = Brief(title="讲话", key_points=["压实责任"], length=300)
     passages = [
         Passage(chunk_id=f"c{i}", doc_id=f"d{i}", title=f"范文{i}", text=f"压实责任是关键。{text}压实责任要落实。")
