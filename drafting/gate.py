@@ -487,6 +487,8 @@ def repair_draft(
         budget = budgets.get(i, 0)
         if fit and budget:
             text = fit_length(text, budget)
+        # Whatever trimming left of a quotation ("”" alone on a line) is not text.
+        text = "\n".join(x for x in text.splitlines() if count_chars(x) > 0 or PLACEHOLDER.search(x))
         fixed += defects + numbering
         sections.append(sec.model_copy(update={"text": text}))
     repaired = draft.model_copy(update={"sections": sections})
