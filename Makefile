@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup model model-server stop-model index eval eval-usable bench lint visual clean
+.PHONY: run test setup model model-server stop-model index eval eval-usable bench bench-draft lint visual clean
 
 $(BIN)/python:
 	@echo "[setup] 创建虚拟环境 $(VENV)"
@@ -57,6 +57,9 @@ PREVIOUS ?= HEAD^
 eval-usable: setup model-server
 	$(BIN)/python -m evals.run --cases evals/cases/usable.yaml --split $(SPLIT) --systems $(SYSTEMS) \
 		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
+
+bench-draft: setup index model-server
+	$(BIN)/python evals/bench_draft.py $(if $(LENGTHS),--lengths $(LENGTHS))
 
 bench: setup
 	$(BIN)/python evals/bench_retrieval.py
