@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations
+from .banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations, used_entries
 from .brief import brief_summary
 from .calls import complete
 from .cnnum import cn_num
@@ -27,6 +27,7 @@ from .domain import (
     Brief,
     Citation,
     Costs,
+    Criterion,
     Draft,
     DraftSection,
     Outline,
@@ -401,6 +402,27 @@ def _short_parts(parts: dict[int, list[str]], outline: Outline) -> list[int]:
     return [i for _, i in sorted(short, reverse=True)]
 
 
+def ensure_classic(parts: dict[int, list[str]], outline: Outline, offered: list[ClassicLine]) -> bool:
+    """When the model used none of the classical lines it was offered, open the 溢才气 part with the
+    best-fitting one, quoted verbatim with its source (a small model often ignores the offer).
+    Returns whether a line was added."""
+    if not offered:
+        return False
+    text = "\n".join("\n".join(v) for v in parts.values())
+    if used_entries(text).classics:
+        return False
+    carrier = next(
+        (i for i, s in enumerate(outline.sections) if s.kind == "body" and Criterion.YICAIQI in s.principles),
+        next((i for i, s in enumerate(outline.sections) if s.kind == "body"), None),
+    )
+    if carrier is None or not parts[carrier]:
+        return False
+    line = offered[0]
+    quote = line.text if line.text[-1:] in "。！？；" else line.text + "。"
+    parts[carrier][0] = f"{line.citation}中讲：“{quote}”" + parts[carrier][0]
+    return True
+
+
 def write_draft(
     brief: Brief,
     outline: Outline,
@@ -424,8 +446,9 @@ def write_draft(
     failure the raised error carries ``draft``: everything written so far, gated, marked incomplete.
     """
     costs = costs if costs is not None else Costs()
+    offered: list[ClassicLine] = []
     if extras is None:
-        extras = bank_extras(brief)[0]
+        extras, offered, _ = bank_extras(brief)
     parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
     done: set[int] = set()
     if resume is not None:
@@ -509,6 +532,8 @@ def write_draft(
         done.add(i)
         if on_section:
             on_section(snapshot())
+    if genre_profile(brief.genre).spoken:
+        ensure_classic(parts, outline, offered)
     return snapshot()
 
 

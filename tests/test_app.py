@@ -444,21 +444,19 @@ def test_draft_edit_in_place_saves_a_new_version(models: Models) -> None:
     assert "我改写的这一段" in texts(at) and not at.toggle(key="edit_on").value
 
 
-def test_copy_text_is_clean_and_placeholders_are_marked(models: Models, monkeypatch: pytest.MonkeyPatch) -> None:
-    import drafting.draft
-
-    monkeypatch.setattr(drafting.draft, "BODY_REFS", 2)  # 范文 excerpts in the prompt: the fake then cites [1]
+def test_copy_text_is_clean_and_placeholders_are_marked(models: Models) -> None:
     at = fresh()
     pid = drafted_project(at)
     ws = Workspace(get_settings().workspace_path)
     draft = ws.load(pid).versions[0].draft
-    assert "[1]" in draft.body_text  # the scripted model cites
-    copy = at.code[0].value
-    assert "[1]" not in copy and copy.startswith(draft.title) and "一、提高政治站位" in copy
     body = next(i for i, s in enumerate(draft.sections) if s.kind == "body")
     at.toggle(key="edit_on").set_value(True).run()
-    at.text_area(key=f"edit_{pid}_1_{body}").input("今年排查隐患 4321 处，〔待补：整改完成率〕。").run()
+    at.text_area(key=f"edit_{pid}_1_{body}").input("今年排查隐患 4321 处[1]，〔待补：整改完成率〕。").run()
     at.button(key="edit_save").click().run()
+    saved = ws.load(pid).versions[-1].draft
+    assert "[1]" in saved.body_text  # the draft itself keeps its citation mark
+    copy = at.code[0].value
+    assert "[1]" not in copy and copy.startswith(saved.title) and "4321 处，〔待补：整改完成率〕" in copy
     page = "\n".join(h.proto.body for h in at.get("html"))
     assert '<mark class="todo"' in page and "〔待补：整改完成率〕</mark>" in page
     assert '<mark class="verify"' in page and ">4321</mark>" in page, page[-800:]

@@ -201,3 +201,22 @@ def test_salutations_and_talk_about_the_text(brief: Brief) -> None:
     assert kinds("标题\n尊敬的各位领导、各位同仁，\n今天我们在这里交流经验。", brief, [])["fragment"] == 0
     leaked = kinds("标题\n下面我将详细阐述这一部分的内容。\n我们可以引用“有备无患”的古语。", brief, [])["leaked"]
     assert leaked == 2
+
+
+def test_a_speech_quotes_one_offered_classic_verbatim(brief: Brief) -> None:
+    from drafting.bankcheck import check_quotes
+    from drafting.banks import used_entries
+    from drafting.draft import bank_extras
+
+    outline = quick_outline(brief)
+    draft = write_draft(brief, outline, [], RoutedFakeChat(routes=writer_routes()))
+    offered = bank_extras(brief)[1]
+    used = used_entries(draft.body_text).classics
+    assert used and used[0].text == offered[0].text  # the model ignored the offer: the first line was added
+    carrier = next(
+        s
+        for s in draft.sections
+        if s.kind == "body" and Criterion.YICAIQI in outline.sections[draft.sections.index(s)].principles
+    )
+    assert offered[0].source in carrier.text
+    assert not [f for f in check_quotes(draft.body_text) if f.severity in ("error", "warning")]
