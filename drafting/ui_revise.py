@@ -13,6 +13,7 @@ from . import ui_views as V
 from .config import Settings
 from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, count_chars
 from .export import export_docx, export_markdown
+from .facts import placeholders_in
 from .review import check_draft
 from .revise import UNCOVERED
 from .ui_pages import draft_html, next_step
@@ -317,18 +318,30 @@ def page_export(ws: Workspace, project: Project | None) -> None:
     label = st.selectbox("导出哪一稿", list(versions), index=0, key=f"export_pick_{len(versions)}")
     draft = versions[label or next(iter(versions))].draft
     name = re.sub(r"[\\/:*?\"<>|\s]+", "_", draft.title)[:40] or "文稿"
-    st.caption(
-        f"第{draft.version}稿 · {draft.char_count} 字。Word 按党政机关公文格式（GB/T 9704）排版，引用来源列在附录。"
+    gaps = placeholders_in([draft.body_text])
+    st.caption(f"第{draft.version}稿 · {draft.char_count} 字。Word 按党政机关公文格式（GB/T 9704）排版。")
+    kinds = ["定稿", "送审稿"]
+    kind = st.radio(
+        "导出为",
+        kinds,
+        index=1 if gaps else 0,
+        horizontal=True,
+        key=f"export_kind_{draft.version}",
+        help="定稿：干净的成稿，没有引用标记和附录；送审稿：引用、待补、审稿意见和需核实的数字都是 Word 批注，页眉写“送审稿”。",
     )
-    appendix = st.checkbox("附录列出引用来源", value=True, key="export_appendix")
-    data, err = S.attempt(export_docx, draft, appendix=appendix)
+    force = False
+    if gaps:
+        st.warning(V.md_text(f"稿中还有 {len(gaps)} 处待补：" + "；".join(gaps)))
+        if kind == "定稿":
+            force = st.checkbox("仍导出定稿（待补处以黄色突出显示）", key="export_force")
+    data, err = S.attempt(export_docx, draft, kind=kind, force=force)
     if err or data is None:
         st.error(V.md_text(err or S.GENERIC_ERROR))
     else:
         st.download_button(
             "下载 Word（.docx）",
             data=data,
-            file_name=f"{name}_第{draft.version}稿.docx",
+            file_name=f"{name}_第{draft.version}稿_{kind}.docx",
             mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             type="primary",
             on_click="ignore",

@@ -109,7 +109,7 @@ def test_pasted_instruction_to_export(models: Models) -> None:
 
     step(at, "导出")
     labels = [b.label for b in at.get("download_button")]
-    assert "下载 Word（.docx）" in labels and "下载 Markdown" in labels
+    assert "下载 Word（.docx）" in labels and "下载 Markdown" in labels, [*at.error, *at.exception, *at.warning]
 
 
 def test_empty_brief_shows_chinese_error_and_saves_nothing(models: Models) -> None:
