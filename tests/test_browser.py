@@ -491,7 +491,7 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
                 download_button.click()
             target = tmp_path / "draft.docx"
             info.value.save_as(target)
-            assert info.value.suggested_filename.endswith("第5稿.docx")
+            assert info.value.suggested_filename.endswith(("第5稿_定稿.docx", "第5稿_送审稿.docx"))
         finally:
             browser.close()
 
