@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from .domain import Comment, Draft, DraftSection, Passage, count_chars
-from .gate import LABELS, count_defects, find_defects, placeholder_count, repair_draft
+from .gate import LABELS, DefectKind, count_defects, find_defects, placeholder_count, repair_draft
 from .locks import locks_in, restore_locks
 
 __all__ = [
@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 PLACEHOLDERS = "placeholder"  # 〔待补〕 gaps are counted with the defects: a rewrite must not open new ones
 DUPLICATE = 0.6  # Jaccard share of character bigrams two comments on the same paragraph share to be one comment
 MAX_FINDINGS = 8
+# Kinds a rewrite may not bring in even where the gate could cut them out again.
+STRICT = (
+    DefectKind.TRANSPLANTED_FACT.value,
+    DefectKind.UNSOURCED_FACT.value,
+    DefectKind.COPIED_RUN.value,
+    DefectKind.FRAGMENT.value,
+)
 _CITE = re.compile(r"\[\d{1,3}\]")
 _PUNCT = re.compile(r"[\s，,。.！!？?；;：:、“”‘’「」『』（）()《》〈〉\[\]'\"…—\-·]")
 # Numbering at the start of a heading: "三、", "（三）", "3.", "第三部分".
@@ -145,9 +152,11 @@ def settle_parts(
     passages: Sequence[Passage],
     locked: Sequence[str],
 ) -> tuple[list[DraftSection], list[str]]:
-    """Lay the rewritten parts onto the draft one at a time. A part whose rewrite raises any defect count
-    of the whole draft is left as it was (the reason is returned); an accepted part goes through the
-    first draft's gate. Parts not rewritten are kept character for character."""
+    """Lay the rewritten parts onto the draft one at a time. Each goes through the first draft's gate and
+    is left as it was (the reason is returned) if, after the gate, any count of the whole draft rises,
+    or if the model's own text brought new figures, copied runs or fragments (a sign the rewrite is not
+    to be trusted even where the gate can cut them out). Parts not rewritten are kept character for
+    character."""
     sections = list(draft.sections)
     current = defect_counts(draft, passages)
     kept: list[str] = []
@@ -155,19 +164,21 @@ def settle_parts(
         old = sections[idx]
         if sec.text == old.text:
             continue
-        trial = [*sections[:idx], sec, *sections[idx + 1 :]]
-        counts = defect_counts(draft.model_copy(update={"sections": trial}), passages)
-        if worse := rose(current, counts):
-            kept.append(f"“{part_name(old)}”保留原文：改写稿使检查出的问题增加（{'，'.join(worse)}）")
-            log.warning("revise: rewrite of %r rejected: %s", old.heading, worse)
-            continue
-        text = gate_part(draft.model_copy(update={"sections": trial}), idx, sec.text, passages)
+        trial = draft.model_copy(update={"sections": [*sections[:idx], sec, *sections[idx + 1 :]]})
+        raw = defect_counts(trial, passages)
+        text = gate_part(trial, idx, sec.text, passages)
         keep = locks_in(old.text, locked)
         if keep:  # the gate may have cut a locked sentence; it comes back
             text = restore_locks(old.text, text, keep)
+        gated = [*sections[:idx], sec.model_copy(update={"text": text}), *sections[idx + 1 :]]
+        counts = defect_counts(draft.model_copy(update={"sections": gated}), passages)
+        worse = list(dict.fromkeys(rose(current, {k: raw[k] for k in STRICT}) + rose(current, counts)))
+        if worse:
+            kept.append(f"“{part_name(old)}”保留原文：改写稿使检查出的问题增加（{'，'.join(worse)}）")
+            log.warning("revise: rewrite of %r rejected: %s", old.heading, worse)
+            continue
         if count_chars(text) < 0.3 * max(1, count_chars(sec.text)):
             kept.append(f"“{part_name(old)}”保留原文：改写稿经检查后所剩无几")
             continue
-        sections[idx] = sec.model_copy(update={"text": text})
-        current = defect_counts(draft.model_copy(update={"sections": sections}), passages)
+        sections, current = gated, counts
     return sections, kept
