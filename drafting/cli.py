@@ -363,7 +363,8 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
     if brief.mode is RevisionMode.SLOW:
         _info("[慢稿] 多角度审稿并修改……")
         try:
-            version, _ = revise(draft, [], RevisionMode.SLOW, llm, run.passages, costs=run.costs)
+            # One-shot 慢稿 has no writer at hand: every proposal is taken, and the gate guards the round.
+            version, _ = revise(draft, [], RevisionMode.SLOW, llm, run.passages, costs=run.costs, accept_all=True)
         except (ProviderError, ModelOutputError) as err:
             _model_failure(err, run.project_id, None, resumable=False)
             _info("慢稿修改没有完成，下面导出第1稿。")
@@ -493,16 +494,73 @@ def _load_comments(path: Path) -> list[Comment]:
     return out
 
 
+def _save_proposals(path: Path, proposals: list[Comment]) -> bool:
+    """Proposals as a comments file the writer edits (status: accepted / rejected) and passes back."""
+    rows = [
+        {
+            "id": c.id,
+            "author": c.author,
+            "text": c.text,
+            **({"paragraph": c.paragraph + 1} if c.paragraph >= 0 else {}),
+            **({"quote": c.quote} if c.quote else {}),
+            "status": c.status.value,
+        }
+        for c in proposals
+    ]
+    try:
+        path.write_text(yaml.safe_dump(rows, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    except OSError as err:
+        _err(f"无法写入 {path}：{err}")
+        return False
+    return True
+
+
+def _defects_line(version: Version) -> str:
+    from .revise_checks import count_label
+
+    kinds = [k for k in version.defects_before if version.defects_before[k] or version.defects_after.get(k)]
+    if not kinds:
+        return "  自动检查：修改前后均未发现问题"
+    shown = "，".join(f"{count_label(k)} {version.defects_before[k]}→{version.defects_after.get(k, 0)}" for k in kinds)
+    before, after = sum(version.defects_before.values()), sum(version.defects_after.values())
+    return f"  自动检查（修改前→修改后）：共 {before}→{after} 处；{shown}"
+
+
 def cmd_revise(args: argparse.Namespace) -> int:
     from .brief import mode_of
-    from .revise import revise
+    from .revise import propose, revise
 
     brief, passages, draft, versions = _load_payload(Path(args.draft))
     comments = _load_comments(Path(args.comments)) if args.comments else []
     mode = mode_of(args.mode)
     locked = [x.strip() for x in args.lock if x.strip()]
     _guard(brief, comments)
-    version, considered = revise(draft, comments, mode, _llm(), passages, locked=locked)
+    llm = _llm()
+    if mode is RevisionMode.SLOW and not args.comments and not args.accept_all:
+        # 慢稿 first proposes; the writer decides which proposals to take (nothing is applied now).
+        proposals = propose(draft, llm, passages)
+        path = Path(args.out).with_suffix(".comments.yaml")
+        if not _save_proposals(path, proposals):
+            return EXIT_INPUT
+        _info(f"[慢稿] 第{draft.version}稿的修改意见 {len(proposals)} 条（尚未采纳，稿子未改动）→ {path}")
+        for i, c in enumerate(proposals, 1):
+            where = f"第{c.paragraph + 1}段" if c.paragraph >= 0 else "全文"
+            quoted = f"“{c.quote[:30]}”" if c.quote else ""
+            print(f"{i}. [{c.author}] {where}{quoted}：{c.text}")
+        _info(
+            f"把要采纳的意见 status 改为 accepted 后运行：drafting revise {args.draft} --comments {path} --out {args.out}；"
+            "或加 --accept-all 全部采纳。"
+        )
+        return EXIT_OK
+    if args.accept_all:
+        comments = [
+            c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
+            for c in comments
+        ]
+    # A comments file is the writer's decision: the reviewers are not asked again.
+    version, considered = revise(
+        draft, comments, mode, llm, passages, locked=locked, reviewers=not args.comments, accept_all=args.accept_all
+    )
     new = version.draft
     payload = _payload(brief, passages, new, None, [*versions, version])
     payload["diff"] = version.diff
@@ -513,6 +571,9 @@ def cmd_revise(args: argparse.Namespace) -> int:
     if args.docx and not _export(new, Path(args.docx), args):
         code = code or EXIT_INPUT
     _info(f"[修改] 第{version.number}稿：处理意见 {len(version.addressed)} 条，{new.char_count} 字 → {args.out}")
+    _info(_defects_line(version))
+    for why in version.kept_parts:
+        _info(f"  {why}")
     for kp, where in version.coverage.items():
         _info(f"  要点“{kp}”：{where}")
     return code
@@ -611,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"], default="slow")
     s.add_argument("--comments", help="撰稿人意见 YAML")
     s.add_argument("--lock", action="append", default=[], help="锁定的句子（可多次），修改时一字不改")
+    s.add_argument("--accept-all", action="store_true", help="慢稿：全部采纳修改意见（否则只提出意见，由撰稿人定夺）")
     s.add_argument("--out", required=True)
     s.add_argument("--docx", help="同时导出 .docx")
     _kind_flags(s)

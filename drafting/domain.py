@@ -362,3 +362,8 @@ class Version(_Model):
     addressed: list[Comment] = Field(default_factory=list)
     coverage: dict[str, str] = Field(default_factory=dict)
     created_at: str = Field(default_factory=now_iso)
+    # The gate's defect counts (drafting.gate kinds + "placeholder") before and after the round, and
+    # the parts whose rewrite was not taken, each with its reason in Chinese.
+    defects_before: dict[str, int] = Field(default_factory=dict)
+    defects_after: dict[str, int] = Field(default_factory=dict)
+    kept_parts: list[str] = Field(default_factory=list)

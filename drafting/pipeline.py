@@ -214,16 +214,20 @@ def run_revision(
     llm: BaseChatModel,
     mode: RevisionMode,
     comments: list[Comment] | None = None,
+    accept_all: bool = False,
 ) -> Version:
     """One revision round on the newest version; comments and the new version are saved.
-    The project's locked sentences are kept character for character."""
+    The project's locked sentences are kept character for character. Reviewer proposals are saved
+    pending and applied only with ``accept_all``."""
     guard_project(workspace, project_id, comments)
     project = workspace.load(project_id)
     current = project.latest
     if current is None:
         raise DraftingError("还没有可修改的稿子，请先生成初稿。")
     given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
-    version, considered = revise(current, given, mode, llm, project.passages, locked=project.locks)
+    version, considered = revise(
+        current, given, mode, llm, project.passages, locked=project.locks, accept_all=accept_all
+    )
     for c in considered:
         workspace.save_comment(project_id, current.version, c)
     workspace.add_version(project_id, version)

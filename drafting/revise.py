@@ -43,6 +43,7 @@ from .errors import ModelOutputError
 from .locks import locks_in, restore_locks
 from .prompts import PROMPTS_DIR, load_prompt
 from .references import format_references, overlap, rank_for_section
+from .revise_checks import defect_counts, findings_text, part_name, screen_comments, settle_parts
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -59,12 +60,16 @@ __all__ = [
     "paragraph_sections",
     "instruction_for",
     "WRITER",
+    "COMPLETENESS",
+    "gap_comments",
+    "propose",
 ]
 
 log = logging.getLogger(__name__)
 WRITER = "撰稿人"
 COVERED = 0.5  # share of a key point's bigrams a paragraph must contain to count as covering it
 UNCOVERED = "未覆盖"
+COMPLETENESS = "完整性检查"
 
 
 class _RawComment(_Model):
@@ -111,17 +116,28 @@ def paragraph_sections(draft: Draft) -> list[int]:
 
 
 def reviewer_comments(
-    draft: Draft, brief: Brief, llm: BaseChatModel, *, costs: Costs | None = None, names: list[str] | None = None
+    draft: Draft,
+    brief: Brief,
+    llm: BaseChatModel,
+    *,
+    costs: Costs | None = None,
+    names: list[str] | None = None,
+    passages: Sequence[Passage] = (),
+    existing: Sequence[Comment] = (),
 ) -> list[Comment]:
-    """One call per perspective; a perspective whose answer is unusable is skipped, not fatal."""
+    """One call per perspective; a perspective whose answer is unusable is skipped, not fatal.
+    Reviewers see what the program found (gate defects, uncovered key points); comments that quote
+    text the draft does not have, only renumber a heading, or repeat another comment are dropped."""
     paragraphs = draft.paragraphs
     numbered = "\n".join(f"[{i}] {p}" for i, p in enumerate(paragraphs, 1))
+    uncovered = [kp for kp, where in coverage_map(draft, points_to_cover(draft)).items() if where == UNCOVERED]
+    findings = findings_text(draft, passages, uncovered)
     out: list[Comment] = []
     for p in perspectives():
         if names and p["name"] not in names:
             continue
         messages = load_prompt("revise.comments").render(
-            perspective=p["name"], focus=p["focus"], brief=brief_summary(brief), paragraphs=numbered
+            perspective=p["name"], focus=p["focus"], brief=brief_summary(brief), paragraphs=numbered, findings=findings
         )
         try:
             raw = complete_structured(
@@ -135,7 +151,10 @@ def reviewer_comments(
             out.append(
                 Comment(id=uuid.uuid4().hex[:8], author=p["name"], text=c.comment.strip(), paragraph=idx, quote=c.quote)
             )
-    return out
+    kept, dropped = screen_comments(out, draft, existing)
+    for d, why in dropped:
+        log.info("reviewer comment dropped (%s): %s", why, d.text)
+    return kept
 
 
 def _locate(quote: str, paragraphs: list[str]) -> int:
@@ -202,6 +221,7 @@ def _rewrite(
     on_token: Callable[[str], None] | None = None,
     locked: Sequence[str] = (),
 ) -> DraftSection:
+    """The model's rewrite of one part, cleaned and fitted as a first draft's part is (not yet gated)."""
     sec = draft.sections[index]
     brief = draft.brief
     keep = locks_in(sec.text, locked)
@@ -253,6 +273,10 @@ def _next(draft: Draft, sections: list[DraftSection], passages: list[Passage], c
     )
 
 
+def _round_note(kept: list[str]) -> str:
+    return ("；" + "；".join(kept)) if kept else ""
+
+
 def rewrite_section(
     draft: Draft,
     index: int,
@@ -265,15 +289,15 @@ def rewrite_section(
     on_token: Callable[[str], None] | None = None,
     locked: Sequence[str] = (),
 ) -> Version:
-    """急稿 one-click rewrite of one section; returns the next version. ``locked`` wording is kept."""
+    """急稿 one-click rewrite of one section; returns the next version. ``locked`` wording is kept;
+    a rewrite that makes the draft worse by the gate's count is not taken (the note says why)."""
     costs = costs if costs is not None else Costs()
     sec = draft.sections[index]
     target = budget or max(60, count_chars(sec.text))
     new_sec = _rewrite(
         draft, index, [instruction], llm, passages, budget=target, costs=costs, on_token=on_token, locked=locked
     )
-    sections = list(draft.sections)
-    sections[index] = new_sec
+    sections, kept = settle_parts(draft, {index: new_sec}, passages, locked)
     new = _next(draft, sections, passages, costs)
     note = Comment(
         id=uuid.uuid4().hex[:8], author=WRITER, text=instruction, paragraph=-1, status=CommentStatus.ACCEPTED
@@ -282,11 +306,35 @@ def rewrite_section(
         number=new.version,
         draft=new,
         mode=RevisionMode.URGENT,
-        note=f"改写“{sec.heading or {'opening': '开头', 'closing': '结尾'}.get(sec.kind, '正文')}”：{instruction}",
+        note=f"改写“{part_name(sec)}”：{instruction}{_round_note(kept)}",
         diff=diff_drafts(draft, new),
         addressed=[note],
         coverage=coverage_map(new, points_to_cover(draft)),
+        defects_before=defect_counts(draft, passages),
+        defects_after=defect_counts(new, passages),
+        kept_parts=kept,
     )
+
+
+def gap_comments(draft: Draft) -> list[Comment]:
+    """纵到底/横到边: a proposal to add each key point no paragraph covers, on the part closest to it."""
+    body = [i for i, s in enumerate(draft.sections) if s.kind == "body"] or [0]
+    owners = paragraph_sections(draft)
+    out: list[Comment] = []
+    for kp, where in coverage_map(draft, points_to_cover(draft)).items():
+        if where != UNCOVERED:
+            continue
+        target = max(body, key=lambda i: overlap(kp, draft.sections[i].heading + draft.sections[i].text))
+        para = owners.index(target) if target in owners else -1
+        out.append(
+            Comment(
+                id=uuid.uuid4().hex[:8],
+                author=COMPLETENESS,
+                text=f"补充任务要点“{kp}”，写出具体措施。",
+                paragraph=para,
+            )
+        )
+    return out
 
 
 def consolidate(
@@ -298,8 +346,11 @@ def consolidate(
     costs: Costs | None = None,
     on_section: Callable[[int, str], None] | None = None,
     locked: Sequence[str] = (),
+    fill_gaps: bool = True,
 ) -> Version:
-    """Write the next version from the accepted comments; 纵到底: uncovered key points are added too."""
+    """Write the next version from the accepted comments only; with ``fill_gaps`` (纵到底) uncovered key
+    points are added too. Parts no accepted comment touches are kept character for character, and a
+    rewritten part that raises the gate's defect count is left as it was."""
     costs = costs if costs is not None else Costs()
     accepted = [c for c in comments if c.status == CommentStatus.ACCEPTED]
     owners = paragraph_sections(draft)
@@ -309,28 +360,53 @@ def consolidate(
         idx = owners[c.paragraph] if 0 <= c.paragraph < len(owners) else body[0]
         quoted = f"（针对“{c.quote[:40]}”）" if c.quote else ""
         per_section.setdefault(idx, []).append(f"{c.author}：{c.text}{quoted}")
-    coverage = coverage_map(draft, points_to_cover(draft))
-    for kp, where in coverage.items():
-        if where == UNCOVERED:
-            target = max(body, key=lambda i: overlap(kp, draft.sections[i].heading + draft.sections[i].text))
-            per_section.setdefault(target, []).append(f"完整性检查：补充任务要点“{kp}”，写出具体措施。")
-    sections = list(draft.sections)
+    if fill_gaps:
+        for g in gap_comments(draft):
+            idx = owners[g.paragraph] if 0 <= g.paragraph < len(owners) else body[0]
+            per_section.setdefault(idx, []).append(f"{g.author}：{g.text}")
+    rewritten: dict[int, DraftSection] = {}
     for idx in sorted(per_section):
         budget = draft.outline.sections[idx].budget if idx < len(draft.outline.sections) else 0
-        budget = budget or max(60, count_chars(sections[idx].text))
-        sections[idx] = _rewrite(draft, idx, per_section[idx], llm, passages, budget=budget, costs=costs, locked=locked)
-        if on_section:
+        budget = budget or max(60, count_chars(draft.sections[idx].text))
+        rewritten[idx] = _rewrite(
+            draft, idx, per_section[idx], llm, passages, budget=budget, costs=costs, locked=locked
+        )
+    sections, kept = settle_parts(draft, rewritten, passages, locked)
+    if on_section:
+        for idx in sorted(per_section):
             on_section(idx, sections[idx].text)
     new = _next(draft, sections, passages, costs)
+    changed = sum(1 for a, b in zip(draft.sections, sections, strict=True) if a.text != b.text)
     return Version(
         number=new.version,
         draft=new,
         mode=RevisionMode.SLOW,
-        note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {len(per_section)} 个部分",
+        note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(kept)}",
         diff=diff_drafts(draft, new),
         addressed=accepted,
         coverage=coverage_map(new, points_to_cover(draft)),
+        defects_before=defect_counts(draft, passages),
+        defects_after=defect_counts(new, passages),
+        kept_parts=kept,
     )
+
+
+def propose(
+    draft: Draft,
+    llm: BaseChatModel,
+    passages: Sequence[Passage],
+    *,
+    costs: Costs | None = None,
+    reviewers: bool = True,
+    existing: Sequence[Comment] = (),
+) -> list[Comment]:
+    """慢稿's proposals for the writer (all pending): the completeness check's, then the reviewers'."""
+    proposals = gap_comments(draft)
+    if reviewers:
+        proposals += reviewer_comments(
+            draft, draft.brief, llm, costs=costs, passages=passages, existing=[*existing, *proposals]
+        )
+    return proposals
 
 
 def revise(
@@ -343,14 +419,18 @@ def revise(
     costs: Costs | None = None,
     reviewers: bool = True,
     locked: Sequence[str] = (),
+    accept_all: bool = False,
 ) -> tuple[Version, list[Comment]]:
-    """One revision round. 慢稿: reviewers comment (auto-accepted unless the writer decided already),
-    then consolidation. 急稿: only the writer's own accepted comments are applied.
-    ``locked`` sentences and paragraphs are kept character for character.
-    Returns the new version and every comment considered."""
+    """One revision round. 慢稿: reviewers and the completeness check propose comments; they stay
+    pending (the writer decides) unless ``accept_all`` (a deliberate act). Only accepted comments are
+    applied, so with none accepted the new version is the old text unchanged. 急稿: only the writer's
+    own accepted comments. ``locked`` sentences and paragraphs are kept character for character.
+    Returns the new version and every comment considered (proposals included)."""
     costs = costs if costs is not None else Costs()
     all_comments = list(comments)
-    if mode is RevisionMode.SLOW and reviewers:
-        for c in reviewer_comments(draft, draft.brief, llm, costs=costs):
-            all_comments.append(c.model_copy(update={"status": CommentStatus.ACCEPTED}))
-    return consolidate(draft, all_comments, llm, passages, costs=costs, locked=locked), all_comments
+    if mode is RevisionMode.SLOW:
+        proposals = propose(draft, llm, passages, costs=costs, reviewers=reviewers, existing=all_comments)
+        status = CommentStatus.ACCEPTED if accept_all else CommentStatus.PENDING
+        all_comments += [c.model_copy(update={"status": status}) for c in proposals]
+    version = consolidate(draft, all_comments, llm, passages, costs=costs, locked=locked, fill_gaps=False)
+    return version, all_comments

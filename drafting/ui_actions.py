@@ -247,7 +247,13 @@ def quick_rewrite(
 def collect_comments(ws: Workspace, project_id: str, model: BaseChatModel) -> list[Comment]:
     """慢稿: every reviewer perspective comments on the newest version; comments are saved as pending."""
     project, draft = _latest(ws, project_id)
-    comments = reviewer_comments(draft, project.brief or draft.brief, model)
+    comments = reviewer_comments(
+        draft,
+        project.brief or draft.brief,
+        model,
+        passages=project.passages,
+        existing=ws.comments(project_id, draft.version),
+    )
     for c in comments:
         ws.save_comment(project_id, draft.version, c)
     return comments

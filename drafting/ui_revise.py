@@ -11,7 +11,7 @@ from . import ui_actions as act
 from . import ui_state as S
 from . import ui_views as V
 from .config import Settings
-from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, count_chars
+from .domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, Version, count_chars
 from .export import export_docx, export_markdown
 from .facts import placeholders_in
 from .review import check_draft
@@ -208,7 +208,7 @@ def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> 
     if b.button("按采纳的意见统稿，形成新稿", type="primary", key="consolidate_go", disabled=not confirmed):
         with st.spinner("统稿中……"):
             version, err = S.attempt(act.consolidate_comments, ws, project.id, model)
-        _outcome(err or (None if version else S.GENERIC_ERROR), f"已形成第{version.number if version else ''}稿。")
+        _outcome(err or (None if version else S.GENERIC_ERROR), _round_message(version))
     by_para: dict[int, list[Comment]] = {}
     for c in comments:
         by_para.setdefault(c.paragraph, []).append(c)
@@ -216,6 +216,16 @@ def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> 
     with st.container(height=600 if len(draft.paragraphs) > 6 else "content", border=False):
         _paragraphs_with_comments(ws, project, draft, by_para)
     _own_comment_form(ws, project, draft)
+
+
+def _round_message(version: Version | None) -> str:
+    """The new version, the gate's count before and after, and each part whose rewrite was not taken."""
+    if version is None:
+        return "已形成新稿。"
+    msg = f"已形成第{version.number}稿。"
+    if version.defects_before:
+        msg += f"自动检查出的问题：{sum(version.defects_before.values())} → {sum(version.defects_after.values())} 处。"
+    return msg + "".join(f"{why}。" for why in version.kept_parts)
 
 
 def _paragraphs_with_comments(ws: Workspace, project: Project, draft: Draft, by_para: dict[int, list[Comment]]) -> None:

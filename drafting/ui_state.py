@@ -193,7 +193,14 @@ class ScriptedChatModel(BaseChatModel):
             ]
             return json.dumps({"scores": scores}, ensure_ascii=False)
         if "条最重要的修改意见" in prompt:
-            comment = {"paragraph": 2, "quote": "", "comment": "这一段要补充具体措施和时间节点。"}
+            # One comment per perspective (identical comments on one paragraph are dropped as repeats).
+            texts = {
+                "基层一线": "这一段要写明基层落实的难点和解决办法。",
+                "文字把关": "这一段句子偏长，建议拆成短句，删去套话。",
+                "领导视角": "这一段要点明责任单位和牵头领导。",
+            }
+            said = next((t for k, t in texts.items() if f"你是{k}" in prompt), "这一段要补充具体措施和时间节点。")
+            comment = {"paragraph": 2, "quote": "", "comment": said}
             return json.dumps({"comments": [comment]}, ensure_ascii=False)
         if "请写出全文正文" in prompt and "还写得太短" not in prompt:
             # The one-call body: the opening, every outline heading in order with its prose, the closing.

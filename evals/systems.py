@@ -107,7 +107,8 @@ def run_slow(brief: Brief, ctx: CaseContext) -> SystemOutput:
     run, reused = _pipeline_run(brief, ctx)
     # A copy, so the revision's calls are added to the slow system's costs only.
     costs = Costs.model_validate(run.draft.costs.model_dump())
-    version, comments = revise(run.draft, [], RevisionMode.SLOW, ctx.llm, run.passages, costs=costs)
+    # Unattended: every proposal is taken, as a writer clicking 全部采纳 would; the gate still guards the round.
+    version, comments = revise(run.draft, [], RevisionMode.SLOW, ctx.llm, run.passages, costs=costs, accept_all=True)
     note = f"采纳评审意见 {len(comments)} 条" + ("；复用同一轮的急稿初稿" if reused else "")
     return SystemOutput(
         draft=version.draft, reference_outline=run.outline, passages=run.passages, note=note, before=run.draft

@@ -9,6 +9,7 @@ from typing import Any
 
 import docx
 import pytest
+import yaml
 
 import drafting.llm
 import drafting.store
@@ -159,10 +160,42 @@ def test_review_and_slow_revision(
     data = json.loads(v2.read_text(encoding="utf-8"))
     assert data["draft"]["version"] == 2 and data["diff"].startswith("--- 第1稿")
     texts = [c["text"] for c in data["addressed"]]
-    assert "结尾加一句号召" in texts and "删掉全文" not in texts and "多举基层实例" in texts
+    # A comments file is the writer's decision (issue 13): reviewers are not asked again, nothing is auto-accepted.
+    assert texts == ["结尾加一句号召"]
     assert [v["number"] for v in data["versions"]] == [1, 2]
     assert len(data["coverage"]) == 3 and all("安全生产" in k for k in data["coverage"])  # the outline parts
     assert (tmp_path / "v2.docx").exists()
+
+
+def test_slow_revision_first_proposes_then_applies_what_the_writer_accepts(
+    fake_world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    js, v2 = tmp_path / "x.json", tmp_path / "v2.json"
+    request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
+    assert main(["draft", "--request", request, "--json", str(js), "--no-review"]) == 0
+    capsys.readouterr()
+    # Without a comments file: proposals only, numbered and saved; no new version is written.
+    assert main(["revise", str(js), "--mode", "slow", "--out", str(v2)]) == 0
+    out, err = capsys.readouterr()
+    proposals = tmp_path / "v2.comments.yaml"
+    assert "1. [" in out and "多举基层实例" in out and "尚未采纳" in err
+    assert not v2.exists() and proposals.exists()
+    saved = yaml.safe_load(proposals.read_text(encoding="utf-8"))
+    assert [c["status"] for c in saved] == ["pending"] and saved[0]["text"] == "多举基层实例"
+    fake_world["llm"].calls.clear()
+    # The pending file passed back applies nothing; with the writer's "accepted" it applies that one.
+    assert main(["revise", str(js), "--comments", str(proposals), "--out", str(v2)]) == 0
+    data = json.loads(v2.read_text(encoding="utf-8"))
+    assert data["addressed"] == [] and data["diff"] == "" and not fake_world["llm"].calls
+    saved[0]["status"] = "accepted"
+    proposals.write_text(yaml.safe_dump(saved, allow_unicode=True), encoding="utf-8")
+    assert main(["revise", str(js), "--comments", str(proposals), "--out", str(v2)]) == 0
+    data = json.loads(v2.read_text(encoding="utf-8"))
+    assert [c["text"] for c in data["addressed"]] == ["多举基层实例"] and data["diff"]
+    assert "自动检查" in capsys.readouterr().err
+    # --accept-all is the deliberate way to take every proposal at once.
+    assert main(["revise", str(js), "--mode", "slow", "--accept-all", "--out", str(v2)]) == 0
+    assert "多举基层实例" in [c["text"] for c in json.loads(v2.read_text(encoding="utf-8"))["addressed"]]
 
 
 def test_ingest_reports_bad_files(

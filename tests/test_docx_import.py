@@ -194,7 +194,8 @@ def test_the_leaders_wording_is_locked_and_survives_the_next_slow_round(project)
             ],
         }
     )
-    version = run_revision(ws, pid, llm=llm, mode=RevisionMode.SLOW)
+    # Reviewer comments are only proposals now (issue 13); accepting them all is the writer's deliberate act.
+    version = run_revision(ws, pid, llm=llm, mode=RevisionMode.SLOW, accept_all=True)
     assert version.number == 3
     assert REWRITTEN in version.draft.paragraphs and ADDED in version.draft.paragraphs
     assert any("层层传导压力" in p for p in version.draft.paragraphs)  # the rest was rewritten
