@@ -259,7 +259,8 @@ def test_revise_lock_keeps_a_sentence_of_the_json_draft(fake_world, tmp_path):  
     _, _, draft, _ = _load_payload(js)
     section = draft.sections[paragraph_sections(draft)[1]]  # the fake reviewer comments on paragraph 2
     locked = L.CITATION_MARK.sub("", L.split_sentences(section.text.splitlines()[0])[0])
-    assert main(["revise", str(js), "--mode", "slow", "--out", str(v2), "--lock", locked]) == 0
+    # --accept-all: the reviewers' proposals are applied (a deliberate act), so the model does rewrite.
+    assert main(["revise", str(js), "--mode", "slow", "--accept-all", "--out", str(v2), "--lock", locked]) == 0
     revised = json.loads(v2.read_text(encoding="utf-8"))
     assert "修改后要更接地气" in revised["text"]  # the fake rewrote sections ...
     assert locked in L.CITATION_MARK.sub("", revised["text"])  # ... but not the locked sentence
