@@ -340,3 +340,19 @@ def test_request_only_brief_covers_the_outline_parts(passages: list[Passage]) ->
     assert points_to_cover(draft) == HEADINGS
     version = consolidate(draft, [], fake_writer(), passages)
     assert set(version.coverage) == set(HEADINGS) and "未覆盖" not in version.coverage.values()
+
+
+def test_an_opening_written_under_the_first_heading_is_moved_back() -> None:
+    from drafting.brief import brief_from_request
+    from drafting.draft import allot
+    from drafting.outline import quick_outline
+
+    outline = quick_outline(brief_from_request("为县长起草在全县安全生产工作会议上的讲话，约1500字"))
+    h = [s.heading for s in outline.body_sections]
+    answer = (
+        f"同志们：\n一、{h[0]}\n今天，我们在这里召开全县安全生产工作会议。\n第一部分的正文。\n"
+        f"二、{h[1]}\n第二部分的正文。\n三、{h[2]}\n第三部分的正文。\n让我们一起行动起来！"
+    )
+    parts = allot(answer, outline)
+    assert parts[0] == ["同志们：", "今天，我们在这里召开全县安全生产工作会议。"]
+    assert parts[1] == ["第一部分的正文。"] and parts[4] == ["让我们一起行动起来！"]
