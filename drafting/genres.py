@@ -82,6 +82,8 @@ def genre_profile(genre: str) -> GenreProfile:
 # ("经验交流会上的发言" is an 经验交流发言).
 _GENERIC_GENRES = frozenset({"讲话稿", "发言稿"})
 _NEAR = 8
+# Genres whose cue decides wherever it stands: "主持词……其中区委书记讲话" asks for a 主持词.
+_STRONG_GENRES = frozenset({"主持词", "述职报告", "调研报告", "心得体会", "请示"})
 
 
 def detect_genre(text: str) -> tuple[str, str]:
@@ -98,7 +100,7 @@ def detect_genre(text: str) -> tuple[str, str]:
     end, start, _, name, cue = matches[0]
     if name in _GENERIC_GENRES:
         for e, _s, _o, n, c in matches:
-            if n not in _GENERIC_GENRES and start - _NEAR <= e <= start:
+            if n not in _GENERIC_GENRES and (start - _NEAR <= e <= start or n in _STRONG_GENRES):
                 name, cue = n, c
                 break
     return name, f"要求里写的是“{cue}”，按“{name}”起草"
