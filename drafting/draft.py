@@ -332,7 +332,7 @@ def _is_top_heading(line: str) -> bool:
     return bool(_TOP_HEADING.match(line)) and count_chars(line) <= 40 and line[-1:] not in "。！？；"
 
 
-_OPENING_CUE = re.compile(r"^(?:今天|这次|本次|今年|刚才|当前|近期|新春|值此|在这)")
+_OPENING_CUE = re.compile(r"^(?:今天|这次|本次|今年|刚才|当前|近期|新春|值此|在这|大家好|尊敬的|各位|同志们|亲爱的)")
 _CLOSING_CUE = re.compile(r"^(?:同志们|各位|让我们|最后，让|总之|朋友们|谢谢|以上|妥否|特此|请予|希望大家)")
 
 
@@ -387,7 +387,7 @@ def allot(answer: str, outline: Outline) -> dict[int, list[str]]:
     # An opening that is only the salutation takes the first paragraph if it opens the meeting.
     if opening is not None and count_chars("".join(parts[opening])) < 8:
         first = parts[body[0]]
-        if len(first) >= 2 and _OPENING_CUE.match(first[0]):
+        while len(first) >= 2 and _OPENING_CUE.match(first[0]):
             parts[opening].append(first.pop(0))
     return parts
 

@@ -356,3 +356,15 @@ def test_an_opening_written_under_the_first_heading_is_moved_back() -> None:
     parts = allot(answer, outline)
     assert parts[0] == ["同志们：", "今天，我们在这里召开全县安全生产工作会议。"]
     assert parts[1] == ["第一部分的正文。"] and parts[4] == ["让我们一起行动起来！"]
+
+
+def test_a_salutation_under_the_first_heading_opens_the_piece() -> None:
+    from drafting.brief import brief_from_request
+    from drafting.draft import allot
+    from drafting.outline import quick_outline
+
+    outline = quick_outline(brief_from_request("写一篇在全市科技创新大会上的经验交流发言，约900字"))
+    h = [s.heading for s in outline.body_sections]
+    answer = f"一、{h[0]}\n尊敬的各位领导：\n大家好！今天很高兴来交流。\n第一条做法。\n二、{h[1]}\n第二条做法。"
+    parts = allot(answer, outline)
+    assert parts[0] == ["尊敬的各位领导：", "大家好！今天很高兴来交流。"] and parts[1] == ["第一条做法。"]
