@@ -280,6 +280,8 @@ def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = No
     from .export import PlaceholderError
 
     kind = getattr(args, "kind", None)
+    if kind is None and getattr(args, "force", False):
+        kind = "定稿"  # --force asks for a 定稿 despite the gaps
     if kind is None:
         gaps = placeholders_in([draft.body_text])
         kind = "送审稿" if gaps else "定稿"

@@ -67,7 +67,7 @@ def test_ingest_and_draft_a_short_speech(
     payload = json.loads(js.read_text(encoding="utf-8"))
     assert payload["chars"] == count_chars(payload["text"]) and payload["chars"] >= 200
     assert payload["passages"], "no 范文 passage was retrieved"
-    assert payload["costs"]["calls"] >= 4 and payload["costs"]["tokens_out"] > 0
+    assert payload["costs"]["calls"] >= 1 and payload["costs"]["tokens_out"] > 0  # one call, follow-ups if short
     assert len(payload["outline"]["sections"]) >= 4
 
 
@@ -78,6 +78,6 @@ def test_model_server_down_is_a_clear_error(
     config.get_settings.cache_clear()
     out = tmp_path / "x.docx"
     code = main(["draft", "--request", "为县长起草在全县安全生产工作会议上的讲话，约800字", "--out", str(out)])
-    assert code == 2
+    assert code == 3  # a model failure (exit codes in the README)
     assert "无法连接模型服务" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
