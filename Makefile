@@ -59,7 +59,7 @@ eval-usable: setup model-server
 		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
 
 bench-draft: setup index model-server
-	$(BIN)/python evals/bench_draft.py $(if $(LENGTHS),--lengths $(LENGTHS))
+	$(BIN)/python -m evals.bench_draft $(if $(LENGTHS),--lengths $(LENGTHS))
 
 bench: setup
 	$(BIN)/python evals/bench_retrieval.py

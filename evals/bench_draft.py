@@ -7,7 +7,7 @@ outline, the time to the first body character, total time, calls, tokens and len
 is 急稿 wall time / (急稿 characters / raw characters per second): 1.0 means 急稿 costs no more
 than writing its own characters.
 
-    python evals/bench_draft.py [--lengths 800,1500,3000] [--out docs/benchmarks/draft-speed.md]
+    python -m evals.bench_draft [--lengths 800,1500,3000] [--out docs/benchmarks/draft-speed.md]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main() -> int:
         "# 急稿速度：与同一服务上的裸生成对比",
         "",
         f"- 机器：{platform.machine()}，{os.cpu_count()} 核；模型：{settings.llm_model}（{settings.llm_base_url}）",
-        f"- 命令：`python evals/bench_draft.py --lengths {args.lengths}`；测于 {time.strftime('%Y-%m-%d %H:%M')}",
+        f"- 命令：`python -m evals.bench_draft --lengths {args.lengths}`；测于 {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         "| 目标字数 | 裸生成 字/秒 | 急稿字数 | 篇幅得分 | 提纲出现(秒) | 提纲后首字(秒) | 急稿总耗时(秒) | 调用 | 输入/输出 token | 缺陷 | 耗时比 |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
