@@ -158,6 +158,11 @@ def _finish(
     emit("draft", draft)
     version = Version(number=1, draft=draft, mode=brief.mode, note="初稿")
     if workspace is not None and project_id:
+        # A new draft in a project that already has versions is the next version, never 第1稿 again.
+        number = len(workspace.versions(project_id)) + 1
+        if number > 1:
+            draft = draft.model_copy(update={"version": number})
+            version = Version(number=number, draft=draft, mode=brief.mode, note="重新起草")
         workspace.save_working(project_id, draft)
         workspace.add_version(project_id, version)
     result = DraftRun(brief, passages, outline, draft, None, project_id, costs)

@@ -368,3 +368,16 @@ def test_a_salutation_under_the_first_heading_opens_the_piece() -> None:
     answer = f"一、{h[0]}\n尊敬的各位领导：\n大家好！今天很高兴来交流。\n第一条做法。\n二、{h[1]}\n第二条做法。"
     parts = allot(answer, outline)
     assert parts[0] == ["尊敬的各位领导：", "大家好！今天很高兴来交流。"] and parts[1] == ["第一条做法。"]
+
+
+def test_drafting_again_in_a_project_adds_a_version(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from drafting.pipeline import run_draft
+    from drafting.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws.sqlite3")
+    b = Brief(title="在全县安全生产工作会议上的讲话", occasion="全县安全生产工作会议", speaker="县长", length=600)
+    first = run_draft(b, store=None, llm=fake_writer(), workspace=ws, with_review=False)
+    again = run_draft(b, store=None, llm=fake_writer(), workspace=ws, project_id=first.project_id, with_review=False)
+    versions = ws.versions(first.project_id or "")
+    assert [v.number for v in versions] == [1, 2] and again.project_id == first.project_id
+    assert versions[0].draft == first.draft  # 第1稿 is kept as it was
