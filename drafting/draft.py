@@ -62,13 +62,10 @@ log = logging.getLogger(__name__)
 
 # Length control: trim above HIGH, ask for more below LOW (share of the section budget).
 LENGTH_HIGH = 1.15
-LENGTH_LOW = 0.80
 # Output token caps per Chinese character of budget: Qwen writes about 1.4-2.2 characters a token,
 # so this leaves room for the whole section while stopping a runaway answer early.
 TOKENS_PER_CHAR = 0.8
 TOKENS_SLACK = 60
-CONTINUATIONS = 2  # at most this many "go on" calls for a section that came out short
-REFS_PER_SECTION = 3
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_END = re.compile(r"(?<=[。！？；])")
 _TOP_HEADING = re.compile(r"^[一二三四五六七八九十]+、")
@@ -245,7 +242,7 @@ def body_messages(
     brief: Brief, outline: Outline, passages: list[Passage], *, extras: str = ""
 ) -> list[tuple[str, str]]:
     """The first turn of the drafting conversation: the rules, the task, the outline, the references,
-    and the request for the opening. Later turns ask for one part each (``part_request``)."""
+    and the request for the whole piece (its opening described first)."""
     profile = genre_profile(brief.genre)
     corpus = [i + 1 for i, p in enumerate(passages) if p.origin != "material"]
     query = " ".join([outline.title, *(s.heading for s in outline.sections)])
@@ -392,16 +389,6 @@ def allot(answer: str, outline: Outline) -> dict[int, list[str]]:
     return parts
 
 
-def _short_parts(parts: dict[int, list[str]], outline: Outline) -> list[int]:
-    """Body parts under SHORT_PART of their budget, the largest shortfall first."""
-    short = []
-    for i, s in enumerate(outline.sections):
-        have = count_chars("".join(parts[i]))
-        if s.kind == "body" and s.budget and have < s.budget * SHORT_PART:
-            short.append((s.budget - have, i))
-    return [i for _, i in sorted(short, reverse=True)]
-
-
 def ensure_classic(parts: dict[int, list[str]], outline: Outline, offered: list[ClassicLine]) -> bool:
     """When the model used none of the classical lines it was offered, open the 溢才气 part with the
     best-fitting one, quoted verbatim with its source (a small model often ignores the offer).
@@ -475,6 +462,7 @@ def write_draft(
         ]
         return gated.model_copy(update={"sections": linked, "citations": collect_citations(linked, passages)})
 
+    wrote_body = False
     if not done:
         tracker = _Tracker(outline, on_token)
         try:
@@ -495,10 +483,12 @@ def write_draft(
             raise
         parts.update(allot(answer, outline))
         done.update(i for i in parts if parts[i])
-        if on_section:
-            on_section(snapshot())
+        wrote_body = True
+    # The gated draft is computed once per change and serves both the report and the next check.
+    gated = snapshot()
+    if on_section and wrote_body:
+        on_section(gated)
     for _ in range(FOLLOW_UPS + len([i for i, s in enumerate(outline.sections) if s.kind == "body" and not parts[i]])):
-        gated = snapshot()
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
         short = [
             (s.budget - have[i], i)
@@ -530,11 +520,12 @@ def write_draft(
             break  # the model has nothing new to say about this part
         parts[i].extend(added)
         done.add(i)
+        gated = snapshot()
         if on_section:
-            on_section(snapshot())
-    if genre_profile(brief.genre).spoken:
-        ensure_classic(parts, outline, offered)
-    return snapshot()
+            on_section(gated)
+    if genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered):
+        gated = snapshot()
+    return gated
 
 
 class _Tracker:

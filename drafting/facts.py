@@ -20,6 +20,7 @@ __all__ = [
     "fact_key",
     "placeholder_for",
     "placeholders_in",
+    "normalise",
 ]
 
 PLACEHOLDER = re.compile(r"〔待补[:：]([^〕]{0,60})〕")
@@ -66,7 +67,7 @@ _ORG = re.compile(
 )
 
 
-def _norm(s: str) -> str:
+def normalise(s: str) -> str:
     """Full-width digits to ASCII, no spaces: so 2025 and ２０２５ compare equal."""
     return s.translate(str.maketrans("０１２３４５６７８９．％", "0123456789.%")).replace(" ", "")
 
@@ -74,9 +75,8 @@ def _norm(s: str) -> str:
 def fact_key(fact: Fact) -> str:
     """What must occur in a source for the fact to count as supplied: the figure itself for numbers
     (a source saying "11起事故" supports "事故11起"), the whole span otherwise."""
-    if fact.kind is FactKind.NUMBER:
-        return _norm(re.match(_DIGITS, fact.text).group(0)) if re.match(_DIGITS, fact.text) else _norm(fact.text)  # type: ignore[union-attr]
-    return _norm(fact.text)
+    figure = re.match(_DIGITS, fact.text) if fact.kind is FactKind.NUMBER else None
+    return normalise(figure.group(0) if figure else fact.text)
 
 
 def find_facts(text: str) -> list[Fact]:
@@ -109,7 +109,7 @@ def find_facts(text: str) -> list[Fact]:
             and masked[max(0, m.start() - 1) : m.start()].isalpha()
         ):
             continue  # an ordinal ("第3条") names a position, not a quantity
-        if not m.group(3) and len(_norm(m.group(1))) < 2:
+        if not m.group(3) and len(normalise(m.group(1))) < 2:
             continue  # a lone digit without a unit ("第3", "1") is not worth flagging
         claim(FactKind.NUMBER, m.start(), m.end(), m.group(3) or "")
     for m in _PLACE.finditer(masked):

@@ -18,7 +18,7 @@ from enum import Enum
 
 from .cnnum import cn_num
 from .domain import Brief, CheckFinding, Draft, DraftSection, Passage, count_chars, now_iso
-from .facts import PLACEHOLDER, Fact, FactKind, fact_key, find_facts, placeholder_for
+from .facts import PLACEHOLDER, Fact, FactKind, fact_key, find_facts, normalise, placeholder_for
 from .genres import genre_names, genre_profile
 
 __all__ = [
@@ -144,6 +144,9 @@ class _Context:
     purposes: list[str]
     current_year: int
     title: str = ""
+    # The 范文 passages normalised (for facts) and bare (for copied runs), computed once per draft.
+    corpus_norm: tuple[str, ...] = ()
+    corpus_bare: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -167,7 +170,7 @@ class _Context:
             *confirmed,
             *(p.text for p in passages if p.origin == "material"),
         ]
-        sources = _norm("\n".join(supplied))
+        sources = normalise("\n".join(supplied))
         corpus = [p for p in passages if p.origin != "material"]
         return cls(
             brief,
@@ -176,11 +179,9 @@ class _Context:
             [p for p in outline_purposes if count_chars(p) >= 4],
             int(now_iso()[:4]),
             brief.title,
+            tuple(normalise(p.text) for p in corpus),
+            tuple(_bare(p.text) for p in corpus),
         )
-
-
-def _norm(s: str) -> str:
-    return s.translate(str.maketrans("０１２３４５６７８９．％", "0123456789.%")).replace(" ", "")
 
 
 # --- detectors, each returning (defect, replacement) pairs for one line ------------------------------------
@@ -193,14 +194,14 @@ def _has_number(key: str, text: str) -> bool:
 
 def _fact_defects(line: str, ctx: _Context) -> list[tuple[Fact, DefectKind]]:
     out: list[tuple[Fact, DefectKind]] = []
-    corpus_text = [_norm(p.text) for p in ctx.corpus]
+    corpus_text = ctx.corpus_norm
     for f in find_facts(line):
         key = fact_key(f)
         if not key:
             continue
         if f.kind in (FactKind.PLACE, FactKind.ORG):
             # The name is the longest tail of the span that a 范文 uses ("全力推动东岭镇" -> "东岭镇").
-            tails = [_norm(line[f.end - k : f.end]) for k in range(min(10, f.end - f.start), 2, -1)]
+            tails = [normalise(line[f.end - k : f.end]) for k in range(min(10, f.end - f.start), 2, -1)]
             known = next((t for t in tails if any(t in c for c in corpus_text)), "")
             if not known or known in ctx.sources:
                 continue  # only names a 范文 supplied are known to be someone else's
@@ -242,16 +243,13 @@ def _copied_run(sentence: str, ctx: _Context) -> tuple[str, str] | None:
     bare = _bare(sentence)
     if len(bare) < COPY_RUN:
         return None
-    best, title, docs = "", "", set()
-    for p in ctx.corpus:
-        pb = _bare(p.text)
+    best, title = "", ""
+    for p, pb in zip(ctx.corpus, ctx.corpus_bare, strict=True):
         m = SequenceMatcher(None, bare, pb, autojunk=False).find_longest_match(0, len(bare), 0, len(pb))
-        if m.size >= COPY_RUN:
-            run = bare[m.a : m.a + m.size]
-            docs.add(p.doc_id)
-            if len(run) > len(best):
-                best, title = run, p.title
-    if best and len({p.doc_id for p in ctx.corpus if best in _bare(p.text)}) < 2 and best not in _bare(ctx.sources):
+        if m.size >= COPY_RUN and m.size > len(best):
+            best, title = bare[m.a : m.a + m.size], p.title
+    docs = {p.doc_id for p, pb in zip(ctx.corpus, ctx.corpus_bare, strict=True) if best in pb}
+    if best and len(docs) < 2 and best not in _bare(ctx.sources):
         return best, title
     return None
 
