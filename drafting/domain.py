@@ -164,6 +164,7 @@ class DocumentMeta(_Model):
     tags: list[str] = Field(default_factory=list)
     source: str = ""
     sha256: str = ""
+    added_by: str = ""  # team mode: the writer who added it to the shared 范文库
 
 
 class Chunk(_Model):
