@@ -21,6 +21,7 @@ from .config import Settings, get_settings, private_dir
 from .domain import Chunk, DocumentMeta, Passage
 from .errors import IngestError, RetrievalError
 from .keyword import KeywordIndex, embed_text, year_of
+from .team import acting_writer
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -87,7 +88,9 @@ class IndexStore:
         self.embeddings = embeddings
         self._batch = batch
         self.embed_chars = embed_chars
-        self.writer = writer  # team mode: stamped on the documents this store adds (DocumentMeta.added_by)
+        # Team mode: the name stamped on the documents this store adds (DocumentMeta.added_by); when
+        # empty, the signed-in writer of the current app run (drafting.team.acting_writer).
+        self.writer = writer
 
     # -- writes -----------------------------------------------------------------------------------
     def add(self, meta: DocumentMeta, chunks: list[Chunk]) -> None:
@@ -103,8 +106,9 @@ class IndexStore:
         vec_ids: list[list[str]] = []
         metas: list[dict[str, Any]] = []
         old: list[str] = []
-        if self.writer:
-            docs = [(m if m.added_by else m.model_copy(update={"added_by": self.writer}), c) for m, c in docs]
+        writer = self.writer or acting_writer()
+        if writer:
+            docs = [(m if m.added_by else m.model_copy(update={"added_by": writer}), c) for m, c in docs]
         for meta, chunks in docs:
             if any(c.doc_id != meta.doc_id for c in chunks):
                 raise IngestError(f"文档 {meta.title} 的分块编号与文档不一致")
