@@ -93,14 +93,16 @@ def _model_failure(err: DraftingError, project_id: str | None, out: str | None, 
 
 def _store() -> Any:
     from .store import open_store
+    from .workspace import current_writer
 
-    return open_store(get_settings())
+    settings = get_settings()
+    return open_store(settings, writer=current_writer(settings) if settings.team else "")
 
 
 def _store_if_any() -> Any:
     """The 范文库 for drafting, or None when this data directory has never had one (nothing to retrieve)."""
     settings = get_settings()
-    if not settings.chroma_host and not settings.index_dir.exists():
+    if not settings.chroma_host and not settings.team_db_url and not settings.index_dir.exists():
         _info("[检索] 范文库为空（尚未导入范文），只按任务和素材起草。")
         return None
     return _store()
@@ -317,7 +319,7 @@ def _usable(draft: Draft) -> bool:
 
 def cmd_draft(args: argparse.Namespace) -> int:
     from .pipeline import run_draft
-    from .workspace import Workspace
+    from .workspace import open_workspace
 
     brief = _brief_from_args(args)  # bad brief: fail before touching the model
     _guard(brief)  # marked text: refuse before any byte is sent
@@ -325,7 +327,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
         _info(f"[文种] {brief.genre_note}")
     llm = _llm()
     settings = get_settings()
-    workspace = Workspace(settings.workspace_path)
+    workspace = open_workspace(settings)
     project_id = workspace.create_project(brief)
     try:
         run = run_draft(
@@ -389,22 +391,41 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
-    from .workspace import Workspace
+    from .workspace import open_workspace
 
-    projects = Workspace(get_settings().workspace_path).list_projects()
+    projects = open_workspace(get_settings()).list_projects()
     if not projects:
         print("工作区里还没有文稿项目。")
     for p in projects:
-        print(f"{p.id}  {p.updated[:16]}  {p.genre or '-'}  {p.versions}稿  {p.name}")
+        owner = f"  （{p.owner}）" if p.owner else ""
+        print(f"{p.id}  {p.updated[:16]}  {p.genre or '-'}  {p.versions}稿  {p.name}{owner}")
+    return 0
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    """Team mode: share a project with a named colleague (or stop sharing it)."""
+    from .workspace import open_workspace
+
+    settings = get_settings()
+    if not settings.team:
+        _err("共享只在团队模式下可用（DRAFTING_TEAM=1）。")
+        return 2
+    workspace = open_workspace(settings)
+    if args.remove:
+        done = workspace.unshare(args.project, args.colleague)
+        print(f"已取消与 {args.colleague} 的共享。" if done else f"项目没有与 {args.colleague} 共享。")
+    else:
+        workspace.share(args.project, args.colleague)
+        print(f"已与 {args.colleague} 共享；现在共享给：{'、'.join(workspace.shared_with(args.project))}")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from .pipeline import resume_draft, run_draft
-    from .workspace import Workspace
+    from .workspace import open_workspace
 
     settings = get_settings()
-    workspace = Workspace(settings.workspace_path)
+    workspace = open_workspace(settings)
     project = workspace.load(args.project)
     if project.brief is not None:
         _guard(project.brief)
@@ -657,6 +678,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("projects", help="列出工作区里的文稿项目")
     s.set_defaults(func=cmd_projects)
+
+    s = sub.add_parser("share", help="团队模式：把文稿项目共享给同事（--remove 取消）")
+    s.add_argument("project")
+    s.add_argument("colleague", help="同事的登录名")
+    s.add_argument("--remove", action="store_true")
+    s.set_defaults(func=cmd_share)
 
     s = sub.add_parser("resume", help="续写中断的稿子（已写完的部分保留）")
     s.add_argument("project", help="项目编号（见 drafting projects）")

@@ -150,3 +150,27 @@ def test_acting_writer_is_scoped() -> None:
     with acting_as("张三"):
         assert acting_writer() == "张三"
     assert acting_writer() == ""
+
+
+def test_cli_share_and_projects(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from drafting import config
+    from drafting.cli import main
+
+    def as_writer(name: str) -> None:
+        monkeypatch.setenv("DRAFTING_TEAM", "1")
+        monkeypatch.setenv("DRAFTING_WRITER", name)
+        config.get_settings.cache_clear()
+
+    as_writer("张三")
+    pid = open_workspace(config.get_settings()).create_project(name="张三的汇报")
+    as_writer("李四")
+    assert main(["projects"]) == 0
+    assert "张三的汇报" not in capsys.readouterr().out
+    assert main(["share", pid, "王五"]) != 0  # not the owner: refused, with a Chinese message
+    assert "找不到文稿项目" in capsys.readouterr().err
+    as_writer("张三")
+    assert main(["share", pid, "李四"]) == 0
+    assert "李四" in capsys.readouterr().out
+    as_writer("李四")
+    assert main(["projects"]) == 0
+    assert "张三的汇报  （张三）" in capsys.readouterr().out
