@@ -96,7 +96,7 @@ def _store() -> Any:
     from .workspace import current_writer
 
     settings = get_settings()
-    return open_store(settings, writer=current_writer(settings) if settings.team else "")
+    return open_store(settings, writer=current_writer(settings)) if settings.team else open_store(settings)
 
 
 def _store_if_any() -> Any:
