@@ -350,7 +350,7 @@ def _free_port() -> int:
 
 
 def say_team(say: Any, rows: list[tuple[str, dict[str, Any], dict[str, float]]], load_before: float) -> None:
-    say("## Team mode next to local mode (same chunks, same real vectors, same queries, MMR 0.7)")
+    say("## Team mode next to local mode (same chunks, same vectors, same queries, MMR 0.7)")
     say()
     say(
         "| store | dense R@5 | keyword R@5 | hybrid R@5 | hybrid MRR | hybrid p50 ms | hybrid p95 ms "
