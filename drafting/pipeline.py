@@ -14,6 +14,7 @@ from .classified import guard_brief, guard_project, guard_resume
 from .domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
 from .draft import write_draft
 from .errors import DraftingError, ProviderError
+from .ledger import with_confirmed
 from .outline import make_outline, quick_outline
 from .references import material_passages
 from .review import review as review_draft
@@ -229,6 +230,7 @@ def run_revision(
     current = project.latest
     if current is None:
         raise DraftingError("还没有可修改的稿子，请先生成初稿。")
+    current = with_confirmed(current, project.facts)  # the facts ledger's confirmed facts are kept
     given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
     version, considered = revise(
         current, given, mode, llm, project.passages, locked=project.locks, accept_all=accept_all

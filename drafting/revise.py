@@ -40,6 +40,7 @@ from .draft import (
     token_cap,
 )
 from .errors import ModelOutputError
+from .ledger import keep_confirmed
 from .locks import locks_in, restore_locks
 from .prompts import PROMPTS_DIR, load_prompt
 from .references import format_references, overlap, rank_for_section
@@ -254,6 +255,7 @@ def _rewrite(
     text = link_citations(fit_length(text, budget), passages, refs)
     if keep:  # whatever the model did, locked wording comes back character for character
         text = restore_locks(sec.text, text, keep)
+    text = keep_confirmed(sec.text, text, brief.confirmed)  # and so do facts confirmed in the ledger
     return DraftSection(heading=sec.heading, kind=sec.kind, text=text)
 
 

@@ -31,6 +31,7 @@ from .domain import (
 )
 from .errors import BriefError, DraftingError, IngestError
 from .ingest import IngestReport, ingest_paths, read_document
+from .ledger import with_confirmed
 from .outline import make_outline
 from .pipeline import DraftRun, Event, gather_passages, resume_draft, run_draft
 from .review import review
@@ -238,9 +239,12 @@ def quick_rewrite(
 ) -> Version:
     """急稿: one-click rewrite of one section into a new version."""
     project, draft = _latest(ws, project_id)
+    draft = with_confirmed(draft, project.facts)  # confirmed facts and locked sentences are kept
     instruction = instruction_for(kind, criterion=criterion, length=length)
     budget = length if kind == "shorten" else None
-    version = rewrite_section(draft, section, instruction, model, project.passages, budget=budget, on_token=on_token)
+    version = rewrite_section(
+        draft, section, instruction, model, project.passages, budget=budget, on_token=on_token, locked=project.locks
+    )
     return _save_version(ws, project_id, version)
 
 
@@ -293,7 +297,8 @@ def consolidate_comments(ws: Workspace, project_id: str, model: BaseChatModel) -
         w != "未覆盖" for w in coverage_map(draft, draft.brief.key_points).values()
     ):
         raise DraftingError("没有采纳的意见：请先采纳至少一条意见，或添加自己的意见。")
-    version = consolidate(draft, comments, model, project.passages)
+    draft = with_confirmed(draft, project.facts)  # confirmed facts and locked sentences are kept
+    version = consolidate(draft, comments, model, project.passages, locked=project.locks)
     return _save_version(ws, project_id, version)
 
 
