@@ -11,6 +11,7 @@ drafting review DRAFT.json         drafting revise DRAFT.json --mode slow [--com
 drafting check-docx FILE.docx      drafting lint FILE --genre 请示 [--strict]
 drafting export PROJECT --kind 定稿|送审稿 --out x.docx [--force]
 drafting import-edited PROJECT edited.docx
+drafting facts PROJECT [--confirm N | --set N 新值] [--json]   (the facts ledger)
 drafting index-corpus              (index the bundled 范文 if missing or stale)
 """
 
@@ -694,6 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_export import add_commands
 
     add_commands(sub)
+    from .cli_facts import add_commands as add_fact_commands
+
+    add_fact_commands(sub)
     return p
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from enum import Enum
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from drafting import docx_layout as L
 from drafting.domain import Brief, ConfirmedFact, Draft, DraftSection, Version, _Model
@@ -102,9 +102,26 @@ class LedgerEntry(_Model):
     paragraphs: list[int] = Field(default_factory=list)  # 1-based paragraph numbers; 0 = the title
     context: str = ""  # the first sentence that uses it
 
+    # The Chinese labels travel with the JSON, so the CLI, the JSON and the UI say the same.
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def kind_label(self) -> str:
         return KIND_LABELS.get(self.kind, self.kind)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def origin_label(self) -> str:
+        return self.origin.label
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str:
+        return self.status.label
+
+    @property
+    def where(self) -> str:
+        """The paragraphs, as 标题、第4段、第7段."""
+        return "、".join("标题" if p == 0 else f"第{p}段" for p in self.paragraphs)
 
 
 class Ledger(_Model):

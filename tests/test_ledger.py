@@ -292,3 +292,39 @@ def test_review_copy_does_not_ask_to_check_a_confirmed_figure():
     assert not any("1200" in c.text for c in doc.comments)
     doc = Document(io.BytesIO(export_docx(draft, kind=ExportKind.REVIEW)))
     assert any("1200" in c.text and "需核实" in c.text for c in doc.comments)
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def test_facts_on_the_command_line_lists_confirms_and_corrects(capsys):
+    from drafting import config
+    from drafting.cli import main
+
+    ws = Workspace(config.get_settings().workspace_path)  # the CLI's own workspace
+    ws_pid = ws.create_project(ledger_draft().brief)
+    ws.add_version(ws_pid, Version(number=1, draft=ledger_draft(), mode=RevisionMode.URGENT))
+    assert main(["facts", ws_pid]) == 0
+    out = capsys.readouterr().out
+    assert "[事实表] 第1稿：共" in out and "待核实" in out
+    assert "[待核实] 数字“11起”（2处，第4段、第7段）出处：任务书·本地情况和数据" in out
+    assert "待补“〔待补：分管副县长姓名〕”" in out and "来源不明" not in out.split("\n")[0]
+    n = _n(ws, ws_pid, "11起")
+    assert main(["facts", ws_pid, "--set", str(n), "12起"]) == 0
+    out = capsys.readouterr().out
+    assert "[改正] 第2稿：“11起”改为“12起”，共2处；已确认。" in out
+    assert "[已确认] 数字“12起”（2处，第4段、第7段）出处：撰稿人改定（原为“11起”）" in out
+    assert main(["facts", ws_pid, "--confirm", str(_n(ws, ws_pid, "1200人次")), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["confirmed"][0]["text"] == "1200人次"
+    entries = {e["text"]: e for e in data["ledger"]["entries"]}
+    assert entries["1200人次"]["status"] == "confirmed" and entries["1200人次"]["status_label"] == "已确认"
+    assert entries["12起"]["origin_label"] == "撰稿人确认" and entries["12起"]["kind_label"] == "数字"
+    assert data["ledger"]["version"] == 2
+    # Bad input: a clear Chinese message and exit code 2, never a traceback.
+    assert main(["facts", ws_pid, "--set", "abc", "12起"]) == 2
+    assert "编号应是事实表里的序号" in capsys.readouterr().err
+    assert main(["facts", ws_pid, "--set", "999", "12起"]) == 2
+    assert "没有第999项" in capsys.readouterr().err
+    assert main(["facts", "nope"]) == 2
+    assert "找不到文稿项目" in capsys.readouterr().err
