@@ -35,6 +35,7 @@ from drafting.review import unverified_numbers
 from drafting.revise import instruction_for, rewrite_section
 from drafting.workspace import Workspace
 from tests.fakes import RoutedFakeChat
+from tests.test_app import models  # noqa: F401 - the page test's fixture
 
 REVIEW = "修改意见，每条对应一个段号"
 REWRITE = "请输出修改后的这一部分正文"
@@ -328,3 +329,42 @@ def test_facts_on_the_command_line_lists_confirms_and_corrects(capsys):
     assert "没有第999项" in capsys.readouterr().err
     assert main(["facts", "nope"]) == 2
     assert "找不到文稿项目" in capsys.readouterr().err
+
+
+# --- the page -----------------------------------------------------------------------------------------------
+
+
+def test_page_shows_the_ledger_fills_a_placeholder_and_confirms_a_figure(models) -> None:  # noqa: F811
+    from drafting import config
+    from tests.test_app import drafted_project, fresh, texts
+
+    at = fresh()
+    pid = drafted_project(at)
+    ws = Workspace(config.get_settings().workspace_path)
+    body = next(i for i, s in enumerate(ws.load(pid).versions[0].draft.sections) if s.kind == "body")
+    at.toggle(key="edit_on").set_value(True).run()
+    at.text_area(key=f"edit_{pid}_1_{body}").input("今年排查隐患4321处，整改完成率〔待补：整改完成率〕。").run()
+    at.button(key="edit_save").click().run()
+    at.toggle(key="edit_on").set_value(False).run()
+    assert "事实核对" in texts(at)
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["编号", "状态", "类别", "内容", "出处", "位置", "原句"]
+    gap = table[table["内容"] == "〔待补：整改完成率〕"].iloc[0]
+    assert gap["类别"] == "待补" and gap["状态"] == "待核实"
+    pick = at.selectbox(key="ledger_pick_2")
+    pick.set_value(next(o for o in pick.options if "〔待补：整改完成率〕" in o)).run()
+    at.text_input(key=f"ledger_value_2_{gap['编号']}").input("96.5%").run()
+    at.button(key="ledger_set").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    saved = ws.load(pid)
+    assert [v.number for v in saved.versions] == [1, 2, 3]
+    assert "整改完成率96.5%。" in saved.versions[-1].draft.body_text
+    assert "共 1 处，形成第3稿" in texts(at)
+    table = at.dataframe[-1].value
+    assert table[table["内容"] == "96.5%"].iloc[0]["状态"] == "已确认"
+    pick = at.selectbox(key="ledger_pick_3")
+    pick.set_value(next(o for o in pick.options if "“4321处”" in o)).run()
+    at.button(key="ledger_confirm").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert {f.value for f in ws.load(pid).facts} == {"96.5%", "4321处"}
+    assert len(ws.load(pid).versions) == 3  # confirming makes no new version
