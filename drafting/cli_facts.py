@@ -1,4 +1,4 @@
-"""Command line for the facts ledger (drafting.ledger): list a project's facts with their sources,
+"""Command line for the facts ledger (drafting.checks.ledger): list a project's facts with their sources,
 confirm them, correct them or fill a 〔待补〕.
 
 drafting facts PROJECT [--json]
@@ -11,9 +11,9 @@ import argparse
 import json
 from typing import Any
 
-from .config import get_settings
-from .errors import DraftingError
-from .ledger import Ledger, confirm, correct, project_ledger, unconfirm
+from drafting.checks.ledger import Ledger, confirm, correct, project_ledger, unconfirm
+from drafting.config import get_settings
+from drafting.errors import DraftingError
 
 __all__ = ["add_commands", "ledger_lines"]
 
@@ -42,7 +42,7 @@ def _number(value: str) -> int:
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
-    from .workspace import Workspace
+    from drafting.workspace import Workspace
 
     ws = Workspace(get_settings().workspace_path)
     done: dict[str, Any] = {}

@@ -143,7 +143,7 @@ class Brief(_Model):
     date: str = ""
     # Why the genre was chosen when the writer did not name it (shown in the CLI and the UI).
     genre_note: str = ""
-    # Facts the writer confirmed or corrected in the facts ledger (drafting.ledger): they count as
+    # Facts the writer confirmed or corrected in the facts ledger (drafting.checks.ledger): they count as
     # supplied, so the gate keeps them, and revisions never change them.
     confirmed: list[str] = Field(default_factory=list)
 

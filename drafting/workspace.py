@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .config import private_dir, private_file
-from .domain import Brief, Comment, ConfirmedFact, Draft, Outline, Passage, Review, Version, _Model, now_iso
-from .errors import WorkspaceError
+from drafting.config import private_dir, private_file
+from drafting.domain import Brief, Comment, ConfirmedFact, Draft, Outline, Passage, Review, Version, _Model, now_iso
+from drafting.errors import WorkspaceError
 
 __all__ = ["Workspace", "Project", "ProjectSummary"]
 
@@ -190,7 +190,7 @@ class Workspace:
 
     def lock(self, pid: str, text: str) -> str:
         """Lock a sentence or paragraph (its visible text); returns what was stored."""
-        from .locks import normalise_lock
+        from drafting.checks.locks import normalise_lock
 
         value = normalise_lock(text)
         if not value:
@@ -203,7 +203,7 @@ class Workspace:
         return value
 
     def unlock(self, pid: str, text: str) -> bool:
-        from .locks import normalise_lock
+        from drafting.checks.locks import normalise_lock
 
         with self._conn() as db:
             cur = db.execute("DELETE FROM locks WHERE project_id = ? AND text = ?", (pid, normalise_lock(text)))
@@ -214,7 +214,7 @@ class Workspace:
             rows = db.execute("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
         return [r[0] for r in rows]
 
-    # --- the facts ledger (drafting.ledger): facts the writer confirmed or corrected ---------------------
+    # --- the facts ledger (drafting.checks.ledger): facts the writer confirmed or corrected ---------------------
 
     def confirm_fact(self, pid: str, fact: ConfirmedFact) -> None:
         """Record a confirmed fact; confirming the same value again replaces the record."""

@@ -13,12 +13,9 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from drafting.domain import Brief, ConfirmedFact, Draft, DraftSection, Outline, RevisionMode, Version
-from drafting.errors import DraftingError
-from drafting.export import ExportKind, export_docx
-from drafting.facts import FactKind, find_facts, replace_uses, uses
-from drafting.gate import DefectKind, find_defects, repair_draft
-from drafting.ledger import (
+from drafting.checks.facts import FactKind, find_facts, replace_uses, uses
+from drafting.checks.gate import DefectKind, find_defects, repair_draft
+from drafting.checks.ledger import (
     FactOrigin,
     FactStatus,
     apply_correction,
@@ -30,10 +27,13 @@ from drafting.ledger import (
     unconfirm,
     with_confirmed,
 )
-from drafting.pipeline import run_revision
-from drafting.review import unverified_numbers
-from drafting.revise import instruction_for, rewrite_section
+from drafting.docx.export import ExportKind, export_docx
+from drafting.domain import Brief, ConfirmedFact, Draft, DraftSection, Outline, RevisionMode, Version
+from drafting.errors import DraftingError
 from drafting.workspace import Workspace
+from drafting.writing.pipeline import run_revision
+from drafting.writing.review import unverified_numbers
+from drafting.writing.revise import instruction_for, rewrite_section
 from tests.fakes import RoutedFakeChat
 from tests.test_app import models  # noqa: F401 - the page test's fixture
 
@@ -246,7 +246,7 @@ def test_without_confirmation_the_same_round_takes_the_models_figure(project):
 
 
 def test_shortening_keeps_a_confirmed_fact(project):
-    from drafting.ui_actions import quick_rewrite
+    from drafting.ui.actions import quick_rewrite
 
     ws, pid = project
     correct(ws, pid, _n(ws, pid, "11起"), "12起")
