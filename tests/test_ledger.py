@@ -190,6 +190,14 @@ def test_bad_corrections_are_clear_errors_and_change_nothing(project, n, value, 
     assert len(ws.load(pid).versions) == 1
 
 
+def test_a_correction_against_a_stale_table_changes_nothing(project):
+    ws, pid = project
+    n = _n(ws, pid, "11起")
+    with pytest.raises(DraftingError, match="请刷新事实表"):
+        correct(ws, pid, n, "12起", expect="13起")
+    assert len(ws.load(pid).versions) == 1
+
+
 def test_a_placeholder_cannot_be_confirmed_only_filled(project):
     ws, pid = project
     with pytest.raises(DraftingError, match="待补内容，不能确认"):

@@ -390,13 +390,16 @@ def _diff(old: Draft, new: Draft) -> str:
     )
 
 
-def correct(ws: Workspace, project_id: str, n: int, value: str) -> CorrectionResult:
+def correct(ws: Workspace, project_id: str, n: int, value: str, *, expect: str = "") -> CorrectionResult:
     """Put ``value`` in place of entry ``n`` everywhere in the newest version (a 〔待补〕 is filled the
     same way); the result is the next version, and ``value`` is a confirmed fact from then on. Locked
-    sentences that used the old value are locked with the new one."""
+    sentences that used the old value are locked with the new one. ``expect`` is the entry's text as the
+    writer saw it: if the draft changed meanwhile, nothing is done."""
     value = _check_value(value)
     latest, facts = _latest(ws, project_id)
     entry = build_ledger(latest.draft, facts).entry(n)
+    if expect and entry.text != expect:
+        raise DraftingError(f"稿子已有新的一稿，第{n}项现在是“{entry.text}”而不是“{expect}”：请刷新事实表后再改。")
     if value == entry.text:
         confirm(ws, project_id, [n])
         raise DraftingError(f"新值与原文相同，已确认第{n}项“{value}”，稿子未改动。")

@@ -74,7 +74,7 @@ def section_ledger(ws: Workspace, project: Project) -> None:
         placeholder="填写内容" if filling else entry.text,
     )
     if row.button("填写" if filling else "改正（全文每处都改）", key="ledger_set", disabled=not (value or "").strip()):
-        result, err = S.attempt(correct, ws, project.id, entry.n, value or "")
+        result, err = S.attempt(correct, ws, project.id, entry.n, value or "", expect=entry.text)
         if err or result is None:
             st.error(V.md_text(err or S.GENERIC_ERROR))
         else:
