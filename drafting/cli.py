@@ -184,6 +184,8 @@ def _brief_from_args(args: argparse.Namespace) -> Brief:
 def _payload(
     brief: Brief, passages: list[Passage], draft: Draft, review: Review | None, versions: list[Version]
 ) -> dict[str, Any]:
+    from drafting.cli_facts import fact_entries
+
     return {
         "brief": brief.model_dump(mode="json"),
         "outline": draft.outline.model_dump(mode="json"),
@@ -192,6 +194,7 @@ def _payload(
         "chars": draft.char_count,
         "genre_note": brief.genre_note,
         "placeholders": placeholders_in([draft.body_text]),
+        "facts": fact_entries(draft),  # the facts ledger (drafting facts), as the CLI and the page show it
         "citations": [
             {
                 "n": c.n,
@@ -386,6 +389,9 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
     _info(
         f"[完成] {draft.char_count} 字，引用 {len(draft.citations)} 处，调用模型 {run.costs.calls} 次，用时 {run.costs.seconds} 秒；项目 {run.project_id}"
     )
+    from drafting.cli_facts import ledger_hint
+
+    _info(ledger_hint(draft, run.project_id or ""))
     return code
 
 

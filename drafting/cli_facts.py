@@ -11,11 +11,12 @@ import argparse
 import json
 from typing import Any
 
-from drafting.checks.ledger import Ledger, confirm, correct, project_ledger, unconfirm
+from drafting.checks.ledger import Ledger, build_ledger, confirm, correct, project_ledger, unconfirm
 from drafting.config import get_settings
+from drafting.domain import Draft
 from drafting.errors import DraftingError
 
-__all__ = ["add_commands", "ledger_lines"]
+__all__ = ["add_commands", "fact_entries", "ledger_hint", "ledger_lines"]
 
 
 def ledger_lines(ledger: Ledger) -> list[str]:
@@ -32,6 +33,22 @@ def ledger_lines(ledger: Ledger) -> list[str]:
         "确认：drafting facts 项目编号 --confirm 编号；改正或填写待补：drafting facts 项目编号 --set 编号 新值"
     )
     return lines
+
+
+def fact_entries(draft: Draft) -> list[dict[str, Any]]:
+    """The ledger's entries of a draft, as JSON (for ``draft --json``)."""
+    return [e.model_dump(mode="json") for e in build_ledger(draft).entries]
+
+
+def ledger_hint(draft: Draft, project_id: str) -> str:
+    """One line after drafting: how many facts there are to check, and the command that lists them."""
+    ledger = build_ledger(draft)
+    if not ledger.entries:
+        return "[事实表] 稿中没有数字、日期、人名、地名、单位名或待补内容。"
+    return (
+        f"[事实表] 共{len(ledger.entries)}项，待核实{ledger.to_check}项（数字、日期、人名、地名、单位、待补）："
+        f"drafting facts {project_id} 查看出处、确认或改正"
+    )
 
 
 def _number(value: str) -> int:

@@ -36,6 +36,7 @@ from drafting.writing.review import unverified_numbers
 from drafting.writing.revise import instruction_for, rewrite_section
 from tests.fakes import RoutedFakeChat
 from tests.test_app import models  # noqa: F401 - the page test's fixture
+from tests.test_cli import fake_world  # noqa: F401 - the CLI test's fixture
 
 REVIEW = "修改意见，每条对应一个段号"
 REWRITE = "请输出修改后的这一部分正文"
@@ -376,3 +377,37 @@ def test_page_shows_the_ledger_fills_a_placeholder_and_confirms_a_figure(models)
     assert not at.error, [e.value for e in at.error]
     assert {f.value for f in ws.load(pid).facts} == {"96.5%", "4321处"}
     assert len(ws.load(pid).versions) == 3  # confirming makes no new version
+
+
+def test_after_drafting_the_cli_points_to_the_ledger_and_the_json_carries_it(
+    fake_world,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    import drafting.writing.pipeline
+    from drafting import config
+    from drafting.cli import main
+
+    real = drafting.writing.pipeline.run_draft
+
+    def with_facts(*args, **kwargs):  # the draft as the gate leaves it: a gap and a figure of the writer's
+        run = real(*args, **kwargs)
+        sections = list(run.draft.sections)
+        extra = "\n由〔待补：分管副县长姓名〕牵头，今年全县发生事故11起。"
+        sections[-1] = sections[-1].model_copy(update={"text": sections[-1].text + extra})
+        run.draft = run.draft.model_copy(update={"sections": sections})
+        return run
+
+    monkeypatch.setattr(drafting.writing.pipeline, "run_draft", with_facts)
+    js = tmp_path / "x.json"
+    request = "为县长起草在全县安全生产工作会议上的讲话，约1000字，今年全县发生事故11起"
+    assert main(["draft", "--request", request, "--json", str(js), "--no-review"]) == 0
+    err = capsys.readouterr().err
+    pid = Workspace(config.get_settings().workspace_path).list_projects()[0].id
+    assert f"[事实表] 共2项，待核实2项（数字、日期、人名、地名、单位、待补）：drafting facts {pid}" in err
+    facts = json.loads(js.read_text(encoding="utf-8"))["facts"]
+    assert [(f["text"], f["origin_label"], f["source"]) for f in facts] == [
+        ("〔待补：分管副县长姓名〕", "待补", "待补：请填写"),
+        ("11起", "任务书", "任务书·领导交代"),
+    ]
