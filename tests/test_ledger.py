@@ -275,6 +275,20 @@ def test_shortening_keeps_a_confirmed_fact(project):
     assert "11起" in v.draft.sections[1].text
 
 
+def test_reviewers_are_not_told_a_confirmed_fact_is_unsourced(project):
+    from drafting.ui.actions import collect_comments
+
+    ws, pid = project
+    llm = RoutedFakeChat(routes={REVIEW: ['{"comments": []}']})
+    collect_comments(ws, pid, llm)
+    flagged = [c for c in llm.calls if "来源不明的数据或名称：“1200人次”" in c["prompt"]]
+    assert flagged  # before: the program's findings name it
+    confirm(ws, pid, [_n(ws, pid, "1200人次")])
+    llm = RoutedFakeChat(routes={REVIEW: ['{"comments": []}']})
+    collect_comments(ws, pid, llm)
+    assert llm.calls and not any("“1200人次”" in c["prompt"] for c in llm.calls)
+
+
 # --- the gate and the 送审稿 treat confirmed facts as sourced ------------------------------------------------
 
 

@@ -258,6 +258,7 @@ def quick_rewrite(
 def collect_comments(ws: Workspace, project_id: str, model: BaseChatModel) -> list[Comment]:
     """慢稿: every reviewer perspective comments on the newest version; comments are saved as pending."""
     project, draft = _latest(ws, project_id)
+    draft = with_confirmed(draft, project.facts)  # reviewers are not told a confirmed fact is unsourced
     comments = reviewer_comments(
         draft,
         project.brief or draft.brief,
