@@ -11,6 +11,7 @@ drafting review DRAFT.json         drafting revise DRAFT.json --mode slow [--com
 drafting check-docx FILE.docx      drafting lint FILE --genre 请示 [--strict]
 drafting export PROJECT --kind 定稿|送审稿 --out x.docx [--force]
 drafting import-edited PROJECT edited.docx
+drafting facts PROJECT [--confirm N | --set N 新值] [--json]   (the facts ledger)
 drafting index-corpus              (index the bundled 范文 if missing or stale)
 """
 
@@ -183,6 +184,8 @@ def _brief_from_args(args: argparse.Namespace) -> Brief:
 def _payload(
     brief: Brief, passages: list[Passage], draft: Draft, review: Review | None, versions: list[Version]
 ) -> dict[str, Any]:
+    from drafting.cli_facts import fact_entries
+
     return {
         "brief": brief.model_dump(mode="json"),
         "outline": draft.outline.model_dump(mode="json"),
@@ -191,6 +194,7 @@ def _payload(
         "chars": draft.char_count,
         "genre_note": brief.genre_note,
         "placeholders": placeholders_in([draft.body_text]),
+        "facts": fact_entries(draft),  # the facts ledger (drafting facts), as the CLI and the page show it
         "citations": [
             {
                 "n": c.n,
@@ -385,6 +389,9 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
     _info(
         f"[完成] {draft.char_count} 字，引用 {len(draft.citations)} 处，调用模型 {run.costs.calls} 次，用时 {run.costs.seconds} 秒；项目 {run.project_id}"
     )
+    from drafting.cli_facts import ledger_hint
+
+    _info(ledger_hint(draft, run.project_id or ""))
     return code
 
 
@@ -694,6 +701,9 @@ def build_parser() -> argparse.ArgumentParser:
     from drafting.cli_export import add_commands
 
     add_commands(sub)
+    from drafting.cli_facts import add_commands as add_fact_commands
+
+    add_fact_commands(sub)
     return p
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 
 from drafting.config import private_dir, private_file
-from drafting.domain import Brief, Comment, Draft, Outline, Passage, Review, Version, _Model, now_iso
+from drafting.domain import Brief, Comment, ConfirmedFact, Draft, Outline, Passage, Review, Version, _Model, now_iso
 from drafting.errors import WorkspaceError
 
 __all__ = ["Workspace", "Project", "ProjectSummary"]
@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS versions (
 CREATE TABLE IF NOT EXISTS locks (
   project_id TEXT NOT NULL, text TEXT NOT NULL, created TEXT,
   PRIMARY KEY (project_id, text)
+);
+CREATE TABLE IF NOT EXISTS facts (
+  project_id TEXT NOT NULL, value TEXT NOT NULL, body TEXT NOT NULL, created TEXT,
+  PRIMARY KEY (project_id, value)
 );
 CREATE TABLE IF NOT EXISTS comments (
   project_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, updated TEXT,
@@ -57,6 +61,7 @@ class Project(_Model):
     versions: list[Version] = Field(default_factory=list)
     comments: list[Comment] = Field(default_factory=list)
     locks: list[str] = Field(default_factory=list)  # locked sentences/paragraphs, kept by every revision
+    facts: list[ConfirmedFact] = Field(default_factory=list)  # the facts ledger's confirmed facts
 
     @property
     def latest(self) -> Draft | None:
@@ -180,6 +185,7 @@ class Workspace:
             versions=self.versions(pid),
             comments=self.comments(pid),
             locks=self.locks(pid),
+            facts=self.confirmed_facts(pid),
         )
 
     def lock(self, pid: str, text: str) -> str:
@@ -208,9 +214,32 @@ class Workspace:
             rows = db.execute("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
         return [r[0] for r in rows]
 
+    # --- the facts ledger (drafting.checks.ledger): facts the writer confirmed or corrected ---------------------
+
+    def confirm_fact(self, pid: str, fact: ConfirmedFact) -> None:
+        """Record a confirmed fact; confirming the same value again replaces the record."""
+        self.load(pid)  # the project must exist
+        with self._conn() as db:
+            db.execute(
+                "INSERT INTO facts (project_id, value, body, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (project_id, value) DO UPDATE SET body = excluded.body",
+                (pid, fact.value, fact.model_dump_json(), fact.created_at),
+            )
+
+    def unconfirm_fact(self, pid: str, value: str) -> bool:
+        with self._conn() as db:
+            cur = db.execute("DELETE FROM facts WHERE project_id = ? AND value = ?", (pid, value))
+        return cur.rowcount > 0
+
+    def confirmed_facts(self, pid: str) -> list[ConfirmedFact]:
+        with self._conn() as db:
+            rows = db.execute("SELECT body FROM facts WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
+        return [ConfirmedFact.model_validate_json(r[0]) for r in rows]
+
     def delete_project(self, pid: str) -> None:
         with self._conn() as db:
             for table, col in (
+                ("facts", "project_id"),
                 ("comments", "project_id"),
                 ("versions", "project_id"),
                 ("locks", "project_id"),

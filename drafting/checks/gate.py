@@ -167,6 +167,7 @@ class _Context:
             brief.date,
             *brief.key_points,
             *brief.material,
+            *brief.confirmed,  # facts the writer confirmed in the ledger (drafting.checks.ledger)
             *confirmed,
             *(p.text for p in passages if p.origin == "material"),
         ]

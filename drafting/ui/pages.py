@@ -18,6 +18,7 @@ from drafting.domain import GENRES, Brief, Draft, RevisionMode
 from drafting.ui import actions as act
 from drafting.ui import state as S
 from drafting.ui import views as V
+from drafting.ui.ledger import section_ledger
 from drafting.workspace import Project, Workspace
 from drafting.writing.outline import outline_from_text, outline_to_text
 
@@ -484,4 +485,6 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
         with st.expander("复制全文（纯文本，不带引用标记）", icon=":material/content_copy:"):
             st.caption("点文本框右上角的复制按钮，即可粘贴到 Word 或办公系统。")
             st.code(V.clean_text(draft), language=None, wrap_lines=True)
+        if not unfinished:
+            section_ledger(ws, project)  # the facts ledger (drafting.ui.ledger)
     next_step("审阅", "审阅", "draft_next")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from drafting.checks.ledger import with_confirmed
 from drafting.classified import guard_brief, guard_project, guard_resume
 from drafting.domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
 from drafting.errors import DraftingError, ProviderError
@@ -229,6 +230,7 @@ def run_revision(
     current = project.latest
     if current is None:
         raise DraftingError("还没有可修改的稿子，请先生成初稿。")
+    current = with_confirmed(current, project.facts)  # the facts ledger's confirmed facts are kept
     given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
     version, considered = revise(
         current, given, mode, llm, project.passages, locked=project.locks, accept_all=accept_all
