@@ -32,6 +32,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "Version",
+    "ConfirmedFact",
     "count_chars",
     "now_iso",
 ]
@@ -142,6 +143,9 @@ class Brief(_Model):
     date: str = ""
     # Why the genre was chosen when the writer did not name it (shown in the CLI and the UI).
     genre_note: str = ""
+    # Facts the writer confirmed or corrected in the facts ledger (drafting.checks.ledger): they count as
+    # supplied, so the gate keeps them, and revisions never change them.
+    confirmed: list[str] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         fields = (self.title, self.occasion, self.request, self.policy, self.facts)
@@ -368,3 +372,12 @@ class Version(_Model):
     defects_before: dict[str, int] = Field(default_factory=dict)
     defects_after: dict[str, int] = Field(default_factory=dict)
     kept_parts: list[str] = Field(default_factory=list)
+
+
+class ConfirmedFact(_Model):
+    """A fact the writer confirmed in the facts ledger, or the value the writer put in its place."""
+
+    value: str  # as it now stands in the draft
+    kind: str = ""  # drafting.facts.FactKind value, or "placeholder" for a filled 〔待补〕
+    was: str = ""  # what the draft said before the writer's correction ("" when confirmed as it stood)
+    created_at: str = Field(default_factory=now_iso)

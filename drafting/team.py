@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from urllib.parse import unquote
 
-from .config import Settings
-from .errors import WorkspaceError
-from .workspace import check_writer
+from drafting.config import Settings
+from drafting.errors import WorkspaceError
+from drafting.workspace import check_writer
 
 __all__ = ["signed_in_writer", "acting_writer", "set_acting_writer", "acting_as", "SIGN_IN_REQUIRED"]
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .config import Settings, private_dir, private_file
-from .domain import Brief, Comment, Draft, Outline, Passage, Review, Version, _Model, now_iso
-from .errors import WorkspaceError
+from drafting.config import Settings, private_dir, private_file
+from drafting.domain import Brief, Comment, ConfirmedFact, Draft, Outline, Passage, Review, Version, _Model, now_iso
+from drafting.errors import WorkspaceError
 
 __all__ = ["Workspace", "Project", "ProjectSummary", "check_writer", "open_workspace", "current_writer"]
 
@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS versions (
 CREATE TABLE IF NOT EXISTS locks (
   project_id TEXT NOT NULL, text TEXT NOT NULL, created TEXT,
   PRIMARY KEY (project_id, text)
+);
+CREATE TABLE IF NOT EXISTS facts (
+  project_id TEXT NOT NULL, value TEXT NOT NULL, body TEXT NOT NULL, created TEXT,
+  PRIMARY KEY (project_id, value)
 );
 CREATE TABLE IF NOT EXISTS comments (
   project_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, updated TEXT,
@@ -95,6 +99,7 @@ class Project(_Model):
     versions: list[Version] = Field(default_factory=list)
     comments: list[Comment] = Field(default_factory=list)
     locks: list[str] = Field(default_factory=list)  # locked sentences/paragraphs, kept by every revision
+    facts: list[ConfirmedFact] = Field(default_factory=list)  # the facts ledger's confirmed facts
 
     @property
     def latest(self) -> Draft | None:
@@ -292,11 +297,12 @@ class Workspace:
             versions=self.versions(pid),
             comments=self.comments(pid),
             locks=self.locks(pid),
+            facts=self.confirmed_facts(pid),
         )
 
     def lock(self, pid: str, text: str) -> str:
         """Lock a sentence or paragraph (its visible text); returns what was stored."""
-        from .locks import normalise_lock
+        from drafting.checks.locks import normalise_lock
 
         value = normalise_lock(text)
         if not value:
@@ -310,7 +316,7 @@ class Workspace:
 
     def unlock(self, pid: str, text: str) -> bool:
         self._check(pid)
-        from .locks import normalise_lock
+        from drafting.checks.locks import normalise_lock
 
         with self._conn() as db:
             cur = db.execute("DELETE FROM locks WHERE project_id = ? AND text = ?", (pid, normalise_lock(text)))
@@ -322,11 +328,36 @@ class Workspace:
             rows = db.execute("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
         return [r[0] for r in rows]
 
+    # --- the facts ledger (drafting.checks.ledger): facts the writer confirmed or corrected ---------------------
+
+    def confirm_fact(self, pid: str, fact: ConfirmedFact) -> None:
+        """Record a confirmed fact; confirming the same value again replaces the record."""
+        self.load(pid)  # the project must exist
+        with self._conn() as db:
+            db.execute(
+                "INSERT INTO facts (project_id, value, body, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (project_id, value) DO UPDATE SET body = excluded.body",
+                (pid, fact.value, fact.model_dump_json(), fact.created_at),
+            )
+
+    def unconfirm_fact(self, pid: str, value: str) -> bool:
+        self._check(pid)
+        with self._conn() as db:
+            cur = db.execute("DELETE FROM facts WHERE project_id = ? AND value = ?", (pid, value))
+        return cur.rowcount > 0
+
+    def confirmed_facts(self, pid: str) -> list[ConfirmedFact]:
+        self._check(pid)
+        with self._conn() as db:
+            rows = db.execute("SELECT body FROM facts WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
+        return [ConfirmedFact.model_validate_json(r[0]) for r in rows]
+
     def delete_project(self, pid: str) -> None:
         self._check(pid, owner_only=True)
         with self._conn() as db:
             for table, col in (
                 ("shares", "project_id"),
+                ("facts", "project_id"),
                 ("comments", "project_id"),
                 ("versions", "project_id"),
                 ("locks", "project_id"),

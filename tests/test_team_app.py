@@ -9,8 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from drafting import config, llm, team
-from drafting.ui_state import ScriptedChatModel
+from drafting import config, team
+from drafting.llm import client as llm
+from drafting.ui.state import ScriptedChatModel
 from drafting.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

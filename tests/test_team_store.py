@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from drafting.chunking import chunk_document
 from drafting.config import Settings
+from drafting.corpus.chunking import chunk_document
+from drafting.corpus.ingest import ingest_bundled_corpus
+from drafting.corpus.pg_index import PgKeywordIndex, pg_terms
+from drafting.corpus.retrieve import retrieve
+from drafting.corpus.store import IndexStore, Store, open_store
 from drafting.domain import DocumentMeta
 from drafting.errors import IngestError, RetrievalError
-from drafting.ingest import ingest_bundled_corpus
-from drafting.pg_index import PgKeywordIndex, pg_terms
-from drafting.retrieve import retrieve
-from drafting.store import IndexStore, Store, open_store
 from tests.team_servers import chroma_server, fresh_collection, pg_url  # noqa: F401 - fixtures
 
 FLOOD = """关于做好汛期山洪灾害防御工作的通知
