@@ -51,6 +51,8 @@ def test_each_writer_lists_and_opens_only_their_own_projects(ws: Workspace) -> N
         lambda: zhang.delete_project(theirs),
         lambda: zhang.share(theirs, "张三"),
         lambda: zhang.shared_with(theirs),
+        lambda: zhang.confirmed_facts(theirs),
+        lambda: zhang.unconfirm_fact(theirs, "3个"),
     ]
     for attempt in attempts:
         with pytest.raises(WorkspaceError, match="找不到文稿项目"):
