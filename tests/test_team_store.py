@@ -155,3 +155,14 @@ def test_local_default_is_untouched(settings: Settings, fake_embeddings) -> None
     assert type(store.keyword).__name__ == "KeywordIndex"
     store.add(*_doc("flood", FLOOD))
     assert store.documents()[0].added_by == ""
+
+
+def test_documents_added_in_a_signed_in_run_carry_the_writer(settings: Settings, fake_embeddings) -> None:
+    """The app's store is shared by all sessions; the signed-in writer of the run is put on what they add."""
+    from drafting.team import acting_as
+
+    store = open_store(settings, fake_embeddings)
+    with acting_as("王五"):
+        store.add(*_doc("flood", FLOOD))
+    store.add(*_doc("seeds", SEEDS))
+    assert {d.doc_id: d.added_by for d in store.documents()} == {"flood": "王五", "seeds": ""}
