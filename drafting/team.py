@@ -13,16 +13,26 @@ passing it along (:func:`acting_writer`).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from urllib.parse import unquote
 
 from drafting.config import Settings
 from drafting.errors import WorkspaceError
 from drafting.workspace import check_writer
 
-__all__ = ["signed_in_writer", "acting_writer", "set_acting_writer", "acting_as", "SIGN_IN_REQUIRED"]
+__all__ = [
+    "signed_in_writer",
+    "acting_writer",
+    "set_acting_writer",
+    "acting_as",
+    "uploads_dir",
+    "SIGN_IN_REQUIRED",
+]
 
 SIGN_IN_REQUIRED = (
     "请先登录：本系统为团队模式，须通过单位的登录入口访问。如已登录仍看到此提示，请联系管理员检查登录代理设置。"
@@ -83,3 +93,17 @@ def acting_as(writer: str) -> Iterator[None]:
         yield
     finally:
         _WRITER.reset(token)
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """Where the app keeps uploaded 范文: one folder per signed-in writer in team mode.
+
+    A document's id comes from its stored path, so two writers uploading a file of the same name to
+    one shared folder would replace each other's document in the shared 范文库.
+    """
+    base = settings.data_dir / "uploads"
+    writer = acting_writer()
+    if not settings.team or not writer:
+        return base
+    safe = re.sub(r"[^\w.-]", "_", writer)[:32]
+    return base / f"{safe}-{hashlib.sha256(writer.encode()).hexdigest()[:8]}"

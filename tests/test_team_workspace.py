@@ -176,3 +176,20 @@ def test_cli_share_and_projects(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     as_writer("李四")
     assert main(["projects"]) == 0
     assert "张三的汇报  （张三）" in capsys.readouterr().out
+
+
+def test_uploads_are_kept_per_writer_in_team_mode(settings: Settings) -> None:
+    """Same file name from two writers: two paths, so two documents (ids come from the path)."""
+    from drafting.corpus.ingest import make_doc_id
+    from drafting.team import uploads_dir
+
+    assert uploads_dir(settings) == settings.data_dir / "uploads"
+    team = settings.replace(team=True)
+    with acting_as("张三"):
+        zhang = uploads_dir(team)
+    with acting_as("李四"):
+        li = uploads_dir(team)
+    assert zhang != li and zhang.parent == li.parent == settings.data_dir / "uploads"
+    assert make_doc_id(str(zhang / "讲话.docx")) != make_doc_id(str(li / "讲话.docx"))
+    with acting_as("a/../../b"):
+        assert uploads_dir(team).parent == settings.data_dir / "uploads"

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from drafting import team
 from drafting.config import Settings
 from drafting.domain import GENRES, Brief, Draft, RevisionMode
 from drafting.ui import actions as act
@@ -294,9 +295,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
                 bar.progress(i / max(n, 1), text=f"正在导入第 {i}/{n} 个文件")
 
             data = [(f.name, f.getvalue()) for f in files or []]
-            report, err = S.attempt(
-                act.upload_to_corpus, data, store, settings.data_dir / "uploads", on_progress=progress
-            )
+            report, err = S.attempt(act.upload_to_corpus, data, store, team.uploads_dir(settings), on_progress=progress)
             bar.empty()
             if err or report is None:
                 st.error(V.md_text(err or S.GENERIC_ERROR))
