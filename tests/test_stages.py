@@ -176,8 +176,8 @@ def test_timeout_mid_draft_keeps_partial_and_resumes(brief: Brief, passages: lis
     failing.fail_after_chars = 400
     with pytest.raises(ProviderError, match="超时") as info:
         write_draft(brief, outline, passages, failing)
-    partial = info.value.draft  # type: ignore[attr-defined]
-    assert not partial.complete and partial.sections[0].text.startswith("同志们")
+    partial = info.value.draft
+    assert partial is not None and not partial.complete and partial.sections[0].text.startswith("同志们")
     resumed_llm = fake_writer()
     done = write_draft(brief, outline, passages, resumed_llm, resume=partial)
     assert done.sections[0].text == partial.sections[0].text  # finished work kept, not rewritten

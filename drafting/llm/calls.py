@@ -21,7 +21,13 @@ from drafting.classified import check_outgoing
 from drafting.config import get_settings
 from drafting.domain import Costs
 from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
-from drafting.llm.client import deadline_error, ensure_tiktoken_offline, is_dropped_stream, translate_error
+from drafting.llm.client import (
+    deadline_error,
+    ensure_tiktoken_offline,
+    is_dropped_stream,
+    is_length_cut,
+    translate_error,
+)
 from drafting.llm.prompts import load_prompt
 from drafting.textclean import xml_safe
 
@@ -60,8 +66,8 @@ def complete(
 ) -> str:
     """Stream a completion and return its text.
 
-    On failure a ProviderError is raised whose ``partial`` attribute holds the text
-    received so far, so the caller can keep it.
+    On failure a ProviderError is raised whose ``partial`` holds the text received so far,
+    so the caller can keep it.
     """
     # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt.
     check_outgoing("\n".join(m[1] for m in messages), stage)
@@ -84,23 +90,20 @@ def complete(
                 # A stream closed mid-answer is retried once from the start; then it is reported as such.
                 log.warning("stage %s: stream dropped after %d characters; retrying once", stage, len(dropped.text))
                 continue
-            err: ProviderError = translate_error(dropped.exc)  # type: ignore[assignment]
-            if not isinstance(err, DroppedStreamError):
-                err = DroppedStreamError(str(err))
-            err.partial = dropped.text  # type: ignore[attr-defined]
+            translated = translate_error(dropped.exc)
             _record(costs, stage, messages, dropped.text, None, started)
-            raise err from dropped.exc
+            raise DroppedStreamError(str(translated), partial=dropped.text) from dropped.exc
         except ProviderError as err:
-            _record(costs, stage, messages, safe_partial(err), None, started)
+            _record(costs, stage, messages, err.partial, None, started)
             raise
         break
     _record(costs, stage, messages, text, usage, started)
     # A follow-up ("go on", after an assistant turn) may add nothing; a first answer may not be empty.
     followup = any(role == "assistant" for role, _ in messages)
     if not json_mode and not followup and _meaningful(text) < MIN_ANSWER_CHARS:
-        empty = EmptyAnswerError(f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。")
-        empty.partial = text  # type: ignore[attr-defined]
-        raise empty
+        raise EmptyAnswerError(
+            f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。", partial=text
+        )
     return text
 
 
@@ -143,11 +146,12 @@ def _stream_once(
                 # The transport enforces the deadline per request; this catches retries adding up.
                 raise deadline_error(settings)
     except ValueError as exc:
+        # An empty answer: LangChain refuses to build a message from zero chunks. It raises a bare
+        # ValueError (langchain_core has no type for it), so its text is the only way to tell.
         if "No generation chunks" not in str(exc):
             raise _provider_error(exc, parts) from exc
-        # An empty answer: LangChain refuses to build a message from zero chunks.
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ProviderError
-        if type(exc).__name__ == "LengthFinishReasonError":
+        if is_length_cut(exc):
             # The answer hit max_tokens in JSON mode; keep what came (JSON repair can finish it).
             log.warning("stage %s: answer cut at the token limit", stage)
             return xml_safe("".join(parts)), usage
@@ -158,9 +162,7 @@ def _stream_once(
 
 
 def _provider_error(exc: BaseException, parts: list[str]) -> DraftingError:
-    err = translate_error(exc)
-    err.partial = xml_safe("".join(parts))  # type: ignore[attr-defined]
-    return err
+    return translate_error(exc, partial=xml_safe("".join(parts)))
 
 
 def _record(
@@ -227,4 +229,5 @@ def complete_structured(
 
 
 def safe_partial(err: DraftingError) -> str:
-    return str(getattr(err, "partial", "") or "")
+    """The text streamed before ``err`` (empty for errors that are not provider failures)."""
+    return err.partial if isinstance(err, ProviderError) else ""

@@ -42,6 +42,7 @@ __all__ = [
     "ensure_tiktoken_offline",
     "START_HINT",
     "is_dropped_stream",
+    "is_length_cut",
     "deadline_error",
 ]
 
@@ -238,15 +239,31 @@ def check_endpoint(settings: Settings | None = None, timeout: float = 5.0) -> li
     return [m.get("id", "") for m in payload.get("data", [])]
 
 
-def deadline_error(settings: Settings) -> ProviderError:
+def deadline_error(settings: Settings, *, partial: str = "") -> ProviderError:
     return ProviderError(
         f"模型服务在规定时限内没有答完（整次调用上限 {settings.llm_deadline:.0f} 秒，"
-        "可用 DRAFTING_LLM_DEADLINE 调整），已写好的部分已保存。"
+        "可用 DRAFTING_LLM_DEADLINE 调整），已写好的部分已保存。",
+        partial=partial,
     )
 
 
-def translate_error(exc: BaseException, settings: Settings | None = None) -> DraftingError:
-    """Map provider SDK and network exceptions to ProviderError with a Chinese message."""
+def is_length_cut(exc: BaseException) -> bool:
+    """Whether the answer stopped at ``max_tokens`` (openai raises this when parsing a JSON-mode answer)."""
+    import openai
+
+    return isinstance(exc, openai.LengthFinishReasonError)
+
+
+def translate_error(exc: BaseException, settings: Settings | None = None, *, partial: str = "") -> DraftingError:
+    """Map provider SDK and network exceptions to ProviderError with a Chinese message.
+
+    The one place that knows the provider's exception types (openai, httpx, our deadline transport).
+    ``partial`` (the text streamed before the failure) travels in the error it returns.
+    """
+    if isinstance(exc, ProviderError):
+        if partial and not exc.partial:
+            return type(exc)(str(exc), partial=partial, draft=exc.draft)
+        return exc
     if isinstance(exc, DraftingError):
         return exc
     import httpx
@@ -254,28 +271,29 @@ def translate_error(exc: BaseException, settings: Settings | None = None) -> Dra
 
     settings = settings or get_settings()
     if _deadline_passed(exc):
-        return deadline_error(settings)
+        return deadline_error(settings, partial=partial)
     if is_dropped_stream(exc):
         return DroppedStreamError(
-            f"模型服务 {settings.llm_base_url} 在回答途中断开了连接（已重试一次），已写好的部分已保存。"
+            f"模型服务 {settings.llm_base_url} 在回答途中断开了连接（已重试一次），已写好的部分已保存。",
+            partial=partial,
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ProviderError("模型服务拒绝了 API Key，请在设置中检查密钥。")
+        return ProviderError("模型服务拒绝了 API Key，请在设置中检查密钥。", partial=partial)
     if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx.TimeoutException):
         return ProviderError(
-            f"模型服务响应超时（超过 {settings.llm_timeout:.0f} 秒），已写好的部分已保存，可稍后继续。"
+            f"模型服务响应超时（超过 {settings.llm_timeout:.0f} 秒），已写好的部分已保存，可稍后继续。", partial=partial
         )
     if isinstance(exc, openai.APIConnectionError | ConnectionError):
         if settings.is_local:
-            return ProviderError(f"无法连接本地模型服务（{settings.llm_base_url}）。{START_HINT}")
-        return ProviderError(f"无法连接模型服务 {settings.llm_base_url}。")
+            return ProviderError(f"无法连接本地模型服务（{settings.llm_base_url}）。{START_HINT}", partial=partial)
+        return ProviderError(f"无法连接模型服务 {settings.llm_base_url}。", partial=partial)
     if isinstance(exc, openai.NotFoundError):
-        return ProviderError(f"模型服务上找不到模型 {settings.llm_model}，请检查模型名称。")
+        return ProviderError(f"模型服务上找不到模型 {settings.llm_model}，请检查模型名称。", partial=partial)
     if isinstance(exc, openai.RateLimitError):
-        return ProviderError("模型服务限流或额度不足，请稍后重试。")
+        return ProviderError("模型服务限流或额度不足，请稍后重试。", partial=partial)
     if isinstance(exc, openai.APIStatusError):
-        return ProviderError(f"模型服务返回错误（HTTP {exc.status_code}）。")
-    return ProviderError(f"调用模型时出错：{type(exc).__name__}: {exc}")
+        return ProviderError(f"模型服务返回错误（HTTP {exc.status_code}）。", partial=partial)
+    return ProviderError(f"调用模型时出错：{type(exc).__name__}: {exc}", partial=partial)
 
 
 class LocalE5Embeddings(Embeddings):

@@ -137,9 +137,8 @@ def _write(
             context_tokens=context_tokens,
         )
     except ProviderError as err:
-        partial = getattr(err, "draft", None)
-        if partial is not None and workspace is not None and project_id:
-            workspace.save_working(project_id, partial)
+        if err.draft is not None and workspace is not None and project_id:
+            workspace.save_working(project_id, err.draft)
         raise
 
 
