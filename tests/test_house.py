@@ -3,14 +3,32 @@ that routes by prompt template (so prompts can be reworded), and settings carrie
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
 
-from drafting.domain import Brief, Draft, DraftSection, Outline, OutlineSection
+from drafting.domain import (
+    Brief,
+    Draft,
+    DraftSection,
+    Outline,
+    OutlineSection,
+    PassageOrigin,
+    SectionKind,
+    Severity,
+)
 from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ProviderError
+from drafting.events import DraftWritten, EventKind, ProgressCallbacks, ProgressEvent, TokenStreamed
 from drafting.llm.calls import complete, safe_partial
 from drafting.llm.client import translate_error
+from drafting.ui.state import ScriptedChatModel
+from drafting.workspace import Workspace
+from drafting.writing.brief import brief_from_request
+from drafting.writing.pipeline import run_draft
 from tests.fakes import RoutedFakeChat
 
 
@@ -53,3 +71,80 @@ def test_complete_raises_typed_error_with_partial_text() -> None:
     with pytest.raises(EmptyAnswerError) as empty:
         complete(RoutedFakeChat(default="好。"), [("user", "写一段")], stage="draft")
     assert empty.value.partial == "好。"
+
+
+# ------------------------------------------------------------------ typed events and enums
+
+OLD_PASSAGES = (
+    '[{"chunk_id": "m1", "doc_id": "material", "title": "材料1", "text": "全县今年检查企业。", "origin": "material"},'
+    ' {"chunk_id": "c1", "doc_id": "d1", "title": "范文", "text": "压实责任。", "origin": "pinned"},'
+    ' {"chunk_id": "c2", "doc_id": "d2", "title": "范文二", "text": "守牢底线。"}]'
+)
+OLD_WORKING = (
+    '{"title": "讲话", "brief": {"request": "写一篇讲话"}, "outline": {"title": "讲话", "sections": ['
+    '{"heading": "开头", "kind": "opening"}, {"heading": "一、压实责任", "kind": "body"}, {"heading": "结尾", "kind": "closing"}'
+    ']}, "sections": [{"heading": "", "kind": "opening", "text": "同志们："}, {"heading": "一、压实责任", "text": "要压实。"}]}'
+)
+OLD_REVIEW = '{"checks": [{"rule": "r1", "message": "m", "severity": "error"}, {"rule": "r2", "message": "m"}]}'
+
+
+def test_a_workspace_saved_with_plain_strings_still_loads(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws.sqlite3")
+    pid = ws.create_project(Brief(request="写一篇讲话"))
+    ws._set(pid, "passages", OLD_PASSAGES)  # as a workspace written before the enums stored them
+    ws._set(pid, "working", OLD_WORKING)
+    ws._set(pid, "review", OLD_REVIEW)
+    project = ws.load(pid)
+    assert [p.origin for p in project.passages] == [PassageOrigin.MATERIAL, PassageOrigin.PINNED, PassageOrigin.CORPUS]
+    assert project.working is not None and project.review is not None
+    assert [s.kind for s in project.working.outline.sections] == [
+        SectionKind.OPENING,
+        SectionKind.BODY,
+        SectionKind.CLOSING,
+    ]
+    assert [c.severity for c in project.review.checks] == [Severity.ERROR, Severity.WARNING]
+    # Saved again, the same strings come out, so older and newer builds read each other's files.
+    ws.save_passages(pid, project.passages)
+    ws.save_working(pid, project.working)
+    again = ws.load(pid)
+    assert json.loads(again.working.model_dump_json())["outline"]["sections"][0]["kind"] == "opening"  # type: ignore[union-attr]
+    assert [p.model_dump(mode="json")["origin"] for p in again.passages] == ["material", "pinned", "corpus"]
+    # The members still compare equal to their strings (code that compares with "body" keeps working).
+    assert SectionKind.BODY == "body" and {"body": 1}[SectionKind.BODY] == 1 and f"{Severity.INFO}" == "info"
+
+
+def test_pipeline_reports_typed_events_in_order(tmp_path: Path) -> None:
+    llm = ScriptedChatModel()
+    seen: list[ProgressEvent] = []
+    brief = brief_from_request("请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右。")
+    run = run_draft(brief, store=None, llm=llm, workspace=Workspace(tmp_path / "ws.sqlite3"), on_event=seen.append)
+    kinds = [e.kind for e in seen]
+    assert kinds[:2] == [EventKind.PASSAGES, EventKind.OUTLINE] and kinds[-1] is EventKind.REVIEW
+    assert EventKind.TOKEN in kinds and EventKind.SECTION in kinds and EventKind.DRAFT in kinds
+    tokens = [e for e in seen if isinstance(e, TokenStreamed)]
+    assert all(isinstance(t.index, int) and isinstance(t.piece, str) for t in tokens)
+    finished = next(e for e in seen if isinstance(e, DraftWritten))
+    assert finished.draft.body_text == run.draft.body_text
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finished.draft = run.draft  # type: ignore[misc]
+
+
+def test_storm_style_callbacks_get_one_typed_call_per_event(tmp_path: Path) -> None:
+    class Recorder(ProgressCallbacks):
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def on_outline(self, outline: Outline) -> None:
+            self.calls.append(f"outline:{len(outline.sections)}")
+
+        def on_token(self, index: int, piece: str) -> None:
+            if not self.calls or self.calls[-1] != "token":
+                self.calls.append("token")
+
+        def on_draft(self, draft: Draft) -> None:
+            self.calls.append("draft")
+
+    recorder = Recorder()
+    brief = brief_from_request("请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右。")
+    run_draft(brief, store=None, llm=ScriptedChatModel(), with_review=False, on_event=recorder)
+    assert recorder.calls[0].startswith("outline:") and "token" in recorder.calls and recorder.calls[-1] == "draft"
