@@ -13,7 +13,7 @@ from drafting.errors import BriefError, ConfigError, ModelOutputError, PromptErr
 from drafting.llm.calls import complete, complete_structured, count_tokens, extract_json
 from drafting.llm.prompts import PROMPTS_DIR, list_prompts, load_prompt
 from drafting.writing.brief import brief_from_request, brief_summary, load_brief, validate_brief
-from tests.fakes import RoutedFakeChat
+from tests.fakes import REPAIR_STAGE, RoutedFakeChat
 
 
 def test_settings_from_env_and_file(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_complete_structured_repairs_then_retries_then_fails() -> None:
     class Thing(BaseModel):
         name: str
 
-    llm = RoutedFakeChat(routes={"给我": ["不是 JSON 的回答"], "无法按要求解析": ['{"name": "好"}']})
+    llm = RoutedFakeChat(routes={"给我": ["不是 JSON 的回答"], REPAIR_STAGE: ['{"name": "好"}']})
     got = complete_structured(llm, [("user", "给我一个对象")], Thing, stage="t")
     assert got.name == "好"
     assert len(llm.calls) == 2 and "不是 JSON 的回答" in llm.calls[1]["all"]

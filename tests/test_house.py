@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from drafting.config import load_settings
 from drafting.domain import (
     Brief,
     Draft,
@@ -18,18 +21,32 @@ from drafting.domain import (
     Outline,
     OutlineSection,
     PassageOrigin,
+    RevisionMode,
     SectionKind,
     Severity,
 )
 from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ProviderError
 from drafting.events import DraftWritten, EventKind, ProgressCallbacks, ProgressEvent, TokenStreamed
+from drafting.llm import prompts
 from drafting.llm.calls import complete, safe_partial
 from drafting.llm.client import translate_error
-from drafting.ui.state import ScriptedChatModel
+from drafting.llm.prompts import load_prompt
+from drafting.testing import FakeChatModel, NoAnswerQueued, ScriptedChatModel, demo_chat_model
 from drafting.workspace import Workspace
 from drafting.writing.brief import brief_from_request
-from drafting.writing.pipeline import run_draft
-from tests.fakes import RoutedFakeChat
+from drafting.writing.pipeline import run_draft, run_revision
+from tests.fakes import (
+    BODY_MARKER,
+    COMMENTS_STAGE,
+    MORE_MARKER,
+    OUTLINE_STAGE,
+    REWRITE_STAGE,
+    RoutedFakeChat,
+    outline_json,
+    prose,
+    scores_json,
+    writer_routes,
+)
 
 
 def _draft() -> Draft:
@@ -148,3 +165,126 @@ def test_storm_style_callbacks_get_one_typed_call_per_event(tmp_path: Path) -> N
     brief = brief_from_request("请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右。")
     run_draft(brief, store=None, llm=ScriptedChatModel(), with_review=False, on_event=recorder)
     assert recorder.calls[0].startswith("outline:") and "token" in recorder.calls and recorder.calls[-1] == "draft"
+
+
+# ------------------------------------------------------------------ the queue fake, routed by template
+
+
+def test_fake_answers_each_stage_from_its_queue_and_records_what_it_was_asked() -> None:
+    llm = FakeChatModel().enqueue("repair.json", "第一次回答的内容", lambda r: f"看到错误：{r.values['error']}")
+    first = complete(llm, load_prompt("repair.json").render(error="缺少括号"), stage="t")
+    second = complete(llm, load_prompt("repair.json").render(error="字段不对"), stage="t")
+    assert (first, second) == ("第一次回答的内容", "看到错误：字段不对")
+    asked = llm.asked("repair.json")
+    assert [r.stage for r in llm.history] == ["repair.json", "repair.json"] and asked == llm.history
+    assert asked[0].values == {"error": "缺少括号"} and "缺少括号" in asked[0] and asked[0].messages[-1][0] == "user"
+    # The queue is used up: the next call fails loudly, naming the stage, instead of inventing an answer.
+    with pytest.raises(ProviderError, match="repair.json") as info:
+        complete(llm, load_prompt("repair.json").render(error="x"), stage="t")
+    assert isinstance(info.value.__cause__, NoAnswerQueued) and "empty" in str(info.value.__cause__)
+    # A stage nobody queued is an error too (unless the fake has a default); so are untemplated messages.
+    with pytest.raises(ProviderError, match="no answer queued for stage 'review.scores'"):
+        complete(llm, load_prompt("review.scores").render(criteria="c", brief="b", draft="d"), stage="review")
+    with pytest.raises(ProviderError, match="no template"):
+        complete(llm, [("user", "随便写点什么")], stage="t")
+
+
+def test_fake_raises_queued_exceptions_and_breaks_streams_on_request() -> None:
+    llm = FakeChatModel(fail_after_chars=8).enqueue("repair.json", ValueError("boom"), "一二三四五六七八九十十一十二")
+    with pytest.raises(ProviderError, match="boom"):
+        complete(llm, load_prompt("repair.json").render(error="x"), stage="t")
+    with pytest.raises(ProviderError, match="超时") as info:
+        complete(llm, load_prompt("repair.json").render(error="x"), stage="t")
+    assert info.value.partial == "一二三四五六七八"
+
+
+def test_demo_mode_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings({}).fake_llm is False
+    assert load_settings({"DRAFTING_FAKE_LLM": "1"}).fake_llm is True
+    assert isinstance(demo_chat_model(), FakeChatModel)
+
+
+OLD_MARKERS = (
+    "请拟一份提纲",
+    "请写出全文正文",
+    "还写得太短",
+    "按上面 8 项标准逐项审阅",
+    "修改意见，每条对应一个段号",
+    "请输出修改后的这一部分正文",
+    "无法按要求解析",
+)
+
+
+def _reword(line: str) -> str:
+    if line.startswith("###") or not line.strip():
+        return line
+    for old, new in zip(
+        OLD_MARKERS,
+        ("拟个提纲", "把正文写全", "篇幅不够", "照八条标准打分", "意见标段号", "给出改好的文字", "解析失败"),
+        strict=True,
+    ):
+        line = line.replace(old, new)
+    return "（措辞已改）" + line.replace("请", "烦请").replace("约", "大约").replace("字", "个字")
+
+
+@pytest.fixture
+def reworded_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every prompt template copied and reworded (variables kept), and the loader pointed at the copy."""
+    copy = tmp_path / "prompts"
+    shutil.copytree(prompts.PROMPTS_DIR, copy)
+    for path in copy.glob("*.txt"):
+        if prompts._NAME.match(path.name):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            path.write_text("\n".join(_reword(x) for x in lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(prompts, "PROMPTS_DIR", copy)
+    prompts._load.cache_clear()
+    yield copy
+    prompts._load.cache_clear()
+
+
+HEADINGS = ["提高政治站位", "压实安全责任", "狠抓隐患整治"]
+
+
+def _slow_brief() -> Brief:
+    return Brief(
+        title="在全县安全生产工作会议上的讲话",
+        occasion="全县安全生产工作会议",
+        speaker="县长",
+        length=1000,
+        key_points=["压实企业主体责任", "开展燃气安全专项整治"],
+        mode=RevisionMode.SLOW,
+    )
+
+
+def test_a_prompt_can_be_reworded_without_touching_any_fake(reworded_prompts: Path, tmp_path: Path) -> None:
+    assert "（措辞已改）" in load_prompt("draft.body").user  # the loader reads the reworded copy
+    comment = json.dumps(
+        {"comments": [{"paragraph": 2, "quote": "", "comment": "多讲基层实际困难"}]}, ensure_ascii=False
+    )
+    routes = writer_routes(
+        scale=0.4,
+        **{
+            OUTLINE_STAGE: [outline_json(HEADINGS)],
+            COMMENTS_STAGE: [comment],
+            REWRITE_STAGE: [prose(200, "基层困难要摆到桌面上解决")],
+        },
+    )
+    llm = RoutedFakeChat(routes=routes, default=scores_json())
+    ws = Workspace(tmp_path / "ws.sqlite3")
+    run = run_draft(_slow_brief(), store=None, llm=llm, workspace=ws)
+    # Every stage got its own answer although no prompt says what the fakes used to look for.
+    assert [s.heading for s in run.outline.body_sections] == HEADINGS
+    assert all(s.text for s in run.draft.sections) and run.review is not None and run.review.scores
+    stages = {c["stage"] for c in llm.calls}
+    assert {OUTLINE_STAGE, BODY_MARKER, MORE_MARKER, "review.scores"} <= stages
+    assert not any(m in c["all"] for c in llm.calls for m in OLD_MARKERS)
+    assert all("（措辞已改）" in c["all"] for c in llm.calls)
+    assert run.project_id is not None
+    version = run_revision(ws, run.project_id, llm=llm, mode=RevisionMode.SLOW, accept_all=True)
+    assert version.number == 2 and {COMMENTS_STAGE, REWRITE_STAGE} <= {c["stage"] for c in llm.calls}
+    assert "基层困难要摆到桌面上解决" in version.draft.body_text
+    # The demo model runs the same pipeline on the reworded prompts too.
+    demo = ScriptedChatModel()
+    shown = run_draft(_slow_brief(), store=None, llm=demo)
+    assert shown.outline.body_sections[0].heading == "提高政治站位，切实增强做好工作的责任感"
+    assert all(s.text for s in shown.draft.sections) and shown.review is not None and shown.review.scores

@@ -28,17 +28,22 @@ from drafting.llm.client import (
     is_length_cut,
     translate_error,
 )
-from drafting.llm.prompts import load_prompt
+from drafting.llm.prompts import Prompt, load_prompt
 from drafting.textclean import xml_safe
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["complete", "complete_structured", "count_tokens", "extract_json", "Messages"]
+__all__ = ["complete", "complete_structured", "count_tokens", "extract_json", "Messages", "PROMPT_KEY", "VALUES_KEY"]
 
 log = logging.getLogger(__name__)
 Messages = Sequence[tuple[str, str]]
 T = TypeVar("T", bound=BaseModel)
+# Run-metadata keys naming the prompt template of a call and its rendered variables. LangChain hands
+# a run's metadata to the model's callbacks (``run_manager.metadata``) and to tracers, never to the
+# provider's request; so a fake model can tell the stages apart without reading prompt wording.
+PROMPT_KEY = "drafting_prompt"
+VALUES_KEY = "drafting_prompt_values"
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +126,17 @@ class _Dropped(Exception):
         self.text = text
 
 
+def _run_config(messages: Messages, stage: str) -> dict[str, Any]:
+    """The LangChain run config labelling a call with its prompt template (see PROMPT_KEY)."""
+    if not isinstance(messages, Prompt):
+        return {"run_name": stage}
+    return {
+        "run_name": messages.name,
+        "tags": [f"prompt:{messages.name}"],
+        "metadata": {PROMPT_KEY: messages.name, VALUES_KEY: dict(messages.values)},
+    }
+
+
 def _stream_once(
     runnable: Any,
     messages: Messages,
@@ -133,7 +149,7 @@ def _stream_once(
     parts: list[str] = []
     usage: dict[str, int] | None = None
     try:
-        for chunk in runnable.stream(list(messages)):
+        for chunk in runnable.stream(list(messages), config=_run_config(messages, stage)):
             piece = chunk.content if isinstance(chunk.content, str) else ""
             if piece:
                 parts.append(piece)
@@ -211,7 +227,7 @@ def complete_structured(
     coerce: Callable[[Any], Any] | None = None,
 ) -> T:
     """Ask for JSON matching ``schema``; repair broken JSON, and retry with the error shown to the model."""
-    history = list(messages)
+    history: Messages = messages
     last_error = ""
     for attempt in range(retries + 1):
         text = complete(llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True)
@@ -224,7 +240,7 @@ def complete_structured(
             last_error = str(exc)[:500]
             log.warning("stage %s: unusable JSON on attempt %d: %s", stage, attempt + 1, last_error)
             fix = load_prompt("repair.json").render(error=last_error)
-            history = [*messages, ("assistant", text[:2000] or "（空）"), *fix]
+            history = fix.after([*messages, ("assistant", text[:2000] or "（空）")])
     raise ModelOutputError(f"模型多次返回无法解析的结果（{stage}）：{last_error[:120]}")
 
 
