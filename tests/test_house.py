@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from drafting.config import load_settings
+from drafting.config import get_settings, load_settings
 from drafting.domain import (
     Brief,
     Draft,
@@ -25,11 +26,11 @@ from drafting.domain import (
     SectionKind,
     Severity,
 )
-from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ProviderError
+from drafting.errors import ClassifiedError, DraftingError, DroppedStreamError, EmptyAnswerError, ProviderError
 from drafting.events import DraftWritten, EventKind, ProgressCallbacks, ProgressEvent, TokenStreamed
 from drafting.llm import prompts
 from drafting.llm.calls import complete, safe_partial
-from drafting.llm.client import translate_error
+from drafting.llm.client import get_chat_model, settings_of, translate_error
 from drafting.llm.prompts import load_prompt
 from drafting.testing import FakeChatModel, NoAnswerQueued, ScriptedChatModel, demo_chat_model
 from drafting.workspace import Workspace
@@ -288,3 +289,43 @@ def test_a_prompt_can_be_reworded_without_touching_any_fake(reworded_prompts: Pa
     shown = run_draft(_slow_brief(), store=None, llm=demo)
     assert shown.outline.body_sections[0].heading == "提高政治站位，切实增强做好工作的责任感"
     assert all(s.text for s in shown.draft.sections) and shown.review is not None and shown.review.scores
+
+
+# ------------------------------------------------------------------ settings passed in, not read from globals
+
+
+def test_the_model_carries_its_settings_and_complete_uses_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = load_settings({"DRAFTING_LLM_BASE_URL": "http://127.0.0.1:9/v1", "DRAFTING_LLM_JSON_MODE": "0"})
+    assert settings_of(get_chat_model(endpoint)) is endpoint
+    # The process settings do not reach a call: a fake model gets the defaults, explicit settings win.
+    monkeypatch.setenv("DRAFTING_LLM_JSON_MODE", "0")
+    get_settings.cache_clear()
+    fake = RoutedFakeChat(default='{"a": 1}')
+    complete(fake, [("user", "给我 JSON")], stage="t", json_mode=True)
+    assert fake.calls[-1]["kwargs"].get("response_format") == {"type": "json_object"}
+    complete(fake, [("user", "给我 JSON")], stage="t", json_mode=True, settings=endpoint)
+    assert "response_format" not in fake.calls[-1]["kwargs"]
+
+
+def test_only_one_function_writes_the_process_environment() -> None:
+    import drafting
+
+    writes = re.compile(r"os\.environ\[[^\]]+\]\s*=(?!=)|os\.environ\.(setdefault|update|pop)\(|os\.putenv\(")
+    found = [
+        f"{path.relative_to(Path(drafting.__file__).parent)}:{n}"
+        for path in sorted(Path(drafting.__file__).parent.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if writes.search(line)
+    ]
+    source = Path(drafting.__file__).parent.joinpath("llm", "client.py").read_text(encoding="utf-8")
+    body = source[source.index("def third_party_environment") : source.index("def ensure_tiktoken_offline")]
+    assert len(found) == 2 and all(f.startswith("llm/client.py:") for f in found), found
+    assert body.count("os.environ[") + body.count("os.environ.setdefault(") == 2
+
+
+def test_the_classified_backstop_judges_the_endpoint_the_model_sends_to() -> None:
+    remote = get_chat_model(load_settings({"DRAFTING_LLM_BASE_URL": "https://api.example.com/v1"}))
+    with pytest.raises(ClassifiedError, match=r"api\.example\.com"):  # refused before any byte is sent
+        complete(remote, [("user", "内部\n为县长起草讲话")], stage="draft")
+    # The process settings are local (trusted); a model without an endpoint of its own is judged by them.
+    assert complete(RoutedFakeChat(default="好的，这就写讲话。"), [("user", "内部\n为县长起草讲话")], stage="draft")

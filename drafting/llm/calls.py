@@ -18,14 +18,16 @@ import json_repair
 from pydantic import BaseModel, ValidationError
 
 from drafting.classified import check_outgoing
-from drafting.config import get_settings
+from drafting.config import Settings
 from drafting.domain import Costs
 from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
 from drafting.llm.client import (
+    carried_settings,
     deadline_error,
     ensure_tiktoken_offline,
     is_dropped_stream,
     is_length_cut,
+    settings_of,
     translate_error,
 )
 from drafting.llm.prompts import Prompt, load_prompt
@@ -68,34 +70,39 @@ def complete(
     on_token: Callable[[str], None] | None = None,
     max_tokens: int | None = None,
     json_mode: bool = False,
+    settings: Settings | None = None,
 ) -> str:
     """Stream a completion and return its text.
 
+    ``settings`` (the deadline, JSON mode, the endpoint named in error messages) default to those
+    the model was built with (:func:`drafting.llm.client.settings_of`), not to the process's.
     On failure a ProviderError is raised whose ``partial`` holds the text received so far,
     so the caller can keep it.
     """
-    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt.
-    check_outgoing("\n".join(m[1] for m in messages), stage)
+    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt;
+    # judged against the endpoint this model sends to (the process settings for a model without one).
+    check_outgoing("\n".join(m[1] for m in messages), stage, settings or carried_settings(llm))
+    settings = settings or settings_of(llm)
     runnable: Any = llm
     kwargs: dict[str, Any] = {}
     if max_tokens:
         # Sent as the classic ``max_tokens`` field: langchain-openai now sends
         # ``max_completion_tokens``, which llama.cpp's server ignores (answers ran on unbounded).
         kwargs["extra_body"] = {"max_tokens": max_tokens}
-    if json_mode and get_settings().llm_json_mode:
+    if json_mode and settings.llm_json_mode:
         kwargs["response_format"] = {"type": "json_object"}
     if kwargs:
         runnable = llm.bind(**kwargs)
     started = time.perf_counter()
     for attempt in (1, 2):
         try:
-            text, usage = _stream_once(runnable, messages, stage, on_token, started)
+            text, usage = _stream_once(runnable, messages, stage, on_token, started, settings)
         except _Dropped as dropped:
             if attempt == 1:
                 # A stream closed mid-answer is retried once from the start; then it is reported as such.
                 log.warning("stage %s: stream dropped after %d characters; retrying once", stage, len(dropped.text))
                 continue
-            translated = translate_error(dropped.exc)
+            translated = translate_error(dropped.exc, settings)
             _record(costs, stage, messages, dropped.text, None, started)
             raise DroppedStreamError(str(translated), partial=dropped.text) from dropped.exc
         except ProviderError as err:
@@ -143,9 +150,9 @@ def _stream_once(
     stage: str,
     on_token: Callable[[str], None] | None,
     started: float,
+    settings: Settings,
 ) -> tuple[str, dict[str, int] | None]:
     """One streamed call: (clean text, usage). Raises _Dropped for a stream cut mid-answer."""
-    settings = get_settings()
     parts: list[str] = []
     usage: dict[str, int] | None = None
     try:
@@ -165,7 +172,7 @@ def _stream_once(
         # An empty answer: LangChain refuses to build a message from zero chunks. It raises a bare
         # ValueError (langchain_core has no type for it), so its text is the only way to tell.
         if "No generation chunks" not in str(exc):
-            raise _provider_error(exc, parts) from exc
+            raise _provider_error(exc, parts, settings) from exc
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ProviderError
         if is_length_cut(exc):
             # The answer hit max_tokens in JSON mode; keep what came (JSON repair can finish it).
@@ -173,12 +180,12 @@ def _stream_once(
             return xml_safe("".join(parts)), usage
         if is_dropped_stream(exc):
             raise _Dropped(exc, xml_safe("".join(parts))) from exc
-        raise _provider_error(exc, parts) from exc
+        raise _provider_error(exc, parts, settings) from exc
     return xml_safe("".join(parts)), usage
 
 
-def _provider_error(exc: BaseException, parts: list[str]) -> DraftingError:
-    return translate_error(exc, partial=xml_safe("".join(parts)))
+def _provider_error(exc: BaseException, parts: list[str], settings: Settings) -> DraftingError:
+    return translate_error(exc, settings, partial=xml_safe("".join(parts)))
 
 
 def _record(
@@ -225,12 +232,15 @@ def complete_structured(
     retries: int = 1,
     max_tokens: int | None = None,
     coerce: Callable[[Any], Any] | None = None,
+    settings: Settings | None = None,
 ) -> T:
     """Ask for JSON matching ``schema``; repair broken JSON, and retry with the error shown to the model."""
     history: Messages = messages
     last_error = ""
     for attempt in range(retries + 1):
-        text = complete(llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True)
+        text = complete(
+            llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True, settings=settings
+        )
         try:
             data = extract_json(text)
             if coerce is not None:
