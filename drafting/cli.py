@@ -34,6 +34,7 @@ from drafting.checks.facts import placeholders_in
 from drafting.config import get_settings
 from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
 from drafting.errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
+from drafting.events import OutlineReady, PassagesChosen, ProgressEvent, ReviewReady, SectionWritten
 
 __all__ = ["main"]
 
@@ -260,19 +261,19 @@ def _guard(brief: Brief, comments: list[Comment] | None = None) -> None:
         check_comments(comments, settings)
 
 
-def _progress(kind: str, data: Any) -> None:
-    if kind == "passages":
-        _info(f"[检索] 找到参考段落 {len(data)} 条")
-    elif kind == "outline":
+def _progress(event: ProgressEvent) -> None:
+    if isinstance(event, PassagesChosen):
+        _info(f"[检索] 找到参考段落 {len(event.passages)} 条")
+    elif isinstance(event, OutlineReady):
         from drafting.writing.outline import outline_to_text
 
-        _info("[提纲]\n" + outline_to_text(data))
-    elif kind == "section":
-        last = data.sections[-1]
-        _info(f"[正文] 已写完“{last.heading or last.kind}”，累计 {data.char_count} 字")
-    elif kind == "review":
-        scores = "，".join(f"{s.criterion.value}{s.score}" for s in data.scores)
-        _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(data.checks)} 条")
+        _info("[提纲]\n" + outline_to_text(event.outline))
+    elif isinstance(event, SectionWritten):
+        last = event.draft.sections[-1]
+        _info(f"[正文] 已写完“{last.heading or last.kind}”，累计 {event.draft.char_count} 字")
+    elif isinstance(event, ReviewReady):
+        scores = "，".join(f"{s.criterion.value}{s.score}" for s in event.review.scores)
+        _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(event.review.checks)} 条")
 
 
 def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = None) -> bool:

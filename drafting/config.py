@@ -99,6 +99,8 @@ class Settings:
     model_path: Path | None = None
     local_threads: int = 0
     local_ctx: int = 8192
+    # Demo mode (DRAFTING_FAKE_LLM=1): the app answers with drafting.testing's scripted model, no server.
+    fake_llm: bool = False
 
     @property
     def is_local(self) -> bool:

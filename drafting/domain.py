@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +16,9 @@ __all__ = [
     "PRINCIPLES",
     "STANCES",
     "RevisionMode",
+    "SectionKind",
+    "Severity",
+    "PassageOrigin",
     "Brief",
     "DocumentMeta",
     "Chunk",
@@ -120,6 +124,42 @@ class RevisionMode(str, Enum):
         return "急稿" if self is RevisionMode.URGENT else "慢稿"
 
 
+class SectionKind(StrEnum):
+    """Where a part of the outline (and of the draft) stands. Saved as its value, as before."""
+
+    OPENING = "opening"
+    BODY = "body"
+    CLOSING = "closing"
+
+
+class Severity(StrEnum):
+    """How serious a finding of an automatic check is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class PassageOrigin(StrEnum):
+    """Where a reference passage came from."""
+
+    CORPUS = "corpus"  # the 范文库
+    MATERIAL = "material"  # what the writer supplied with the brief
+    PINNED = "pinned"  # a 范文 passage the writer pinned for this draft (the page's 固定 button)
+
+
+if TYPE_CHECKING:
+    # Pydantic turns a value into its member when the model is built, so constructors may be given
+    # either; mypy checks the literal spelling. Read back, the field always holds the member.
+    SectionKindField: TypeAlias = SectionKind | Literal["opening", "body", "closing"]
+    SeverityField: TypeAlias = Severity | Literal["error", "warning", "info"]
+    PassageOriginField: TypeAlias = PassageOrigin | Literal["corpus", "material", "pinned"]
+else:
+    SectionKindField = SectionKind
+    SeverityField = Severity
+    PassageOriginField = PassageOrigin
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -192,8 +232,7 @@ class Passage(_Model):
     issuing_body: str = ""
     source: str = ""
     score: float = 0.0
-    # "corpus" for the 范文库, "material" for what the writer supplied with the brief.
-    origin: str = "corpus"
+    origin: PassageOriginField = PassageOrigin.CORPUS
     # Why retrieval handed this passage to the writer model (shown beside the source).
     why: str = ""
 
@@ -203,10 +242,10 @@ class Passage(_Model):
 
 
 class OutlineSection(_Model):
-    """One part of the outline. ``kind`` is opening, body or closing."""
+    """One part of the outline: its opening, a body part, or its closing."""
 
     heading: str
-    kind: str = "body"
+    kind: SectionKindField = SectionKind.BODY
     purpose: str = ""
     points: list[str] = Field(default_factory=list)
     budget: int = 0
@@ -230,7 +269,7 @@ class Citation(_Model):
 
 class DraftSection(_Model):
     heading: str
-    kind: str = "body"
+    kind: SectionKindField = SectionKind.BODY
     text: str = ""
     complete: bool = True
 
@@ -324,7 +363,7 @@ class CheckFinding(_Model):
 
     rule: str
     message: str
-    severity: str = "warning"  # error | warning | info
+    severity: SeverityField = Severity.WARNING
     position: str = ""
     quote: str = ""  # the offending text, as it stands in the document (empty for whole-document counts)
 

@@ -25,6 +25,7 @@ from drafting.domain import (
     Draft,
     Outline,
     Passage,
+    PassageOrigin,
     Review,
     RevisionMode,
     Version,
@@ -77,7 +78,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-PINNED = "pinned"  # Passage.origin of a passage the writer pinned for this draft
+PINNED = PassageOrigin.PINNED  # Passage.origin of a passage the writer pinned for this draft
 MAX_PASSAGES = 10
 
 

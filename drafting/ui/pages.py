@@ -16,6 +16,7 @@ import streamlit as st
 from drafting import team
 from drafting.config import Settings
 from drafting.domain import GENRES, Brief, Draft, RevisionMode
+from drafting.events import EventKind, ProgressEvent
 from drafting.ui import actions as act
 from drafting.ui import state as S
 from drafting.ui import views as V
@@ -412,10 +413,10 @@ def _stream(action: Any, *args: Any) -> tuple[Any, str | None]:
     live = st.empty()
     last = [0.0]
 
-    def on_event(kind: str, data: Any) -> None:
-        progress.on_event(kind, data)
+    def on_event(event: ProgressEvent) -> None:
+        progress.on_event(event)
         now = time.perf_counter()
-        if kind != "token" or now - last[0] > 0.3:
+        if event.kind is not EventKind.TOKEN or now - last[0] > 0.3:
             last[0] = now
             status.caption(V.md_text(progress.status()))
             bar.progress(progress.fraction)
