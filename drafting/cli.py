@@ -32,7 +32,7 @@ import yaml
 
 from drafting.checks.facts import placeholders_in
 from drafting.config import get_settings
-from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
+from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, SectionKind, Version
 from drafting.errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
 from drafting.events import OutlineReady, PassagesChosen, ProgressEvent, ReviewReady, SectionWritten
 
@@ -270,7 +270,7 @@ def _progress(event: ProgressEvent) -> None:
         _info("[提纲]\n" + outline_to_text(event.outline))
     elif isinstance(event, SectionWritten):
         last = event.draft.sections[-1]
-        _info(f"[正文] 已写完“{last.heading or last.kind}”，累计 {event.draft.char_count} 字")
+        _info(f"[正文] 已写完“{last.heading or SectionKind(last.kind).label}”，累计 {event.draft.char_count} 字")
     elif isinstance(event, ReviewReady):
         scores = "，".join(f"{s.criterion.value}{s.score}" for s in event.review.scores)
         _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(event.review.checks)} 条")

@@ -131,6 +131,11 @@ class SectionKind(StrEnum):
     BODY = "body"
     CLOSING = "closing"
 
+    @property
+    def label(self) -> str:
+        """The word a writer reads (开头 / 正文 / 结尾)."""
+        return {"opening": "开头", "body": "正文", "closing": "结尾"}[self.value]
+
 
 class Severity(StrEnum):
     """How serious a finding of an automatic check is."""

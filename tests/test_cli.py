@@ -65,7 +65,9 @@ def fake_world(monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any, tmp_path: 
     return state
 
 
-def test_draft_from_request_writes_docx_and_json(fake_world: dict[str, Any], tmp_path: Path) -> None:
+def test_draft_from_request_writes_docx_and_json(
+    fake_world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, js = tmp_path / "x.docx", tmp_path / "x.json"
     code = main(
         [
@@ -82,6 +84,8 @@ def test_draft_from_request_writes_docx_and_json(fake_world: dict[str, Any], tmp
         ]
     )
     assert code == 0
+    progress = capsys.readouterr().err
+    assert "[正文] 已写完" in progress and not re.search(r"opening|body|closing", progress)  # no internal names
     paragraphs = [p.text for p in docx.Document(str(out)).paragraphs if p.text.strip()]
     assert paragraphs[0] == "在全县安全生产工作会议上的讲话"
     # 急稿: the outline is made at once from the brief, about this meeting's subject.
