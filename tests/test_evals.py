@@ -321,7 +321,8 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## 各系统平均值" in md and "| 篇幅得分(0-100) ↑ |" in md and "写作模型：fake" in md
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((out / "drafts").glob("*.json"))) == 6
+    drafts = [f for f in (out / "drafts").glob("*.json") if not f.name.endswith(".run.json")]
+    assert len(drafts) == 6 and len(list((out / "drafts").glob("*__urgent.run.json"))) == 2
     # Every draft as text, and the slow system's draft before its round.
     assert len(list((out / "drafts").glob("*.txt"))) == 8 and len(list((out / "drafts").glob("*__before.txt"))) == 2
     assert len(list((out / "passages").glob("*.json"))) == 2
@@ -570,20 +571,63 @@ def test_a_gate_from_another_checkout_does_not_count(monkeypatch: pytest.MonkeyP
 
 
 def test_principle_coverage_reads_principle_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drafting import review
     from drafting.domain import Criterion
 
-    monkeypatch.delattr(review, "principle_evidence", raising=False)
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: None)
     assert scorers.principle_coverage(_draft(INTACT)) == (None, [])
     as_map = {Criterion.TONGTIANQI: ["贯彻条例。"], "接地气": ["全县86家。"], "聚人气": [], "溢才气": ""}
-    monkeypatch.setattr(review, "principle_evidence", lambda draft: as_map, raising=False)
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: lambda draft: as_map)
     assert scorers.principle_coverage(_draft(INTACT)) == (2, ["通天气", "接地气"])
     items = [
         types.SimpleNamespace(criterion=Criterion.XIANBAQI, sentences=["6月底前完成。"]),
         types.SimpleNamespace(criterion=Criterion.YICAIQI, sentences=[]),
     ]
-    monkeypatch.setattr(review, "principle_evidence", lambda draft: items, raising=False)
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: lambda draft: items)
     assert scorers.principle_coverage(_draft(INTACT)) == (1, ["显霸气"])
+
+    def broken(draft: Draft) -> Any:
+        raise RuntimeError("bank file unreadable")
+
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: broken)
+    assert scorers.principle_coverage(_draft(INTACT)) == (None, [])  # a metric failure never stops the run
+
+
+def test_principle_coverage_uses_the_real_review_module() -> None:
+    """The last usable run showed N/A on every system: ``from drafting import review`` is the package's
+    re-exported review() function, which has no principle_evidence. The module must be found by name."""
+    assert scorers.evidence_available()
+    firm = _draft(
+        [
+            ("压实责任", "同志们，各乡镇必须在6月底前完成隐患整改，逾期的严肃问责。"),
+            ("落实部署", "我们要认真贯彻省委、省政府关于安全生产的部署要求，把工作落到基层一线。"),
+        ]
+    )
+    count, found = scorers.principle_coverage(firm)
+    assert count is not None and {"通天气", "接地气", "聚人气", "显霸气"} <= set(found)
+    # Headings never count: a draft whose only firm or policy wording is in its headings has none of it.
+    headings_only = _draft([("必须确保6月底前完成整改", "要把这件事办好。"), ("贯彻省委部署要求", "做好工作。")])
+    count, found = scorers.principle_coverage(headings_only)
+    assert count is not None and "显霸气" not in found and "通天气" not in found
+
+
+def test_leaked_brief_fields_and_reference_blocks() -> None:
+    leaky = _draft(
+        [
+            (
+                "形势",
+                "文种：讲话稿 / 标题：在全县会议上的讲话 / 篇幅：约1500字\n篇幅：约1500字\n"
+                "[5] 来源：《在全县安全生产工作会议上的讲话》 一、形势\n「去年，全县上下……」\n"
+                "要把标题：写清楚的事放在心上。今年的工作场合很多。",
+            )
+        ]
+    )
+    assert scorers.leaked_brief_fields(leaky) == [
+        "文种：讲话稿 / 标题：在全县会议上的讲话 / 篇幅：约1500字",
+        "篇幅：约1500字",
+    ]
+    assert scorers.leaked_reference_blocks(leaky) == ["[5] 来源："]
+    clean = _draft(INTACT)
+    assert scorers.leaked_brief_fields(clean) == [] and scorers.leaked_reference_blocks(clean) == []
 
 
 def test_case_passages_are_retrieval_plus_all_material(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -784,7 +828,7 @@ def test_run_eval_with_previous_and_gate(tmp_path: Path, store: Any, fake_gate: 
     assert saved[2]["defect_list"] == old["defect_list"]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## 缺陷计数" in md and "| 泄漏的提示词/提纲/任务书文字（leaked） |" in md
-    assert "## 慢稿一轮：前后对比" in md and "python -m evals.run --cases evals/cases/usable.yaml" in md
+    assert "## 慢稿一轮：第2稿比第1稿差的次数" in md and "python -m evals.run --cases evals/cases/usable.yaml" in md
     assert "五气三情分项平均" not in md  # no judge this run
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
