@@ -352,12 +352,12 @@ def render_report(
     if "slow" in systems and slow_rounds(rows):
         sm = slow_summary(rows)
         worse = f"{sm['worse']}/{sm['judged']}"
-        leaks = f"{sm['brief_fields']}+{sm['reference_blocks']}/{sm['rounds']}"
+        leaks = f"{sm['brief_fields']}/{sm['rounds']} / {sm['reference_blocks']}/{sm['rounds']}"
         lines.append(
             "| 慢稿第2稿比第1稿差（轮）↓ | " + " | ".join(worse if s == "slow" else "" for s in systems) + " |"
         )
         lines.append(
-            "| 慢稿第2稿泄漏任务书字段+参考块（轮）↓ | "
+            "| 慢稿第2稿含任务书字段 / 参考块（轮）↓ | "
             + " | ".join(leaks if s == "slow" else "" for s in systems)
             + " |"
         )
