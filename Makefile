@@ -49,14 +49,19 @@ test: setup
 eval: setup model-server
 	$(BIN)/python -m evals.run $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
 
-# The usable-draft eval: deterministic defect counts on evals/cases/usable.yaml, the one-shot baseline
-# and the previous commit in the same run.  make eval-usable SPLIT=holdout LIMIT=4 SYSTEMS=urgent,previous
+# The usable-draft eval: deterministic defect counts, evidence per principle, one-shot baseline and the
+# previous commit in the same run.  make eval-usable SPLIT=holdout LIMIT=4 SYSTEMS=urgent,previous
+# RUN=DIR writes into DIR and resumes there (finished drafts are skipped); SLOW_LIMIT=N runs the 慢稿
+# round on the first N cases only, after the other systems; CASES_IDS=a,b picks cases; PUBLISH=docs/benchmarks
+# copies the report, chart and results there as usable-YYYYMMDD.*.
 SPLIT   ?= all
 SYSTEMS ?= urgent,slow,baseline,previous
 PREVIOUS ?= HEAD^
 eval-usable: setup model-server
 	$(BIN)/python -m evals.run --cases evals/cases/usable.yaml --split $(SPLIT) --systems $(SYSTEMS) \
-		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
+		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge) \
+		$(if $(RUN),--run-dir $(RUN)) $(if $(SLOW_LIMIT),--slow-limit $(SLOW_LIMIT)) \
+		$(if $(CASES_IDS),--cases-ids $(CASES_IDS)) $(if $(PUBLISH),--publish $(PUBLISH)) $(if $(RETRIES),--retries $(RETRIES))
 
 bench-draft: setup index model-server
 	$(BIN)/python -m evals.bench_draft $(if $(LENGTHS),--lengths $(LENGTHS))

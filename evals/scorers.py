@@ -227,6 +227,10 @@ def placeholders(draft: Draft) -> list[str]:
     return PLACEHOLDER.findall(draft_text(draft))
 
 
+# Where the gate lives: drafting/checks/gate.py after the layout move (issue 17), drafting/gate.py before.
+GATE_MODULES = ("drafting.checks.gate", "drafting.gate")
+
+
 def _gate() -> Any | None:
     """drafting.gate of this checkout, or None while it does not exist.
 
@@ -235,13 +239,15 @@ def _gate() -> Any | None:
     """
     import drafting
 
-    try:
-        gate = importlib.import_module("drafting.gate")
-    except ImportError:
-        return None
-    if Path(gate.__file__ or "").resolve().parent != Path(drafting.__file__ or "").resolve().parent:
-        return None
-    return gate
+    root = Path(drafting.__file__ or "").resolve().parent
+    for name in GATE_MODULES:
+        try:
+            gate = importlib.import_module(name)
+        except ImportError:
+            continue
+        if Path(gate.__file__ or "").resolve().is_relative_to(root):
+            return gate
+    return None
 
 
 def gate_available() -> bool:
