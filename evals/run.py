@@ -473,6 +473,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--publish", type=Path, default=None, help="跑完后把报告、图表、结果复制到此目录（如 docs/benchmarks）"
     )
     p.add_argument("--file-order", action="store_true", help="按用例文件顺序跑（默认按文种、分组交错排序）")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="不调用模型，只用 --run-dir 里已有的结果重写报告和图表（加 --publish 则同时发布）；用于中途停下的运行",
+    )
     p.add_argument("--previous", default="HEAD^", help="previous 系统所用的早先提交（默认 HEAD^，即当前提交的上一个）")
     p.add_argument("--judge", action="store_true", help="另请评审模型给五气三情打分（默认不打分）")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="结果根目录")
@@ -482,6 +487,25 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--data-dir", type=Path, default=None, help="评测专用索引所在目录（默认：<数据目录>/evals，与日常范文库分开）"
     )
     return p.parse_args(argv)
+
+
+def _report_only(run_dir: Path | None, dest: Path | None) -> int:
+    """Rewrite report.md and chart.png of a run folder from its results.jsonl (and publish them); no model."""
+    if run_dir is None or not (run_dir / RESULTS).is_file():
+        log.error("--report-only 需要 --run-dir，且该目录里有 %s", RESULTS)
+        return 2
+    config = run_dir / "config.json"
+    meta: dict[str, Any] = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    rows = _ordered(_latest(load_rows(run_dir / RESULTS)).values(), meta.get("case_ids") or [])
+    systems = _report_systems(meta.get("systems") or [], rows)
+    _write_outputs(run_dir, rows, systems, meta)
+    (run_dir / "chart.png").write_bytes(render_chart(rows, systems))
+    log.info("report: %s（%d 行）", run_dir / "report.md", len(rows))
+    if dest is not None:
+        if not config.is_file():
+            config.write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        log.info("published: %s", publish(run_dir, dest, meta))
+    return 0
 
 
 def reproduce_command(argv: Sequence[str], previous_commit: str = "") -> str:
@@ -505,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     for ours in ("evals", "drafting"):
         logging.getLogger(ours).setLevel(logging.INFO)
+    if args.report_only:
+        return _report_only(args.run_dir, args.publish)
     from drafting.ingest import ingest_bundled_corpus
     from drafting.llm import get_chat_model, get_judge_model
     from drafting.store import open_store

@@ -1216,3 +1216,8 @@ def test_cli_run_dir_resumes_and_pins_the_previous_commit(
     assert main([*argv, "--previous", "HEAD"]) == 2
     assert main([*argv, "--previous", "HEAD^"]) == 0 and len(fakes.ran) == 2  # nothing left to run
     assert json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["publish_name"] == config["publish_name"]
+    # A stopped run's report is rebuilt from its results alone, without the model.
+    (run_dir / "report.md").unlink()
+    assert main(["--run-dir", str(run_dir), "--report-only"]) == 0 and len(fakes.ran) == 2
+    assert _usable(2)[1].id in (run_dir / "report.md").read_text(encoding="utf-8")
+    assert main(["--report-only"]) == 2
