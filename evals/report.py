@@ -64,6 +64,8 @@ CHART_METRICS = (
     "grounding",
     "seconds",
 )
+# Short names under the chart's bars, so four systems' labels do not run into each other.
+CHART_LABELS = {"urgent": "急稿", "slow": "急稿+慢稿", "baseline": "一次成稿", "previous": "上一版本"}
 PRINCIPLE_NAMES = ("通天气", "接地气", "聚人气", "溢才气", "显霸气")
 PRINCIPLE_ASCII = ("policy", "local", "audience", "classics", "firm")
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")
@@ -483,7 +485,7 @@ def render_chart(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> byte
     font = cjk_font()
     ff = {"fontfamily": font} if font else {}
     labels = {k: (cn if font else en) for k, cn, en, _ in METRICS}
-    names = [_label(s) if font else s for s in systems]
+    names = [CHART_LABELS.get(s, _label(s)) if font else s for s in systems]
     keys = list(CHART_METRICS) + (["principles_mean", "stances_mean"] if _has_judge(rows) else [])
     n_panels = 2 + len(keys)
     cols = 4
