@@ -301,7 +301,7 @@ def render_report(
     """report.md: run facts, per-system means, defect table, evidence per principle, slow rounds,
     per-brief rows, failures, definitions. ``chart`` is the chart's file name next to the report."""
     m = means(rows, systems)
-    genres = {r.get("genre") for r in rows if r.get("genre")}
+    genres = {(r.get("expect_genre") or [r.get("genre")])[0] for r in rows} - {None, ""}
     n_cases = len({r["case_id"] for r in rows})
     judge = _has_judge(rows)
     lines = [

@@ -881,7 +881,7 @@ def test_cli_usable_split_previous_and_judge_flag(
         main([*argv, "--split", "train", "--out", str(tmp_path / "x")])
     assert main([*argv, "--previous", "no-such-rev", "--out", str(tmp_path / "x")]) == 2
     assert main([*argv, "--only", "no-such-case", "--out", str(tmp_path / "x")]) == 2
-    only = ["--cases", str(USABLE_CASES), "--only", "letter-insurance-joint-check", "--systems", "baseline"]
+    only = ["--cases", str(USABLE_CASES), "--cases-ids", "letter-insurance-joint-check", "--systems", "baseline"]
     assert main([*only, "--out", str(tmp_path / "only")]) == 0
     (only_dir,) = (tmp_path / "only").iterdir()
     assert json.loads((only_dir / "config.json").read_text(encoding="utf-8"))["case_ids"] == [only[3]]
@@ -1126,7 +1126,12 @@ def test_report_has_evidence_per_principle_and_the_slow_worse_count(
     assert "第2稿里有任务书字段（“文种：”“篇幅：”等）：**1/2** 轮" in md and "**1/2** 轮（目标：0）" in md
     assert "| 慢稿第2稿比第1稿差（轮）↓ |  | 0/2 |  |" in md
     assert "| 慢稿第2稿含任务书字段 / 参考块（轮）↓ |  | 1/2 / 1/2 |  |" in md
-    assert "| 篇幅得分最低 ↑ |" in md and "3（接聚显）" in md and "![各系统平均指标](chart.png)" in md
+    assert (
+        "报告含 3 篇、3 个文种" in md
+        and "| 篇幅得分最低 ↑ |" in md
+        and "3（接聚显）" in md
+        and "![各系统平均指标](chart.png)" in md
+    )
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
