@@ -325,6 +325,12 @@ def run_eval(
     todo = [(c, s) for c, s in tasks if latest.get((c.id, s), {"error": "todo"}).get("error")]
     if len(todo) < len(tasks):
         log.info("续跑：%s 里已完成 %d 项，跳过；还剩 %d 项", results, len(tasks) - len(todo), len(todo))
+    log.info(
+        "计划 %d 项（%s），预计 %s（按已测或上次运行的每篇用时）",
+        len(todo),
+        "、".join(f"{s}×{sum(1 for _, x in todo if x == s)}" for s in systems if any(x == s for _, x in todo)),
+        _clock(eta_seconds([s for _, s in todo], list(latest.values()))),
+    )
     contexts: dict[str, CaseContext] = {}
     case_sources: dict[str, list[Passage]] = {}
     started_run = time.perf_counter()
