@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drafting.domain import PRINCIPLES, STANCES, Brief, Costs, Criterion, Draft, Outline, Passage
-from drafting.references import overlap
-from drafting.review import check_draft, score_draft
-from drafting.revise import UNCOVERED, coverage_map
+from drafting.writing.references import overlap
+from drafting.writing.review import check_draft, score_draft
+from drafting.writing.revise import UNCOVERED, coverage_map
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -255,7 +255,7 @@ def gate_available() -> bool:
 
 
 def find_defects(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> list[dict[str, str]] | None:
-    """drafting.gate's defects of the draft, as ``{kind, text, detail}``; None while there is no gate.
+    """drafting.checks.gate's defects of the draft, as ``{kind, text, detail}``; None while there is no gate.
 
     ``brief`` and ``passages`` are the case's own (the same for every system), not the draft's, so
     every system is counted against the same sources.
