@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup model model-server stop-model index eval eval-usable bench bench-draft lint visual clean
+.PHONY: run test setup model model-server stop-model index eval eval-usable eval-decisive bench bench-draft lint visual clean
 
 $(BIN)/python:
 	@echo "[setup] 创建虚拟环境 $(VENV)"
@@ -66,6 +66,16 @@ eval-usable: setup model-server
 		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge) \
 		$(if $(RUN),--run-dir $(RUN)) $(if $(SLOW_LIMIT),--slow-limit $(SLOW_LIMIT)) \
 		$(if $(CASES_IDS),--cases-ids $(CASES_IDS)) $(if $(PUBLISH),--publish $(PUBLISH)) $(if $(RETRIES),--retries $(RETRIES))
+
+# The decisive usable-draft run (issues 11-13): the first 12 briefs of the genre-interleaved order (12 genres,
+# 6 tune + 6 holdout), urgent / one-shot / previous, then one 慢稿 round on the first SLOW_LIMIT briefs; resumable
+# in RUN (run the same command again after a stop), published to docs/benchmarks/usable-<date>.*.
+# DECISIVE_PREVIOUS: 41db638 is the last measured 急稿 (≈120 s a brief), c3d8ce8 the version the issues measured (≈366 s).
+DECISIVE_PREVIOUS ?= 41db638
+eval-decisive:
+	$(MAKE) eval-usable SPLIT=all LIMIT=$(or $(LIMIT),12) SYSTEMS=urgent,baseline,previous,slow \
+		SLOW_LIMIT=$(or $(SLOW_LIMIT),2) PREVIOUS=$(DECISIVE_PREVIOUS) RUN=$(or $(RUN),evals/results/decisive) \
+		PUBLISH=$(or $(PUBLISH),docs/benchmarks)
 
 bench-draft: setup index model-server
 	$(BIN)/python -m evals.bench_draft $(if $(LENGTHS),--lengths $(LENGTHS))
