@@ -386,8 +386,12 @@ def run_eval(
                 _save_run(drafts_dir, stem, output)
             if output.before is not None:
                 (drafts_dir / f"{stem}__before.txt").write_text(_draft_text(output.before), encoding="utf-8")
-            scored = score_output(output, judge, case=case, passages=passages)
-            row = {**base, **scored, "error": "", "wall_seconds": _since(started)}
+            try:
+                scored = score_output(output, judge, case=case, passages=passages)
+            except Exception as exc:  # noqa: BLE001 - a scorer bug must not end a run that spent model time
+                log.exception("[%d/%d] %s / %s: scoring failed", done, total, case.id, system)
+                scored = {"error": f"评分失败（稿子已存 drafts/{stem}.txt）：{type(exc).__name__}: {exc}"[:500]}
+            row = {**base, "error": "", **scored, "wall_seconds": _since(started)}
         _append(results, row)
         latest[(case.id, system)] = row
         left = eta_seconds([s for _, s in todo[done:]], list(latest.values()))

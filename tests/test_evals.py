@@ -1226,3 +1226,21 @@ def test_cli_run_dir_resumes_and_pins_the_previous_commit(
     assert main(["--run-dir", str(run_dir), "--report-only"]) == 0 and len(fakes.ran) == 2
     assert _usable(2)[1].id in (run_dir / "report.md").read_text(encoding="utf-8")
     assert main(["--report-only"]) == 2
+
+
+def test_a_scorer_failure_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes = FakeSystems()
+    fakes.install(monkeypatch)
+    real = scorers.find_defects
+    calls: list[str] = []
+
+    def flaky(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> Any:
+        calls.append(draft.title)
+        if len(calls) == 1:
+            raise IndexError("gate bug on an odd draft")
+        return real(draft, brief, passages)
+
+    monkeypatch.setattr(scorers, "find_defects", flaky)
+    rows = _run(_usable(2), tmp_path, systems=["urgent"])
+    assert "评分失败" in rows[0]["error"] and "IndexError" in rows[0]["error"] and rows[1]["error"] == ""
+    assert (tmp_path / "drafts" / f"{rows[0]['case_id']}__urgent.txt").is_file()  # the draft is kept
