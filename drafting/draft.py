@@ -37,6 +37,7 @@ from .domain import (
 from .errors import ProviderError
 from .gate import repair_draft
 from .genres import genre_profile
+from .principles import ensure_principles
 from .prompts import PROMPTS_DIR, load_prompt
 from .references import format_references, overlap, rank_for_section
 
@@ -525,6 +526,7 @@ def write_draft(
             on_section(gated)
     if genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered):
         gated = snapshot()
+    gated = snapshot() if ensure_principles(parts, outline, brief) else gated  # principles helper (issue 12)
     return gated
 
 
