@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-import drafting.llm
+import drafting.llm.client
 from drafting import config
 from drafting.cli import main
 from drafting.domain import PRINCIPLES, Brief, Criterion, Draft, DraftSection, Outline, OutlineSection
-from drafting.review import (
+from drafting.writing.review import (
     body_sentences,
     check_draft,
     evidence_coverage,
@@ -151,8 +151,8 @@ def test_cli_review_prints_the_evidence(
 ) -> None:
     draft = planted_draft()
     llm = RoutedFakeChat(default=scores_json("一线岗位要把责任落到人头"))
-    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, streaming=True: llm)
-    monkeypatch.setattr(drafting.llm, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, streaming=True: llm)
+    monkeypatch.setattr(drafting.llm.client, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
     payload: dict[str, Any] = {
         "brief": draft.brief.model_dump(mode="json"),
         "outline": draft.outline.model_dump(mode="json"),
@@ -174,13 +174,13 @@ def test_cli_review_prints_the_evidence(
     assert "    · 二、压实安全责任" not in out
 
 
-# ---- the guarantees after the model wrote (drafting.principles) -------------------------------------
+# ---- the guarantees after the model wrote (drafting.writing.principles) -------------------------------------
 
 
 def _written(brief: Brief | None = None) -> Draft:
     """A whole draft written by the fake writer (one call laid onto a three-part outline)."""
-    from drafting.draft import write_draft
-    from drafting.outline import make_outline
+    from drafting.writing.draft import write_draft
+    from drafting.writing.outline import make_outline
     from tests.fakes import outline_json, writer_routes
 
     brief = brief or Brief(
@@ -194,8 +194,8 @@ def _written(brief: Brief | None = None) -> Draft:
 
 
 def test_the_draft_cites_a_current_formulation_with_its_source() -> None:
-    from drafting.banks import used_entries
-    from drafting.principles import spoken_source
+    from drafting.writing.banks import used_entries
+    from drafting.writing.principles import spoken_source
 
     draft = _written()
     used = used_entries(draft.body_text).formulations
@@ -208,8 +208,8 @@ def test_the_draft_cites_a_current_formulation_with_its_source() -> None:
 
 
 def test_a_formulation_used_without_its_source_gets_it() -> None:
-    from drafting.outline import quick_outline
-    from drafting.principles import ensure_formulation
+    from drafting.writing.outline import quick_outline
+    from drafting.writing.principles import ensure_formulation
 
     brief = Brief(title="在全县安全生产工作会议上的讲话", occasion="全县安全生产工作会议", speaker="县长")
     outline = quick_outline(brief)
@@ -224,8 +224,8 @@ def test_a_formulation_used_without_its_source_gets_it() -> None:
 
 
 def test_spoken_sources() -> None:
-    from drafting.banks import load_banks
-    from drafting.principles import spoken_source
+    from drafting.writing.banks import load_banks
+    from drafting.writing.principles import spoken_source
 
     by_doc = {f.document: f for f in load_banks().formulations}
     sources = {spoken_source(f) for f in by_doc.values()}
@@ -235,7 +235,7 @@ def test_spoken_sources() -> None:
 
 
 def test_every_body_part_has_a_local_fact_and_the_closing_firm_requirements() -> None:
-    from drafting.principles import closing_requirements, has_local_fact, principle_checks
+    from drafting.writing.principles import closing_requirements, has_local_fact, principle_checks
 
     draft = _written()
     for s in draft.sections:
@@ -250,7 +250,7 @@ def test_every_body_part_has_a_local_fact_and_the_closing_firm_requirements() ->
 
 
 def test_parts_without_local_facts_and_a_soft_closing_are_flagged() -> None:
-    from drafting.principles import principle_checks
+    from drafting.writing.principles import principle_checks
 
     draft = planted_draft()
     soft = [
@@ -286,9 +286,9 @@ def test_evidence_for_all_five_principles_on_a_written_draft() -> None:
 
 
 def test_offers_per_part_and_swapping_an_entry() -> None:
-    from drafting.banks import load_banks
-    from drafting.outline import quick_outline
-    from drafting.principles import alternatives_for, chosen_entries, offers_for, swap_entry
+    from drafting.writing.banks import load_banks
+    from drafting.writing.outline import quick_outline
+    from drafting.writing.principles import alternatives_for, chosen_entries, offers_for, swap_entry
 
     brief = Brief(title="在全县安全生产工作会议上的讲话", occasion="全县安全生产工作会议", speaker="县长")
     outline = quick_outline(brief)
@@ -319,8 +319,8 @@ def test_cli_draft_prints_and_saves_the_principles_per_part(
     routes = writer_routes()
     routes.setdefault("请拟一份提纲", [outline_json(["提高政治站位", "压实安全责任", "狠抓隐患整治"])])
     llm = RoutedFakeChat(routes=routes, default=scores_json())
-    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, streaming=True: llm)
-    monkeypatch.setattr(drafting.llm, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, streaming=True: llm)
+    monkeypatch.setattr(drafting.llm.client, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
     out = tmp_path / "x.json"
     code = main(["draft", "--request", "为县长起草在全县安全生产工作会议上的讲话，约1000字", "--json", str(out)])
     assert code == 0
