@@ -334,3 +334,20 @@ def test_cli_draft_prints_and_saves_the_principles_per_part(
     assert report["used"]["formulations"] and report["used"]["formulations"][0]["source"]
     assert all(report["evidence"][c.value] for c in PRINCIPLES)
     assert any(p["offered"]["formulations"] for p in report["parts"])
+
+
+def test_a_notice_gets_requirements_without_a_meeting_and_a_plain_citation() -> None:
+    from drafting.writing.outline import quick_outline
+    from drafting.writing.principles import ensure_principles
+
+    brief = Brief(title="关于开展燃气安全专项整治的通知", genre="通知", occasion="全县燃气安全专项整治")
+    outline = quick_outline(brief)
+    parts = {
+        i: (["请各单位高度重视，认真组织开展排查整治。"] if s.kind != "opening" else [])
+        for i, s in enumerate(outline.sections)
+    }
+    assert ensure_principles(parts, outline, brief)
+    text = "\n".join("\n".join(v) for v in parts.values())
+    assert "会后" not in text and "我们要不折不扣" not in text
+    assert "〔待补：完成时限〕" in text and "各乡镇、县直各有关部门" in text
+    assert "《政府工作报告》" in text or "报告" in text

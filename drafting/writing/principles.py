@@ -280,7 +280,8 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
         return False
     f = offered[0]
     verb = "明确部署" if re.search(r"(行动|工程|计划|攻坚战)$", f.text) else "明确提出"
-    parts[carriers[0]][0] = f"{spoken_source(f)}{verb}“{f.text}”，我们要不折不扣抓好贯彻落实。" + parts[carriers[0]][0]
+    tail = "，我们要不折不扣抓好贯彻落实。" if genre_profile(brief.genre).spoken else "。"
+    parts[carriers[0]][0] = f"{spoken_source(f)}{verb}“{f.text}”{tail}" + parts[carriers[0]][0]
     return True
 
 
@@ -352,7 +353,11 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
     if closing is not None and calls_for_requirements(brief):
         have = closing_requirements("\n".join(parts.get(closing) or []))
         if not (have["party"] and have["deadline"]):
-            line = f"会后，{units}要逐项细化措施，于〔待补：完成时限〕前把落实情况报〔待补：牵头单位〕，工作不力的严肃问责。"
+            meeting = genre_profile(brief.genre).spoken or "会" in brief.occasion
+            line = (
+                f"{'会后，' if meeting else ''}{units}要逐项细化措施，"
+                "于〔待补：完成时限〕前把落实情况报〔待补：牵头单位〕，工作不力的严肃问责。"
+            )
             lines = parts.get(closing) or []
             # After the closing's first sentence (同志们，…), before the call to action: the first
             # sentences survive a trim to the part's budget.
