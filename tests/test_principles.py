@@ -351,3 +351,17 @@ def test_a_notice_gets_requirements_without_a_meeting_and_a_plain_citation() -> 
     assert "会后" not in text and "我们要不折不扣" not in text
     assert "〔待补：完成时限〕" in text and "各乡镇、县直各有关部门" in text
     assert "《政府工作报告》" in text or "报告" in text
+
+
+def test_a_formulation_attributed_to_a_speaker_is_not_given_a_document() -> None:
+    from drafting.writing.outline import quick_outline
+    from drafting.writing.principles import ensure_formulation
+
+    brief = Brief(title="在全县安全生产工作会议上的讲话", occasion="全县安全生产工作会议", speaker="县长")
+    outline = quick_outline(brief)
+    body = next(i for i, s in enumerate(outline.sections) if s.kind == "body")
+    parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
+    parts[body] = ["党中央强调，人民至上、生命至上。"]
+    assert ensure_formulation(parts, outline, brief)
+    assert parts[body][0].endswith("党中央强调，人民至上、生命至上。")  # left as the model wrote it
+    assert "《政府工作报告》" in parts[body][0] and "人民至上、生命至上”" not in parts[body][0]

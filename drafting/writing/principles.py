@@ -247,6 +247,9 @@ def _first_sentence_end(line: str) -> int:
     return len(line)
 
 
+_ATTRIBUTED = re.compile(r"总书记|习近平|党中央|中央|国务院|省委|省政府|市委|强调|指出|要求|说|讲|提出|部署")
+
+
 def _cited(sentence: str, f: Formulation) -> bool:
     return "《" in sentence or spoken_source(f) in sentence or "报告" in sentence
 
@@ -269,8 +272,11 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
                 at = line.find(f.text)
                 if at < 0:
                     continue
+                sentence = next(m for m in _SENTENCE.finditer(line) if m.start() <= at < m.end())
+                if _ATTRIBUTED.search(line[sentence.start() : at]):
+                    continue  # 总书记强调“…”: a speaker is named, a document must not be put in his mouth
                 start, end = at, at + len(f.text)
-                if line[start - 1 : start] in "“「" and line[end : end + 1] in "”」":
+                if start > 0 and line[start - 1] in "“「" and line[end : end + 1] in "”」":
                     start, end = start - 1, end + 1
                 parts[i][j] = line[:start] + f"{spoken_source(f)}提出的“{f.text}”" + line[end:]
                 return True
@@ -278,7 +284,8 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
     carriers = [i for i in _part_indices(outline, Criterion.TONGTIANQI) if parts.get(i)]
     if not offered or not carriers:
         return False
-    f = offered[0]
+    said = {u.text for u in used}
+    f = next((o for o in offered if o.text not in said), offered[0])
     verb = "明确部署" if re.search(r"(行动|工程|计划|攻坚战)$", f.text) else "明确提出"
     tail = "，我们要不折不扣抓好贯彻落实。" if genre_profile(brief.genre).spoken else "。"
     parts[carriers[0]][0] = f"{spoken_source(f)}{verb}“{f.text}”{tail}" + parts[carriers[0]][0]
