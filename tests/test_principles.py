@@ -365,3 +365,16 @@ def test_a_formulation_attributed_to_a_speaker_is_not_given_a_document() -> None
     assert ensure_formulation(parts, outline, brief)
     assert parts[body][0].endswith("党中央强调，人民至上、生命至上。")  # left as the model wrote it
     assert "《政府工作报告》" in parts[body][0] and "人民至上、生命至上”" not in parts[body][0]
+
+
+def test_list_numbers_and_a_lone_yi_are_not_local_facts() -> None:
+    from drafting.writing.principles import has_local_fact
+
+    assert not has_local_fact("1. 强化组织领导：建立健全责任制。\n2. 加强监管执法：严厉查处违法行为。")
+    assert not has_local_fact("我们要把安全生产作为一项重要任务来抓[1]。")
+    assert has_local_fact("今年以来全县发生事故三起。") and has_local_fact("排查隐患1200处。")
+    draft = planted_draft()
+    listed = "1. 强化组织领导：建立健全安全生产领导责任制，形成一级抓一级的格局。"
+    sections = [draft.sections[0], draft.sections[1].model_copy(update={"text": listed})]
+    sentences = body_sentences(draft.model_copy(update={"sections": sections}))
+    assert sentences[-1] == "建立健全安全生产领导责任制，形成一级抓一级的格局。"  # the run-in list head is left out

@@ -61,7 +61,9 @@ _GWR = re.compile(r"^(\d{4})年(.*?)政府工作报告$")
 # named place below the county (XX镇, XX村).
 _CONCRETE = re.compile(
     r"\d|〔待补|［待补|\[待补|【待补|"
-    r"[一二三四五六七八九十两百千万]+(?:起|人|名|家|户|处|项|条|座|个百分点|万元|亿元|公里|亩|吨|次)|"
+    # 三起, 两名, 一百户; not a lone 一 (一项重要任务, 一次): that is a figure of speech.
+    r"(?:[两二三四五六七八九十百千万][一二三四五六七八九十两百千万]*|一[十百千万][一二三四五六七八九十百千万]*)"
+    r"(?:起|人|名|家|户|处|项|条|座|个百分点|万元|亿元|公里|亩|吨|次)|"
     r"[\u4e00-\u9fff]{2}(?<![乡农城集])(?:镇|乡|村|街道|社区)(?=[，。、的和在要])"
 )
 _FIRM = re.compile(r"必须|坚决|一律|务必|严禁|绝不|决不|不得|确保|要|限期|立即|问责|追责|严肃处理")
@@ -292,8 +294,11 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
     return True
 
 
-# A document's year (2025年国务院《政府工作报告》) and a citation mark [1] are no local facts.
-_DOC_YEAR = re.compile(r"\d{4}年(?=[^，。；！？]{0,12}《)|\d{4}年(?=[^，。；！？]{0,4}(?:报告|会议|文件|精神))|\[\d+\]")
+# A document's year (2025年国务院《政府工作报告》), a citation mark [1] and a list number are no local facts.
+_DOC_YEAR = re.compile(
+    r"\d{4}年(?=[^，。；！？]{0,12}《)|\d{4}年(?=[^，。；！？]{0,4}(?:报告|会议|文件|精神))|\[\d+\]|"
+    r"(?:^|(?<=\n))\s*[（(]?\d{1,2}[.．、)）]"  # a list number (1. 强化组织领导) is no figure either
+)
 
 
 _LOCAL_ASKS = (

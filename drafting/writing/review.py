@@ -140,13 +140,18 @@ def _headings(draft: Draft) -> frozenset[str]:
     return frozenset(x for x in out if x)
 
 
+_LIST_HEAD = re.compile(
+    r"^\s*(?:\d{1,2}[.．、]|[（(][一二三四五六七八九十\d]{1,3}[)）])\s*[^：:。，；]{2,16}[：:]\s*(?=\S)"
+)
+
+
 def _body_paragraphs(draft: Draft) -> list[str]:
     """Body paragraphs as written, heading lines and run-in headings left out."""
     headings = _headings(draft)
     out: list[str] = []
     for section in draft.sections:
         for para in section.text.splitlines():
-            para = para.strip()
+            para = _LIST_HEAD.sub("", para.strip())  # run-in list head: “1. 强化组织领导：建立健全……”
             if not para or is_heading_line(para, headings):
                 continue
             first = _FIRST_SENTENCE.match(para)
