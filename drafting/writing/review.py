@@ -315,7 +315,7 @@ _NUMBER = re.compile(
 def unverified_numbers(draft: Draft) -> list[str]:
     """Figures in the draft that appear neither in the brief nor in any cited passage or material."""
     b = draft.brief
-    sources = " ".join([brief_summary(b), *b.material, *(c.passage.text for c in draft.citations)])
+    sources = " ".join([brief_summary(b), *b.material, *b.confirmed, *(c.passage.text for c in draft.citations)])
     known = {m.group(1) for m in _NUMBER.finditer(sources)}
     flagged = []
     for m in _NUMBER.finditer(draft.body_text):
