@@ -211,6 +211,7 @@ def _payload(
         ],
         "passages": [p.model_dump(mode="json") for p in passages],
         "review": review.model_dump(mode="json") if review else None,
+        "principles": _principles_payload(draft),
         "versions": [v.model_dump(mode="json", exclude={"draft"}) for v in versions],
         "costs": {
             "calls": draft.costs.calls,
@@ -367,6 +368,7 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
     gaps = placeholders_in([draft.body_text])
     if gaps:
         _info(f"[待补] {len(gaps)} 处需要本单位补充：" + "；".join(gaps))
+    _print_principles(draft)
     versions = [Version(number=1, draft=draft, mode=brief.mode, note="初稿")]
     code = EXIT_OK
     if brief.mode is RevisionMode.SLOW:
@@ -500,6 +502,46 @@ def _print_evidence(result: Review) -> None:
         print(f"  {name}：")
         for sentence in sentences:
             print(f"    · {sentence}")
+
+
+# ---- five principles: per part, principles, bank entries offered and used (issue 12) -------------
+
+
+def _principles_payload(draft: Draft) -> dict[str, Any] | None:
+    from drafting.writing.principles import principles_report
+
+    try:
+        return principles_report(draft)
+    except (DraftingError, ValueError) as exc:  # a bad office bank never stops the export
+        log.warning("principles report failed: %s", exc)
+        return None
+
+
+def _print_principles(draft: Draft) -> None:
+    """Per outline part: the principles assigned, the bank entries offered and the ones the draft used;
+    then the evidence per principle and the 接地气/显霸气 checks (all without the model)."""
+    report = _principles_payload(draft)
+    if report is None:
+        return
+    lines = ["[五气] 各部分承担的五气、提供的名句和提法、稿中用到的："]
+    for part in report["parts"]:
+        name = part["heading"] if part["kind"] == "body" else ("开头" if part["kind"] == "opening" else "结尾")
+        lines.append(f"  {name}（{'、'.join(part['principles']) or '—'}）")
+        offered = [f"名句“{c['text']}”（{c['citation']}）" for c in part["offered"]["classics"]]
+        offered += [f"提法“{f['text']}”（{f['source']}）" for f in part["offered"]["formulations"]]
+        if offered:
+            lines.append("    提供：" + "；".join(offered))
+        used = [f"名句“{c['text']}”（{c['citation']}）" for c in part["used"]["classics"]]
+        used += [f"提法“{f['text']}”（{f['source']}）" for f in part["used"]["formulations"]]
+        if used:
+            lines.append("    用到：" + "；".join(used))
+    lines.append("  五气依据（自动摘引正文句子，不含标题）：")
+    for name, sentences in report["evidence"].items():
+        lines.append(f"    {name}：" + (sentences[0] if sentences else "未找到"))
+        lines.extend(f"      {s}" for s in sentences[1:3])
+    for finding in report["checks"]:
+        lines.append(f"  [提示] {finding['message']}")
+    _info("\n".join(lines))
 
 
 def _load_comments(path: Path) -> list[Comment]:

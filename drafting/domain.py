@@ -256,6 +256,10 @@ class OutlineSection(_Model):
     budget: int = 0
     principles: list[Criterion] = Field(default_factory=list)
     refs: list[int] = Field(default_factory=list)
+    # Bank entries (their text) the writer chose for this part on the outline step; empty: the ones
+    # picked for the brief (drafting.principles.offers_for / swap_entry).
+    classics: list[str] = Field(default_factory=list)
+    formulations: list[str] = Field(default_factory=list)
 
 
 class Outline(_Model):

@@ -38,6 +38,7 @@ from drafting.llm.prompts import PROMPTS_DIR, load_prompt
 from drafting.writing.banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations, used_entries
 from drafting.writing.brief import brief_summary
 from drafting.writing.genres import genre_profile
+from drafting.writing.principles import ensure_principles
 from drafting.writing.references import format_references, overlap, rank_for_section
 
 if TYPE_CHECKING:
@@ -523,6 +524,7 @@ def write_draft(
             on_section(gated)
     if genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered):
         gated = snapshot()
+    gated = snapshot() if ensure_principles(parts, outline, brief) else gated  # principles helper (issue 12)
     return gated
 
 
