@@ -207,6 +207,31 @@ def choose_terms(terms: list[str], df: dict[str, int], total: int) -> list[str]:
     return chosen
 
 
+def passages_from_rows(chunk_ids: list[str], rows: dict[str, Any]) -> list[Passage]:
+    """Passages in ``chunk_ids`` order from stored rows ``(chunk_id, doc_id, section_path, text, meta_json)``;
+    ids without a row are skipped. Shared by the local index and the team database."""
+    out: list[Passage] = []
+    for cid in chunk_ids:
+        if cid not in rows:
+            continue
+        _, doc_id, section_path, text, meta_json = rows[cid]
+        meta = DocumentMeta.model_validate_json(meta_json)
+        out.append(
+            Passage(
+                chunk_id=cid,
+                doc_id=doc_id,
+                title=meta.title,
+                text=text,
+                section_path=json.loads(section_path),
+                genre=meta.genre,
+                date=meta.date,
+                issuing_body=meta.issuing_body,
+                source=meta.source,
+            )
+        )
+    return out
+
+
 class KeywordIndex:
     """SQLite file with the documents, chunk texts and the FTS5 index. Thread-safe (one lock)."""
 
@@ -357,26 +382,7 @@ class KeywordIndex:
                     f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({','.join('?' * len(part))})"
                 )
                 rows.update({r[0]: r for r in self._db.execute(q, part)})
-        out: list[Passage] = []
-        for cid in chunk_ids:
-            if cid not in rows:
-                continue
-            _, doc_id, section_path, text, meta_json = rows[cid]
-            meta = DocumentMeta.model_validate_json(meta_json)
-            out.append(
-                Passage(
-                    chunk_id=cid,
-                    doc_id=doc_id,
-                    title=meta.title,
-                    text=text,
-                    section_path=json.loads(section_path),
-                    genre=meta.genre,
-                    date=meta.date,
-                    issuing_body=meta.issuing_body,
-                    source=meta.source,
-                )
-            )
-        return out
+        return passages_from_rows(chunk_ids, rows)
 
     def document(self, doc_id: str) -> DocumentMeta | None:
         with self._lock:

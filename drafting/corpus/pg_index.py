@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from drafting.corpus.keyword import choose_terms, index_text, query_tokens, tokenize, year_of
+from drafting.corpus.keyword import choose_terms, index_text, passages_from_rows, query_tokens, tokenize, year_of
 from drafting.domain import Chunk, DocumentMeta, Passage
 from drafting.errors import RetrievalError
 
@@ -285,26 +285,7 @@ class PgKeywordIndex:
                 (chunk_ids,),
             )
         }
-        out: list[Passage] = []
-        for cid in chunk_ids:
-            if cid not in rows:
-                continue
-            _, doc_id, section_path, text, meta_json = rows[cid]
-            meta = DocumentMeta.model_validate_json(meta_json)
-            out.append(
-                Passage(
-                    chunk_id=cid,
-                    doc_id=doc_id,
-                    title=meta.title,
-                    text=text,
-                    section_path=json.loads(section_path),
-                    genre=meta.genre,
-                    date=meta.date,
-                    issuing_body=meta.issuing_body,
-                    source=meta.source,
-                )
-            )
-        return out
+        return passages_from_rows(chunk_ids, rows)
 
     def document(self, doc_id: str) -> DocumentMeta | None:
         rows = self._rows("SELECT meta FROM {documents} WHERE doc_id = %s", (doc_id,))
