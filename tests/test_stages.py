@@ -145,8 +145,13 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
     draft = write_draft(brief, outline, [], llm)
     follow_ups = [c for c in llm.calls if MORE_MARKER in c["prompt"]]
     assert 1 <= len(follow_ups) <= 3
-    # A follow-up is a fresh, short prompt that carries the part's text so far.
-    assert "压实企业主体责任" in follow_ups[0]["prompt"] and len(follow_ups[0]["all"]) < 2000
+    # A follow-up continues the drafting conversation: the previous request (body prompt and the
+    # piece as written) is its exact prefix, so a server's KV cache re-reads only the short new turn.
+    body_call = next(c for c in llm.calls if BODY_MARKER in c["prompt"])
+    assert follow_ups[0]["all"].startswith(body_call["all"])
+    assert "压实企业主体责任" in follow_ups[0]["all"] and len(follow_ups[0]["prompt"]) < 300
+    if len(follow_ups) > 1:
+        assert follow_ups[1]["all"].startswith(follow_ups[0]["all"])
     body_text = draft.body_text
     assert "补充的具体措施要落到实处" in body_text
     assert "从头再讲一遍" not in body_text  # the restarted piece is not pasted into the part asked for
