@@ -50,6 +50,8 @@ __all__ = [
     "body_outline_text",
     "clean_section_text",
     "fit_length",
+    "fit_parts",
+    "trim_to",
     "drop_fragment",
     "token_cap",
     "link_citations",
@@ -140,7 +142,12 @@ def fit_length(text: str, budget: int) -> str:
     """Trim an over-long section at a sentence boundary to about ``budget``·LENGTH_HIGH."""
     if budget <= 0 or count_chars(text) <= budget * LENGTH_HIGH:
         return text
-    limit = budget * (LENGTH_HIGH - 0.05)
+    return trim_to(text, budget * (LENGTH_HIGH - 0.05))
+
+
+def trim_to(text: str, limit: float) -> str:
+    """The longest run of whole sentences from the start of ``text`` within ``limit`` characters
+    (at least one sentence)."""
     kept: list[str] = []
     total = 0
     for para in text.split("\n"):
@@ -156,6 +163,31 @@ def fit_length(text: str, budget: int) -> str:
         if len(taken) < len(sentences):
             break
     return "\n".join(kept)
+
+
+# A part may run over its budget by this share when the whole draft is short of its target.
+PART_MAX = 1.5
+
+
+def fit_parts(texts: list[str], budgets: list[int], target: int) -> list[str]:
+    """Trim over-budget parts at sentence boundaries, but only as far as the whole stays at or above
+    ``target``: a part the model wrote long is trimmed to about its budget·LENGTH_HIGH when the whole
+    draft is long, and kept up to budget·PART_MAX when trimming it would leave the draft short.
+    Cutting text the model has already written only loses time and length."""
+    out = list(texts)
+    sizes = [count_chars(t) for t in out]
+    order = sorted((i for i, b in enumerate(budgets) if b > 0), key=lambda i: sizes[i] / budgets[i], reverse=True)
+    for i in order:
+        b = budgets[i]
+        if sizes[i] <= b * LENGTH_HIGH:
+            continue
+        room = max(0, sum(sizes) - target)  # what can go without the whole falling under target
+        keep = min(b * PART_MAX, max(b * (LENGTH_HIGH - 0.05), sizes[i] - room))
+        if sizes[i] <= keep:
+            continue
+        out[i] = trim_to(out[i], keep)
+        sizes[i] = count_chars(out[i])
+    return out
 
 
 def link_citations(text: str, passages: list[Passage], refs: list[int]) -> str:
@@ -475,7 +507,18 @@ def write_draft(
             for i, s in enumerate(outline.sections)
         ]
         raw = Draft(title=outline.title, brief=brief, outline=outline, sections=sections, costs=costs)
-        gated = repair_draft(raw, passages).draft
+        gated = repair_draft(raw, passages, fit=False).draft
+        fitted = fit_parts(
+            [s.text for s in gated.sections],
+            [s.budget for s in outline.sections],
+            # An unfinished draft's length is not known yet: its parts are fitted to their own budgets.
+            0 if incomplete else brief.length,
+        )
+        # Whatever trimming left of a quotation ("”" alone on a line) is not text.
+        fitted = ["\n".join(x for x in t.splitlines() if count_chars(x) > 0 or "〔" in x) for t in fitted]
+        gated = gated.model_copy(
+            update={"sections": [s.model_copy(update={"text": t}) for s, t in zip(gated.sections, fitted, strict=True)]}
+        )
         linked = [
             s.model_copy(update={"text": link_citations(s.text, passages, list(range(1, len(passages) + 1)))})
             for s in gated.sections

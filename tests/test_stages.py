@@ -7,7 +7,7 @@ import json
 import pytest
 
 from drafting.domain import Brief, Comment, CommentStatus, Criterion, Passage, RevisionMode, count_chars
-from drafting.draft import clean_section_text, fit_length, link_citations, write_draft
+from drafting.draft import clean_section_text, fit_length, fit_parts, link_citations, write_draft
 from drafting.errors import ProviderError
 from drafting.outline import allocate_budgets, fallback_outline, make_outline, outline_from_text, outline_to_text
 from drafting.review import check_draft, review, unverified_numbers
@@ -386,3 +386,19 @@ def test_drafting_again_in_a_project_adds_a_version(tmp_path) -> None:  # type: 
     versions = ws.versions(first.project_id or "")
     assert [v.number for v in versions] == [1, 2] and again.project_id == first.project_id
     assert versions[0].draft == first.draft  # 第1稿 is kept as it was
+
+
+def test_fit_parts_trims_only_as_far_as_the_whole_stays_at_its_target() -> None:
+    long_part = prose(140, "这一部分写得比较充分要抓好落实")  # 1.4 x its budget of 100
+    short = prose(40, "这一部分写得短")
+    # The whole (220) is short of its target (300): the long part is kept whole.
+    kept = fit_parts([long_part, short, short], [100, 100, 100], 300)
+    assert kept[0] == long_part
+    # The whole is long (three long parts, 420 > 300): each is trimmed at a sentence to about its budget.
+    trimmed = fit_parts([long_part] * 3, [100, 100, 100], 300)
+    assert all(count_chars(t) <= 115 and t.endswith("。") for t in trimmed)
+    assert sum(count_chars(t) for t in trimmed) >= 300 * 0.9
+    # A runaway part is trimmed to budget x 1.5 even when the whole is short.
+    runaway = prose(400, "这一部分写得太长了要压缩")
+    capped = fit_parts([runaway, short, short], [100, 100, 100], 600)
+    assert 100 < count_chars(capped[0]) <= 150 and capped[0].endswith("。")
