@@ -35,6 +35,7 @@ from drafting.prompts import load_prompt
 from drafting.store import open_store
 from evals.scorers import length_score
 
+NOTES = "## 设计与说明"
 REQUESTS = {
     800: "为区长起草在全区老旧小区改造推进会上的讲话，约{n}字",
     1500: "为县长起草在全县安全生产工作会议上的讲话，约{n}字",
@@ -171,8 +172,11 @@ def main() -> int:
     lines.append(
         "耗时比 = 急稿总耗时 ÷（急稿字数 ÷ 裸生成字/秒）。服务端 token 取自模型服务日志（-1 表示读不到日志）。"
     )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The hand-written notes below the table (design, memory, what is not met) survive a rerun.
+    notes = out.read_text(encoding="utf-8").partition(NOTES)[2] if out.is_file() else ""
+    out.write_text("\n".join(lines) + "\n" + (f"\n{NOTES}{notes}" if notes else ""), encoding="utf-8")
     print("\n".join(lines))
     return 0
 
