@@ -24,15 +24,15 @@ import re
 import time
 from pathlib import Path
 
-from drafting.brief import brief_from_request
-from drafting.calls import complete
+from drafting.checks.gate import count_defects, find_defects
 from drafting.config import get_settings
+from drafting.corpus.store import open_store
 from drafting.domain import count_chars
-from drafting.gate import count_defects, find_defects
-from drafting.llm import get_chat_model
-from drafting.pipeline import run_draft
-from drafting.prompts import load_prompt
-from drafting.store import open_store
+from drafting.llm.calls import complete
+from drafting.llm.client import get_chat_model
+from drafting.llm.prompts import load_prompt
+from drafting.writing.brief import brief_from_request
+from drafting.writing.pipeline import run_draft
 from evals.scorers import length_score
 
 NOTES = "## 设计与说明"
@@ -79,7 +79,7 @@ class ServerLog:
 
 
 def server_rss_mb(data_dir: Path) -> float:
-    """Resident memory of the local server started by ``drafting.local_server`` (NaN if unknown)."""
+    """Resident memory of the local server started by ``drafting.llm.local_server`` (NaN if unknown)."""
     try:
         pid = int((data_dir / "model-server.pid").read_text().strip())
         status = Path(f"/proc/{pid}/status").read_text()

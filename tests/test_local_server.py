@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drafting.config import get_settings
-from drafting.local_server import server_command
+from drafting.llm.local_server import server_command
 
 
 def test_server_keeps_only_the_last_batch_of_logits() -> None:
