@@ -415,3 +415,19 @@ def test_fit_parts_trims_only_as_far_as_the_whole_stays_at_its_target() -> None:
     runaway = prose(400, "这一部分写得太长了要压缩")
     capped = fit_parts([runaway, short, short], [100, 100, 100], 600)
     assert 100 < count_chars(capped[0]) <= 150 and capped[0].endswith("。")
+
+
+def test_follow_ups_only_while_the_draft_is_short_and_they_ask_for_what_it_lacks(brief: Brief) -> None:
+    def run(scale: float) -> tuple[int, list[dict[str, object]]]:
+        llm = RoutedFakeChat(routes={"请拟一份提纲": [outline_json(HEADINGS)], **writer_routes(scale=scale)})
+        draft = write_draft(brief, make_outline(brief, [], llm), [], llm)
+        return draft.char_count, [c for c in llm.calls if MORE_MARKER in str(c["prompt"])]
+
+    # Close to the target: no follow-up (it would cost more time than the length it adds is worth).
+    chars, follow_ups = run(0.95)
+    assert chars >= brief.length * 0.85 and not follow_ups
+    # Far short: the follow-ups share what the whole lacks and bring it to a length score of 85 or more.
+    # (Each asking only for its own part's shortfall, two follow-ups left this draft at 93 %.)
+    chars, follow_ups = run(0.5)
+    assert 1 <= len(follow_ups) <= 2
+    assert chars >= brief.length * 0.97

@@ -560,7 +560,8 @@ def write_draft(
     if on_section and wrote_body:
         on_section(gated)
     body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
-    for _ in range(FOLLOW_UPS + len([i for i in body if not parts[i]])):
+    turns = FOLLOW_UPS + len([i for i in body if not parts[i]])
+    for turn in range(turns):
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
         empty = [i for i in body if not have[i]]
         if not empty and sum(have.values()) >= brief.length * TARGET_SHARE:
@@ -569,7 +570,10 @@ def write_draft(
         if not short:
             break
         i = empty[0] if empty else max(short)[1]
-        more = max(80, round((outline.sections[i].budget - have[i]) * LENGTH_ASK))
+        # The turns left share what the whole draft lacks; one part may run over its own budget for it
+        # (fit_parts keeps up to PART_MAX of a part while the whole is short).
+        lacking = max(outline.sections[i].budget - have[i], (brief.length - sum(have.values())) / (turns - turn))
+        more = max(80, round(lacking * LENGTH_ASK))
         ask = expand_request(brief, outline, i, more)
         if on_token:
             on_token(i, "\n")
