@@ -514,11 +514,14 @@ def write_draft(
             # An unfinished draft's length is not known yet: its parts are fitted to their own budgets.
             0 if incomplete else brief.length,
         )
-        # Whatever trimming left of a quotation ("”" alone on a line) is not text.
-        fitted = ["\n".join(x for x in t.splitlines() if count_chars(x) > 0 or "〔" in x) for t in fitted]
-        gated = gated.model_copy(
-            update={"sections": [s.model_copy(update={"text": t}) for s, t in zip(gated.sections, fitted, strict=True)]}
-        )
+        if fitted != [s.text for s in gated.sections]:
+            trimmed = gated.model_copy(
+                update={
+                    "sections": [s.model_copy(update={"text": t}) for s, t in zip(gated.sections, fitted, strict=True)]
+                }
+            )
+            # Once more through the gate: a trim can leave a list's first item alone or a quotation's end.
+            gated = repair_draft(trimmed, passages, fit=False).draft
         linked = [
             s.model_copy(update={"text": link_citations(s.text, passages, list(range(1, len(passages) + 1)))})
             for s in gated.sections
