@@ -431,3 +431,14 @@ def test_follow_ups_only_while_the_draft_is_short_and_they_ask_for_what_it_lacks
     chars, follow_ups = run(0.5)
     assert 1 <= len(follow_ups) <= 2
     assert chars >= brief.length * 0.97
+
+
+def test_task_text_keeps_what_the_model_needs_and_drops_what_it_repeats(brief: Brief) -> None:
+    from drafting.writing.draft import task_text
+
+    asked = brief.model_copy(update={"request": "为县长起草在全县安全生产工作会议上的讲话，约1000字"})
+    text = task_text(asked, "去年全县事故5起。")
+    assert "领导交代：为县长起草" in text and "县长" in text and "去年全县事故5起" in text
+    assert "篇幅" not in text and "标题" not in text  # the length is asked at the end; the title is not written
+    # A brief filled in field by field has no request: its title says the topic.
+    assert f"标题：{brief.title}" in task_text(brief.model_copy(update={"request": ""}))

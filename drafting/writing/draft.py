@@ -272,9 +272,11 @@ def _material_text(passages: list[Passage]) -> str:
 
 def task_text(brief: Brief, material: str = "") -> str:
     """The brief as the writer model sees it: only the lines that tell it something. The genre is in
-    the voice line, the length in the request at the end, the title is not written: every line left
+    the voice line, the length in the request at the end, the title only when there is no request: every line left
     out is prompt the small local model does not have to read (about 42 tokens a second here)."""
     labels = [
+        # The title says the topic when there is no request (a brief filled in field by field).
+        ("标题", "" if brief.request.strip() else brief.title),
         ("讲话人/发文单位", brief.speaker),
         ("场合", brief.occasion),
         ("听众/主送", brief.audience),
