@@ -164,19 +164,20 @@ def test_radar_figure_has_eight_chinese_axes_with_a_cjk_font() -> None:
 
 def test_progress_follows_pipeline_events() -> None:
     from drafting.domain import Draft, DraftSection
+    from drafting.events import DraftWritten, OutlineReady, SectionWritten, TokenStreamed
 
     p = ui_views.Progress()
-    p.on_event("outline", _outline())
-    p.on_event("token", (1, "形势"))
-    p.on_event("token", (1, "严峻"))
+    p.on_event(OutlineReady(_outline()))
+    p.on_event(TokenStreamed(1, "形势"))
+    p.on_event(TokenStreamed(1, "严峻"))
     assert p.text == "形势严峻" and "认清形势" in p.status()
     assert p.fraction == 0.0
     draft = Draft(
         title="t", brief=_brief(), outline=_outline(), sections=[DraftSection(heading="", kind="opening", text="开场")]
     )
-    p.on_event("section", draft)
+    p.on_event(SectionWritten(draft))
     assert p.fraction == 0.25
-    p.on_event("draft", draft)
+    p.on_event(DraftWritten(draft))
     assert p.message == "初稿已完成"
 
 

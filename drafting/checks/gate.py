@@ -167,6 +167,7 @@ class _Context:
             brief.date,
             *brief.key_points,
             *brief.material,
+            *brief.confirmed,  # facts the writer confirmed in the ledger (drafting.checks.ledger)
             *confirmed,
             *(p.text for p in passages if p.origin == "material"),
         ]
@@ -456,7 +457,7 @@ def _lists(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
                     if out and _ANNOUNCES.search(out[-1]):
                         out.pop()
                     line = _ARABIC.sub("", line, count=1).strip()
-        elif _ANNOUNCES.search(line) and not _SALUTATION.match(line):
+        elif _ANNOUNCES.search(line) and not _SALUTATION.match(line) and not _LEAK_SPAN.search(line):
             follows = lines[i + 1] if i + 1 < len(lines) else ""
             if not (_ARABIC.match(follows) or _SUB.match(follows)):
                 defects.append(Defect(DefectKind.FRAGMENT, line[-30:], "引出下文却没有下文"))

@@ -34,9 +34,10 @@ from drafting.domain import (
 )
 from drafting.errors import ProviderError
 from drafting.llm.calls import complete
-from drafting.llm.prompts import PROMPTS_DIR, load_prompt
+from drafting.llm.prompts import PROMPTS_DIR, Prompt, load_prompt
 from drafting.writing.banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations, used_entries
 from drafting.writing.genres import genre_profile
+from drafting.writing.principles import ensure_principles
 from drafting.writing.references import format_references, overlap, rank_for_section
 
 if TYPE_CHECKING:
@@ -323,7 +324,7 @@ def body_messages(
     )
 
 
-def expand_request(brief: Brief, outline: Outline, index: int, more: int) -> list[tuple[str, str]]:
+def expand_request(brief: Brief, outline: Outline, index: int, more: int) -> Prompt:
     """The short user turn that asks for more of one part. It is appended to the drafting conversation
     (body prompt, the piece as written, earlier turns), so a server with a prompt cache re-reads only
     this turn: the whole conversation before it is the prefix of the previous request."""
@@ -544,12 +545,11 @@ def write_draft(
                 max_tokens=token_cap(int(brief.length * LENGTH_ASK)),
             )
         except ProviderError as err:
-            parts.update(allot(str(getattr(err, "partial", "") or ""), outline))
+            parts.update(allot(err.partial, outline))
             # Every part before the one being written when the stream broke is finished.
             started = [i for i in parts if parts[i]]
             done.update(started[:-1])
-            err.draft = snapshot(incomplete=True)  # type: ignore[attr-defined]
-            raise
+            raise err.with_draft(snapshot(incomplete=True)) from err
         parts.update(allot(answer, outline))
         done.update(i for i in parts if parts[i])
         wrote_body = True
@@ -585,15 +585,14 @@ def write_draft(
         try:
             extra = complete(
                 llm,
-                [*conversation, *ask],
+                ask.after(conversation),
                 stage="draft",
                 costs=costs,
                 on_token=(functools.partial(on_token, i) if on_token else None),
                 max_tokens=token_cap(more),
             )
         except ProviderError as err:
-            err.draft = snapshot(incomplete=True)  # type: ignore[attr-defined]
-            raise
+            raise err.with_draft(snapshot(incomplete=True)) from err
         conversation += [*ask, ("assistant", extra.strip() or "（空）")]
         so_far = "\n".join("\n".join(v) for v in parts.values()).strip()
         added = _own_part(extra, outline, i, so_far)
@@ -606,6 +605,7 @@ def write_draft(
             on_section(gated)
     if genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered):
         gated = snapshot()
+    gated = snapshot() if ensure_principles(parts, outline, brief) else gated  # principles helper (issue 12)
     return gated
 
 
