@@ -7,7 +7,12 @@ outline, the time to the first body character, total time, calls, tokens and len
 is 急稿 wall time / (急稿 characters / raw characters per second): 1.0 means 急稿 costs no more
 than writing its own characters.
 
-    python -m evals.bench_draft [--lengths 800,1500,3000] [--out docs/benchmarks/draft-speed.md]
+    python -m evals.bench_draft [--lengths 800,1500,3000] [--out docs/benchmarks/draft-speed.md] [--dump DIR]
+
+Where the local server's log is readable (``<data_dir>/model-server.log``), the prompt tokens it
+evaluated and the tokens it reused from its KV cache ("prefix-match hit") during each 急稿 run are
+read from it (on a shared server another client's requests in between are counted too), and the
+server's resident memory after the run is reported.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -30,6 +36,7 @@ from drafting.writing.brief import brief_from_request
 from drafting.writing.pipeline import run_draft
 from evals.scorers import length_score
 
+NOTES = "## 设计与说明"
 REQUESTS = {
     800: "为区长起草在全区老旧小区改造推进会上的讲话，约{n}字",
     1500: "为县长起草在全县安全生产工作会议上的讲话，约{n}字",
@@ -45,8 +52,49 @@ def raw_generation(llm, n: int) -> tuple[int, float]:
     return count_chars(text), time.perf_counter() - started
 
 
-def urgent(llm, store, request: str) -> dict[str, float | int]:
+_PREFIX = re.compile(r"(\d+) prefix-match hit, remaining (\d+) prompt tokens")
+_PROMPT_EVAL = re.compile(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens")
+
+
+class ServerLog:
+    """What the local llama.cpp server logged between two points: prompt tokens evaluated and reused."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.is_file() else -1
+
+    def since(self) -> dict[str, float]:
+        if self.offset < 0 or not self.path.is_file():
+            return {}
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            f.seek(self.offset)
+            text = f.read()
+        reused = sum(int(a) for a, _ in _PREFIX.findall(text))
+        evals = [(float(ms), int(n)) for ms, n in _PROMPT_EVAL.findall(text)]
+        return {
+            "requests": len(_PREFIX.findall(text)),
+            "prompt_reused": reused,
+            "prompt_evaluated": sum(n for _, n in evals),
+            "prompt_eval_s": sum(ms for ms, _ in evals) / 1000,
+        }
+
+
+def server_rss_mb(data_dir: Path) -> float:
+    """Resident memory of the local server started by ``drafting.llm.local_server`` (NaN if unknown)."""
+    try:
+        pid = int((data_dir / "model-server.pid").read_text().strip())
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (OSError, ValueError):
+        return float("nan")
+    m = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def urgent(
+    llm, store, request: str, *, log_path: Path | None = None, dump: Path | None = None
+) -> dict[str, float | int]:
     brief = brief_from_request(request)
+    server_log = ServerLog(log_path) if log_path else None
     marks: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -59,7 +107,13 @@ def urgent(llm, store, request: str) -> dict[str, float | int]:
     total = time.perf_counter() - started
     text = "\n".join([run.draft.title, run.draft.body_text])
     defects = count_defects(find_defects(text, brief=brief, passages=run.passages))
+    if dump:
+        dump.mkdir(parents=True, exist_ok=True)
+        (dump / f"urgent-{brief.length}.txt").write_text(text + "\n", encoding="utf-8")
+    server = server_log.since() if server_log else {}
     return {
+        "prompt_evaluated": int(server.get("prompt_evaluated", -1)),
+        "prompt_reused": int(server.get("prompt_reused", -1)),
         "chars": run.draft.char_count,
         "target": brief.length,
         "seconds": total,
@@ -77,6 +131,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="急稿与裸生成的速度对比")
     ap.add_argument("--lengths", default="800,1500,3000")
     ap.add_argument("--out", default="docs/benchmarks/draft-speed.md")
+    ap.add_argument("--dump", default="", help="写出每篇急稿全文的目录")
     args = ap.parse_args()
     settings = get_settings()
     llm = get_chat_model(settings)
@@ -85,30 +140,45 @@ def main() -> int:
     for n in (int(x) for x in args.lengths.split(",")):
         raw_chars, raw_s = raw_generation(llm, n)
         cps = raw_chars / raw_s if raw_s else float("nan")
-        u = urgent(llm, store, REQUESTS.get(n, REQUESTS[1500]).format(n=n))
+        u = urgent(
+            llm,
+            store,
+            REQUESTS.get(n, REQUESTS[1500]).format(n=n),
+            log_path=settings.data_dir / "model-server.log",
+            dump=Path(args.dump) if args.dump else None,
+        )
         ratio = u["seconds"] / (u["chars"] / cps) if u["chars"] and cps else float("nan")
         rows.append((n, raw_chars, raw_s, cps, u, ratio))
         print(
             f"{n}: raw {raw_chars}字/{raw_s:.1f}s ({cps:.1f}字/s); 急稿 {u['chars']}字/{u['seconds']:.1f}s, ratio {ratio:.2f}"
         )
+    load = os.getloadavg()[0]
+    rss = server_rss_mb(settings.data_dir)
     lines = [
         "# 急稿速度：与同一服务上的裸生成对比",
         "",
         f"- 机器：{platform.machine()}，{os.cpu_count()} 核；模型：{settings.llm_model}（{settings.llm_base_url}）",
-        f"- 命令：`python -m evals.bench_draft --lengths {args.lengths}`；测于 {time.strftime('%Y-%m-%d %H:%M')}",
+        f"- 命令：`python -m evals.bench_draft --lengths {args.lengths}`；测于 {time.strftime('%Y-%m-%d %H:%M')}；"
+        f"结束时 1 分钟负载 {load:.1f}；模型服务常驻内存 {rss:.0f} MB",
         "",
-        "| 目标字数 | 裸生成 字/秒 | 急稿字数 | 篇幅得分 | 提纲出现(秒) | 提纲后首字(秒) | 急稿总耗时(秒) | 调用 | 输入/输出 token | 缺陷 | 耗时比 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| 目标字数 | 裸生成 字/秒 | 急稿字数 | 篇幅得分 | 提纲出现(秒) | 提纲后首字(秒) | 急稿总耗时(秒) | 调用 | 输入/输出 token | 服务端 提示词计算/复用 token | 缺陷 | 耗时比 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, _rc, _rs, cps, u, ratio in rows:
         lines.append(
             f"| {n} | {cps:.1f} | {u['chars']} | {u['length_score']:.0f} | {u['outline_s']:.1f} | {u['first_char_s']:.1f} | "
-            f"{u['seconds']:.1f} | {u['calls']} | {u['tokens_in']}/{u['tokens_out']} | {u['defects']} | {ratio:.2f} |"
+            f"{u['seconds']:.1f} | {u['calls']} | {u['tokens_in']}/{u['tokens_out']} | "
+            f"{u['prompt_evaluated']}/{u['prompt_reused']} | {u['defects']} | {ratio:.2f} |"
         )
     lines.append("")
-    lines.append("耗时比 = 急稿总耗时 ÷（急稿字数 ÷ 裸生成字/秒）。")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines.append(
+        "耗时比 = 急稿总耗时 ÷（急稿字数 ÷ 裸生成字/秒）。服务端 token 取自模型服务日志（-1 表示读不到日志）。"
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The hand-written notes below the table (design, memory, what is not met) survive a rerun.
+    notes = out.read_text(encoding="utf-8").partition(NOTES)[2] if out.is_file() else ""
+    out.write_text("\n".join(lines) + "\n" + (f"\n{NOTES}{notes}" if notes else ""), encoding="utf-8")
     print("\n".join(lines))
     return 0
 

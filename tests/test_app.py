@@ -152,7 +152,8 @@ def test_provider_failure_keeps_partial_draft_and_resume_finishes(models: Models
     assert len(saved.versions) == 1 and saved.versions[0].draft.complete
     # The finished opening was kept: the resumed run only wrote what was missing, in follow-up turns.
     history = models.current.history
-    assert not any("请写出全文正文" in p for p in history)  # the piece is not started again
+    # The piece is not started again (follow-ups carry the first request as their shared prefix).
+    assert not any("请写出全文正文" in p and "还写得太短" not in p for p in history)
     assert any("还写得太短" in p for p in history)  # only the missing parts are written
 
 

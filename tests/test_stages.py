@@ -8,7 +8,7 @@ import pytest
 
 from drafting.domain import Brief, Comment, CommentStatus, Criterion, Passage, RevisionMode, count_chars
 from drafting.errors import ProviderError
-from drafting.writing.draft import clean_section_text, fit_length, link_citations, write_draft
+from drafting.writing.draft import clean_section_text, fit_length, fit_parts, link_citations, write_draft
 from drafting.writing.outline import (
     allocate_budgets,
     fallback_outline,
@@ -161,8 +161,13 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
     draft = write_draft(brief, outline, [], llm)
     follow_ups = [c for c in llm.calls if c["stage"] == MORE_MARKER]
     assert 1 <= len(follow_ups) <= 3
-    # A follow-up is a fresh, short prompt that carries the part's text so far.
-    assert "压实企业主体责任" in follow_ups[0]["prompt"] and len(follow_ups[0]["all"]) < 2000
+    # A follow-up continues the drafting conversation: the previous request (body prompt and the
+    # piece as written) is its exact prefix, so a server's KV cache re-reads only the short new turn.
+    body_call = next(c for c in llm.calls if c["stage"] == BODY_MARKER)
+    assert follow_ups[0]["all"].startswith(body_call["all"])
+    assert "压实企业主体责任" in follow_ups[0]["all"] and len(follow_ups[0]["prompt"]) < 300
+    if len(follow_ups) > 1:
+        assert follow_ups[1]["all"].startswith(follow_ups[0]["all"])
     body_text = draft.body_text
     assert "补充的具体措施要落到实处" in body_text
     assert "从头再讲一遍" not in body_text  # the restarted piece is not pasted into the part asked for
@@ -397,3 +402,46 @@ def test_drafting_again_in_a_project_adds_a_version(tmp_path) -> None:  # type: 
     versions = ws.versions(first.project_id or "")
     assert [v.number for v in versions] == [1, 2] and again.project_id == first.project_id
     assert versions[0].draft == first.draft  # 第1稿 is kept as it was
+
+
+def test_fit_parts_trims_only_as_far_as_the_whole_stays_at_its_target() -> None:
+    long_part = prose(140, "这一部分写得比较充分要抓好落实")  # 1.4 x its budget of 100
+    short = prose(40, "这一部分写得短")
+    # The whole (220) is short of its target (300): the long part is kept whole.
+    kept = fit_parts([long_part, short, short], [100, 100, 100], 300)
+    assert kept[0] == long_part
+    # The whole is long (three long parts, 420 > 300): each is trimmed at a sentence to about its budget.
+    trimmed = fit_parts([long_part] * 3, [100, 100, 100], 300)
+    assert all(count_chars(t) <= 115 and t.endswith("。") for t in trimmed)
+    assert sum(count_chars(t) for t in trimmed) >= 300 * 0.9
+    # A runaway part is trimmed to budget x 1.5 even when the whole is short.
+    runaway = prose(400, "这一部分写得太长了要压缩")
+    capped = fit_parts([runaway, short, short], [100, 100, 100], 600)
+    assert 100 < count_chars(capped[0]) <= 150 and capped[0].endswith("。")
+
+
+def test_follow_ups_only_while_the_draft_is_short_and_they_ask_for_what_it_lacks(brief: Brief) -> None:
+    def run(scale: float) -> tuple[int, list[dict[str, object]]]:
+        llm = RoutedFakeChat(routes={"请拟一份提纲": [outline_json(HEADINGS)], **writer_routes(scale=scale)})
+        draft = write_draft(brief, make_outline(brief, [], llm), [], llm)
+        return draft.char_count, [c for c in llm.calls if c["stage"] == MORE_MARKER]
+
+    # Close to the target: no follow-up (it would cost more time than the length it adds is worth).
+    chars, follow_ups = run(0.95)
+    assert chars >= brief.length * 0.85 and not follow_ups
+    # Far short: the follow-ups share what the whole lacks and bring it to a length score of 85 or more.
+    # (Each asking only for its own part's shortfall, two follow-ups left this draft at 93 %.)
+    chars, follow_ups = run(0.5)
+    assert 1 <= len(follow_ups) <= 2
+    assert chars >= brief.length * 0.97
+
+
+def test_task_text_keeps_what_the_model_needs_and_drops_what_it_repeats(brief: Brief) -> None:
+    from drafting.writing.draft import task_text
+
+    asked = brief.model_copy(update={"request": "为县长起草在全县安全生产工作会议上的讲话，约1000字"})
+    text = task_text(asked, "去年全县事故5起。")
+    assert "领导交代：为县长起草" in text and "县长" in text and "去年全县事故5起" in text
+    assert "篇幅" not in text and "标题" not in text  # the length is asked at the end; the title is not written
+    # A brief filled in field by field has no request: its title says the topic.
+    assert f"标题：{brief.title}" in task_text(brief.model_copy(update={"request": ""}))

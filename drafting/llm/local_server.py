@@ -47,6 +47,16 @@ def server_command(settings: Settings) -> list[str]:
         # arrives; the app, the CLI and evals may share one server, so queue instead.
         "--interrupt_requests",
         "False",
+        # llama_cpp.server defaults to logits_all=True: it keeps the logits of every context position,
+        # an n_ctx x n_vocab float32 array (8192 x 151936 x 4 bytes = 4.6 GiB for Qwen2.5), touched
+        # row by row as longer prompts arrive, so the server's memory grew from about 2 GB to 7.8 GB;
+        # it also computes full-vocabulary logits for every prompt token. Nothing here asks for
+        # logprobs, so keep only the last batch's logits (512 rows, 0.3 GiB): memory is then bounded
+        # by the model, the fixed-size KV cache and that buffer. Its built-in prefix reuse (the
+        # previous request's KV state) stays on; no extra prompt cache (--cache) is needed for 急稿,
+        # whose follow-ups extend the previous request.
+        "--logits_all",
+        "False",
     ]
 
 

@@ -34,9 +34,8 @@ from drafting.domain import (
 )
 from drafting.errors import ProviderError
 from drafting.llm.calls import complete
-from drafting.llm.prompts import PROMPTS_DIR, load_prompt
+from drafting.llm.prompts import PROMPTS_DIR, Prompt, load_prompt
 from drafting.writing.banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations, used_entries
-from drafting.writing.brief import brief_summary
 from drafting.writing.genres import genre_profile
 from drafting.writing.principles import ensure_principles
 from drafting.writing.references import format_references, overlap, rank_for_section
@@ -47,10 +46,13 @@ if TYPE_CHECKING:
 __all__ = [
     "write_draft",
     "body_messages",
+    "task_text",
     "bank_extras",
     "body_outline_text",
     "clean_section_text",
     "fit_length",
+    "fit_parts",
+    "trim_to",
     "drop_fragment",
     "token_cap",
     "link_citations",
@@ -141,7 +143,12 @@ def fit_length(text: str, budget: int) -> str:
     """Trim an over-long section at a sentence boundary to about ``budget``·LENGTH_HIGH."""
     if budget <= 0 or count_chars(text) <= budget * LENGTH_HIGH:
         return text
-    limit = budget * (LENGTH_HIGH - 0.05)
+    return trim_to(text, budget * (LENGTH_HIGH - 0.05))
+
+
+def trim_to(text: str, limit: float) -> str:
+    """The longest run of whole sentences from the start of ``text`` within ``limit`` characters
+    (at least one sentence)."""
     kept: list[str] = []
     total = 0
     for para in text.split("\n"):
@@ -157,6 +164,31 @@ def fit_length(text: str, budget: int) -> str:
         if len(taken) < len(sentences):
             break
     return "\n".join(kept)
+
+
+# A part may run over its budget by this share when the whole draft is short of its target.
+PART_MAX = 1.5
+
+
+def fit_parts(texts: list[str], budgets: list[int], target: int) -> list[str]:
+    """Trim over-budget parts at sentence boundaries, but only as far as the whole stays at or above
+    ``target``: a part the model wrote long is trimmed to about its budget·LENGTH_HIGH when the whole
+    draft is long, and kept up to budget·PART_MAX when trimming it would leave the draft short.
+    Cutting text the model has already written only loses time and length."""
+    out = list(texts)
+    sizes = [count_chars(t) for t in out]
+    order = sorted((i for i, b in enumerate(budgets) if b > 0), key=lambda i: sizes[i] / budgets[i], reverse=True)
+    for i in order:
+        b = budgets[i]
+        if sizes[i] <= b * LENGTH_HIGH:
+            continue
+        room = max(0, sum(sizes) - target)  # what can go without the whole falling under target
+        keep = min(b * PART_MAX, max(b * (LENGTH_HIGH - 0.05), sizes[i] - room))
+        if sizes[i] <= keep:
+            continue
+        out[i] = trim_to(out[i], keep)
+        sizes[i] = count_chars(out[i])
+    return out
 
 
 def link_citations(text: str, passages: list[Passage], refs: list[int]) -> str:
@@ -190,9 +222,9 @@ def collect_citations(sections: list[DraftSection], passages: list[Passage]) -> 
 
 # How many extra turns a draft may take to fill parts that came out short.
 FOLLOW_UPS = 2
-# A body part under this share of its budget gets a follow-up turn (while the whole is under TARGET_SHARE).
-SHORT_PART = 0.7
-TARGET_SHARE = 0.9
+# No follow-up once the whole draft has this share of its target (length score 91 at 0.85) and no
+# body part is empty; below it the part furthest under its budget gets one.
+TARGET_SHARE = 0.85
 # Reference excerpts in the first turn, for form only. 0 by default: measured on the local 1.5B
 # model, any 范文 excerpt in the prompt was copied into the draft (its title line, its speaker, its
 # meeting's events), so the 范文 inform retrieval, the outline and the writer, not this prompt.
@@ -204,8 +236,8 @@ MATERIAL_CHARS = 1200
 # 388-1103 字 for 600-1500), so the body prompt asks for this much more; parts over budget are trimmed
 # at a sentence by the gate.
 LENGTH_ASK = 1.4
-CLASSICS_OFFERED = 2
-FORMULATIONS_OFFERED = 3
+CLASSICS_OFFERED = 1
+FORMULATIONS_OFFERED = 2
 
 
 def bank_extras(brief: Brief, *, banks: Banks | None = None) -> tuple[str, list[ClassicLine], list[Formulation]]:
@@ -218,7 +250,7 @@ def bank_extras(brief: Brief, *, banks: Banks | None = None) -> tuple[str, list[
         classics="\n".join(f"“{c.text}”（{c.source}）" for c in classics) or "（无）",
         formulations="\n".join(f"“{f.text}”（{f.document.strip('《》')}）" for f in formulations) or "（无）",
     )[-1][1]
-    return text + "\n\n", classics, formulations
+    return text.rstrip("\n") + "\n", classics, formulations
 
 
 def body_outline_text(outline: Outline) -> str:
@@ -239,30 +271,52 @@ def _material_text(passages: list[Passage]) -> str:
     return "\n".join(p.text for p in passages if p.origin == "material")[:MATERIAL_CHARS]
 
 
+def task_text(brief: Brief, material: str = "") -> str:
+    """The brief as the writer model sees it: only the lines that tell it something. The genre is in
+    the voice line, the length in the request at the end, the title only when there is no request: every line left
+    out is prompt the small local model does not have to read (about 42 tokens a second here)."""
+    labels = [
+        # The title says the topic when there is no request (a brief filled in field by field).
+        ("标题", "" if brief.request.strip() else brief.title),
+        ("讲话人/发文单位", brief.speaker),
+        ("场合", brief.occasion),
+        ("听众/主送", brief.audience),
+        ("领导交代", brief.request),
+        ("上级精神", brief.policy),
+        ("本地情况和数据", brief.facts),
+    ]
+    lines = [f"{label}：{str(value).strip()}" for label, value in labels if value and str(value).strip()]
+    if brief.key_points:
+        lines.append("必须讲到的要点：" + "；".join(brief.key_points))
+    if material:
+        lines.append(f"素材（写作者提供，其中的数字和事实可以使用）：\n{material}")
+    return "\n".join(lines)
+
+
 def body_messages(
     brief: Brief, outline: Outline, passages: list[Passage], *, extras: str = ""
 ) -> list[tuple[str, str]]:
-    """The first turn of the drafting conversation: the rules, the task, the outline, the references,
-    and the request for the whole piece (its opening described first)."""
+    """The first turn of the drafting conversation: the rules, the task, the outline, the references
+    (none by default) and the request for the whole piece (its opening described first)."""
     profile = genre_profile(brief.genre)
     corpus = [i + 1 for i, p in enumerate(passages) if p.origin != "material"]
     query = " ".join([outline.title, *(s.heading for s in outline.sections)])
     ranked = [n for n in rank_for_section(query, passages, len(passages)) if n in corpus][:BODY_REFS]
-    material = _material_text(passages)
-    summary = brief_summary(brief)
-    if material:
-        summary += f"\n【素材】（写作者提供，其中的数字和事实可以使用）\n{material}"
+    references = (
+        "【范文片段】（别的单位的文稿，只学句式和语气，不抄句子，不用其中的数字、地名、单位名和事例）\n"
+        + format_references(passages, budget_tokens=400, excerpt_chars=BODY_REF_CHARS, numbers=ranked)
+        + "\n"
+        if ranked
+        else ""
+    )
     opening = next((s for s in outline.sections if s.kind == "opening"), None)
     closing = next((s for s in outline.sections if s.kind == "closing"), None)
     return load_prompt("draft.body").render(
-        brief=summary,
-        genre=profile.name,
-        voice=profile.voice,
+        brief=task_text(brief, _material_text(passages)),
+        voice=f"{profile.name}：{profile.voice}",
         outline=body_outline_text(outline),
         extras=extras,
-        references=format_references(passages, budget_tokens=400, excerpt_chars=BODY_REF_CHARS, numbers=ranked)
-        if ranked
-        else "（无）",
+        references=references,
         length=int(round(brief.length * LENGTH_ASK, -1)),
         opening=int(round(((opening.budget if opening else 0) or max(60, brief.length // 10)) * LENGTH_ASK, -1)),
         opening_hint=(opening.purpose if opening and opening.purpose else profile.opening_hint).rstrip("。"),
@@ -270,15 +324,15 @@ def body_messages(
     )
 
 
-def expand_request(brief: Brief, outline: Outline, index: int, text: str, more: int) -> list[tuple[str, str]]:
-    """A fresh, short prompt that asks for more of one part (its text so far included)."""
+def expand_request(brief: Brief, outline: Outline, index: int, more: int) -> Prompt:
+    """The short user turn that asks for more of one part. It is appended to the drafting conversation
+    (body prompt, the piece as written, earlier turns), so a server with a prompt cache re-reads only
+    this turn: the whole conversation before it is the prefix of the previous request."""
     s = outline.sections[index]
     hints = part_hints()
     return load_prompt("draft.more").render(
-        brief=brief_summary(brief),
         genre=genre_profile(brief.genre).name,
         heading=s.heading,
-        text=text or "（还没有写）",
         more=more,
         stress="；".join(hints[p.value] for p in s.principles if p.value in hints) or "具体实在",
     )
@@ -456,7 +510,21 @@ def write_draft(
             for i, s in enumerate(outline.sections)
         ]
         raw = Draft(title=outline.title, brief=brief, outline=outline, sections=sections, costs=costs)
-        gated = repair_draft(raw, passages).draft
+        gated = repair_draft(raw, passages, fit=False).draft
+        fitted = fit_parts(
+            [s.text for s in gated.sections],
+            [s.budget for s in outline.sections],
+            # An unfinished draft's length is not known yet: its parts are fitted to their own budgets.
+            0 if incomplete else brief.length,
+        )
+        if fitted != [s.text for s in gated.sections]:
+            trimmed = gated.model_copy(
+                update={
+                    "sections": [s.model_copy(update={"text": t}) for s, t in zip(gated.sections, fitted, strict=True)]
+                }
+            )
+            # Once more through the gate: a trim can leave a list's first item alone or a quotation's end.
+            gated = repair_draft(trimmed, passages, fit=False).draft
         linked = [
             s.model_copy(update={"text": link_citations(s.text, passages, list(range(1, len(passages) + 1)))})
             for s in gated.sections
@@ -464,12 +532,13 @@ def write_draft(
         return gated.model_copy(update={"sections": linked, "citations": collect_citations(linked, passages)})
 
     wrote_body = False
+    first_turn = body_messages(brief, outline, passages, extras=extras)
     if not done:
         tracker = _Tracker(outline, on_token)
         try:
             answer = complete(
                 llm,
-                body_messages(brief, outline, passages, extras=extras),
+                first_turn,
                 stage="draft",
                 costs=costs,
                 on_token=tracker,
@@ -484,28 +553,39 @@ def write_draft(
         parts.update(allot(answer, outline))
         done.update(i for i in parts if parts[i])
         wrote_body = True
+    else:
+        answer = "\n".join(
+            x for i, s in enumerate(outline.sections) for x in (section_heading(outline, i), *parts[i]) if x
+        )
+    # Follow-ups continue this conversation: its prefix is exactly the previous request and answer,
+    # which a llama.cpp server still holds in its KV cache, so only the short new turn is read.
+    conversation: list[tuple[str, str]] = [*first_turn, ("assistant", answer.strip() or "（空）")]
     # The gated draft is computed once per change and serves both the report and the next check.
     gated = snapshot()
     if on_section and wrote_body:
         on_section(gated)
-    for _ in range(FOLLOW_UPS + len([i for i, s in enumerate(outline.sections) if s.kind == "body" and not parts[i]])):
+    body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
+    turns = FOLLOW_UPS + len([i for i in body if not parts[i]])
+    for turn in range(turns):
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
-        short = [
-            (s.budget - have[i], i)
-            for i, s in enumerate(outline.sections)
-            if s.kind == "body" and s.budget and have[i] < s.budget * SHORT_PART
-        ]
-        if not short or (sum(have.values()) >= brief.length * TARGET_SHARE and all(have[i] for _, i in short)):
+        empty = [i for i in body if not have[i]]
+        if not empty and sum(have.values()) >= brief.length * TARGET_SHARE:
+            break  # close enough: another call costs more time than the length it adds is worth
+        short = [(outline.sections[i].budget - have[i], i) for i in body if have[i] < outline.sections[i].budget]
+        if not short:
             break
-        _, i = max(short)
-        more = max(80, round((outline.sections[i].budget - have[i]) * LENGTH_ASK))
-        ask = expand_request(brief, outline, i, gated.sections[i].text, more)
+        i = empty[0] if empty else max(short)[1]
+        # The turns left share what the whole draft lacks; one part may run over its own budget for it
+        # (fit_parts keeps up to PART_MAX of a part while the whole is short).
+        lacking = max(outline.sections[i].budget - have[i], (brief.length - sum(have.values())) / (turns - turn))
+        more = max(80, round(lacking * LENGTH_ASK))
+        ask = expand_request(brief, outline, i, more)
         if on_token:
             on_token(i, "\n")
         try:
             extra = complete(
                 llm,
-                ask,
+                ask.after(conversation),
                 stage="draft",
                 costs=costs,
                 on_token=(functools.partial(on_token, i) if on_token else None),
@@ -513,6 +593,7 @@ def write_draft(
             )
         except ProviderError as err:
             raise err.with_draft(snapshot(incomplete=True)) from err
+        conversation += [*ask, ("assistant", extra.strip() or "（空）")]
         so_far = "\n".join("\n".join(v) for v in parts.values()).strip()
         added = _own_part(extra, outline, i, so_far)
         if not added:
