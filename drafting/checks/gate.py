@@ -97,10 +97,15 @@ _LEAK_SPAN = re.compile(
     r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*"
 )
 _SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
+# A whole line in brackets that talks to the writer ("（讲话稿内容可参考提纲，具体细节可根据实际情况调整）").
+_NOTE_LINE = re.compile(
+    r"^[（(](?:注|说明|备注|提示)?[：:]?[^）)]{0,60}(?:参考|调整|说明|提纲|示例|仅供|字数|修改)[^）)]{0,40}[)）]$"
+)
 # Talk about the text instead of the text itself ("下面我将详细阐述这一部分的内容", "我们可以引用……的古语").
 _META = re.compile(
     r"下面我(?:将|来|就)|(?:这|本)一?部分(?:的内容|主要|将|要讲)|详细阐述|我们可以引用|可以引用|的古语|上级提法|可引用的名句|"
     r"范文片段|全文提纲|〔待补：缺什么〕|有互动感|号召力，能调动|掷地有声。|以下是|如下所示|"
+    r"可根据实际情况(?:调整|修改|增删|补充)|仅供参考|以上就是我(?:今天|的)|(?:讲话稿|发言稿|本稿|稿件)内容|"
     r"发出动员号召|点明会议主题|开门见山地?点明|我(?:将|来|想)(?:总结|介绍|分享|汇报|谈谈)一下|在这里与大家分享|(?:上的|的)(?:经验交流发言|讲话稿|发言稿|致辞稿|主持词)(?:[，。]|$)"
 )
 # A Latin word in Chinese prose is model noise ("了解他们的需求和 concerns"); acronyms are fine.
@@ -379,6 +384,10 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "提示词或标记"))
             line = stripped if fix else line
             if not stripped:
+                continue
+        if _NOTE_LINE.match(line):
+            defects.append(Defect(DefectKind.LEAKED, line, "写给撰稿人的说明"))
+            if fix:
                 continue
         if _leaks(line, ctx):
             defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
