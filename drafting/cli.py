@@ -509,9 +509,10 @@ def _print_evidence(result: Review) -> None:
 
 def _principles_payload(draft: Draft) -> dict[str, Any] | None:
     from drafting.writing.principles import principles_report
+    from drafting.writing.review import principle_evidence
 
     try:
-        return principles_report(draft)
+        return principles_report(draft, principle_evidence(draft))
     except (DraftingError, ValueError) as exc:  # a bad office bank never stops the export
         log.warning("principles report failed: %s", exc)
         return None

@@ -30,9 +30,9 @@ from drafting.corpus.chunking import split_heading
 from drafting.domain import Brief, Costs, Draft, DraftSection, Outline, OutlineSection, Passage, RevisionMode
 from drafting.llm.calls import complete
 from drafting.llm.prompts import load_prompt
-from drafting.writing.brief import brief_summary
 from drafting.writing.pipeline import DraftRun, run_draft
 from drafting.writing.revise import revise
+from drafting.writing.text import brief_summary
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -12,7 +12,8 @@ from drafting.domain import Brief, Costs, RevisionMode, count_chars
 from drafting.errors import BriefError, ConfigError, ModelOutputError, PromptError, ProviderError
 from drafting.llm.calls import complete, complete_structured, count_tokens, extract_json
 from drafting.llm.prompts import PROMPTS_DIR, list_prompts, load_prompt
-from drafting.writing.brief import brief_from_request, brief_summary, load_brief, validate_brief
+from drafting.writing.brief import brief_from_request, load_brief, validate_brief
+from drafting.writing.text import brief_summary
 from tests.fakes import REPAIR_STAGE, RoutedFakeChat
 
 

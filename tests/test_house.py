@@ -329,3 +329,46 @@ def test_the_classified_backstop_judges_the_endpoint_the_model_sends_to() -> Non
         complete(remote, [("user", "内部\n为县长起草讲话")], stage="draft")
     # The process settings are local (trusted); a model without an endpoint of its own is judged by them.
     assert complete(RoutedFakeChat(default="好的，这就写讲话。"), [("user", "内部\n为县长起草讲话")], stage="draft")
+
+
+STAGES = ("brief", "outline", "draft", "review", "revise")
+ROOMS = ("llm", "corpus", "writing", "checks", "docx", "ui")
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_no_writing_stage_imports_another_and_no_helper_imports_a_stage() -> None:
+    import drafting
+
+    pkg = Path(drafting.__file__).parent
+    offenders = []
+    for path in sorted((pkg / "writing").glob("*.py")):
+        if path.stem in ("pipeline", "__init__"):
+            continue  # only the pipeline calls several stages
+        for stage in STAGES:
+            if stage != path.stem and f"drafting.writing.{stage}" in _imports(path):
+                offenders.append(f"writing/{path.name} -> {stage}")
+    for room in ("checks", "corpus", "llm", "docx"):
+        for path in sorted((pkg / room).glob("*.py")):
+            bad = [m for m in _imports(path) if any(m == f"drafting.writing.{s}" for s in STAGES)]
+            offenders += [f"{room}/{path.name} -> {m}" for m in bad if not (room == "docx" and m.endswith("review"))]
+    assert offenders == []
+
+
+def test_every_room_says_what_it_owns_and_may_import() -> None:
+    import importlib
+
+    for room in ROOMS:
+        doc = importlib.import_module(f"drafting.{room}").__doc__ or ""
+        assert "May import" in doc or "may import" in doc.lower(), room

@@ -8,7 +8,7 @@ import pytest
 
 from drafting.domain import Brief, Comment, CommentStatus, Criterion, Passage, RevisionMode, count_chars
 from drafting.errors import ProviderError
-from drafting.writing.draft import clean_section_text, fit_length, fit_parts, link_citations, write_draft
+from drafting.writing.draft import write_draft
 from drafting.writing.outline import (
     allocate_budgets,
     fallback_outline,
@@ -25,6 +25,7 @@ from drafting.writing.revise import (
     revise,
     rewrite_section,
 )
+from drafting.writing.text import clean_section_text, fit_length, fit_parts, link_citations
 from tests.fakes import (
     BODY_MARKER,
     COMMENTS_STAGE,
@@ -341,7 +342,7 @@ def test_outline_drops_frame_parts_and_repeated_points(brief: Brief) -> None:
 
 
 def test_self_repetition_and_cut_off_sentences_are_removed() -> None:
-    from drafting.writing.draft import drop_fragment
+    from drafting.writing.text import drop_fragment
 
     raw = "我们将组织节前安全生产大检查。\n同时开展应急演练。\n我们将组织节前安全生产大检查。\n（三）压紧压实安全生产责任。"
     assert clean_section_text(raw, "三、狠抓落实", "开头的话。") == (

@@ -316,7 +316,7 @@ def _register_problem(sentence: str, brief: Brief) -> str:
 @functools.cache
 def _instructions() -> tuple[str, ...]:
     """Sentences of the instructions the writer model is given (criteria, hints, genre voices)."""
-    from drafting.writing.draft import criteria_descriptions, part_hints
+    from drafting.writing.text import criteria_descriptions, part_hints
 
     texts: list[str] = [*criteria_descriptions().values(), *part_hints().values()]
     for name in genre_names():
@@ -328,7 +328,7 @@ def _instructions() -> tuple[str, ...]:
 @functools.cache
 def _hint_clauses() -> tuple[str, ...]:
     """Clauses of the part hints; a draft sentence containing one verbatim pasted the instruction."""
-    from drafting.writing.draft import part_hints
+    from drafting.writing.text import part_hints
 
     return tuple(c for h in part_hints().values() for c in re.split(r"[，、]", h) if count_chars(c) >= 4)
 
@@ -577,7 +577,7 @@ def repair_draft(
 ) -> GateResult:
     """Repair every section of ``draft``; then recount what is left. Section headings come from the
     outline and are numbered by the draft itself, so only the text inside parts is renumbered."""
-    from drafting.writing.draft import fit_length  # the trim helper lives with the writer
+    from drafting.writing.text import fit_length
 
     purposes = [s.purpose for s in draft.outline.sections]
     ctx = _Context.build(draft.brief, passages, confirmed, purposes)

@@ -13,7 +13,7 @@ from drafting.domain import GENRES, Brief, RevisionMode
 from drafting.errors import BriefError
 from drafting.writing.genres import default_title, detect_genre
 
-__all__ = ["load_brief", "brief_from_request", "validate_brief", "brief_summary", "mode_of"]
+__all__ = ["load_brief", "brief_from_request", "validate_brief", "mode_of"]
 
 _LENGTH = re.compile(r"(\d{3,5})\s*字")
 _SPEAKER = re.compile(r"(?:为|给|替|帮)([^，。,\s]{1,16}?)(?:同志)?(?:起草|撰写|写|准备|拟)")
@@ -100,28 +100,6 @@ def load_brief(path: Path) -> Brief:
         extra = {k: v for k, v in raw.items() if k != "request"}
         return brief_from_request(str(raw["request"]), **extra)
     return validate_brief(raw)
-
-
-def brief_summary(brief: Brief) -> str:
-    """The brief as labelled lines for prompts."""
-    lines = []
-    labels = [
-        ("文种", brief.genre),
-        ("标题", brief.title),
-        ("场合", brief.occasion),
-        ("讲话人/发文单位", brief.speaker),
-        ("听众/主送", brief.audience),
-        ("篇幅", f"约{brief.length}字"),
-        ("领导交代", brief.request),
-        ("上级精神", brief.policy),
-        ("本地情况和数据", brief.facts),
-    ]
-    for label, value in labels:
-        if value and str(value).strip():
-            lines.append(f"{label}：{str(value).strip()}")
-    if brief.key_points:
-        lines.append("必须讲到的要点：" + "；".join(brief.key_points))
-    return "\n".join(lines)
 
 
 def mode_of(value: str | RevisionMode) -> RevisionMode:

@@ -14,9 +14,9 @@ from drafting.domain import PRINCIPLES, Brief, Costs, Criterion, Outline, Outlin
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import load_prompt
-from drafting.writing.brief import brief_summary
 from drafting.writing.genres import default_title, genre_profile, topic_of
 from drafting.writing.references import format_references, overlap
+from drafting.writing.text import brief_summary
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -435,11 +435,9 @@ def _formulation_json(e: Formulation) -> dict[str, Any]:
     }
 
 
-def principles_report(draft: Draft, banks: Banks | None = None) -> dict[str, Any]:
+def principles_report(draft: Draft, evidence: dict[Criterion, list[str]], banks: Banks | None = None) -> dict[str, Any]:
     """What the CLI prints and the JSON carries: per part the principles, the entries offered and the
     entries used; the entries the whole draft used; the per-principle evidence; the 接地气/显霸气 checks."""
-    from drafting.writing.review import principle_evidence
-
     banks = banks or load_banks()
     parts = []
     for offer, section in zip(offers_for(draft.outline, draft.brief, banks), draft.sections, strict=False):
@@ -462,7 +460,6 @@ def principles_report(draft: Draft, banks: Banks | None = None) -> dict[str, Any
             }
         )
     used_all = used_entries("\n".join(s.text for s in draft.sections), banks)
-    evidence = principle_evidence(draft, banks)
     return {
         "parts": parts,
         "used": {

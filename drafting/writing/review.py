@@ -26,9 +26,8 @@ from drafting.domain import (
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import PROMPTS_DIR, load_prompt
-from drafting.writing.brief import brief_summary
-from drafting.writing.draft import criteria_descriptions
 from drafting.writing.references import bigrams
+from drafting.writing.text import brief_summary, criteria_descriptions
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -35,8 +35,9 @@ from drafting.domain import (
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete, complete_structured
 from drafting.llm.prompts import PROMPTS_DIR, load_prompt
-from drafting.writing.brief import brief_summary
-from drafting.writing.draft import (
+from drafting.writing.references import format_references, overlap, rank_for_section
+from drafting.writing.text import (
+    brief_summary,
     clean_section_text,
     collect_citations,
     criteria_descriptions,
@@ -44,7 +45,6 @@ from drafting.writing.draft import (
     link_citations,
     token_cap,
 )
-from drafting.writing.references import format_references, overlap, rank_for_section
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
