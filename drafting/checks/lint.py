@@ -199,6 +199,21 @@ def _cn(n: int) -> str:
     return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
 
 
+def _closing_findings(lines: list[str], closing_re: re.Pattern[str], rule: str, expected: str) -> list[CheckFinding]:
+    """One finding when the last body line is not one of the genre's closing formulas, quoting it."""
+    closing = _closing_index(lines)
+    if closing is not None and closing_re.search(lines[closing]):
+        return []
+    return [
+        _finding(
+            rule,
+            expected + f"实为“{_short(lines[closing]) if closing is not None else '（无正文）'}”",
+            _line_pos(closing) if closing is not None else "全文",
+            quote=lines[closing].strip() if closing is not None else "",
+        )
+    ]
+
+
 def _closing_index(lines: list[str]) -> int | None:
     """Index of the last line of content, skipping a trailing 落款 (issuer) and 成文日期."""
     idx = [i for i, x in enumerate(lines) if x.strip()]
@@ -311,17 +326,12 @@ def _check_qingshi(text: str, lines: list[str], addressee: str, issuer_rank: str
                 quote="、".join(names),
             )
         )
-    closing = _closing_index(lines)
-    if closing is None or not _RE_QINGSHI_CLOSING.search(lines[closing]):
-        out.append(
-            _finding(
-                "lint.qingshi.closing",
-                "请示应以“特此请示”“妥否，请批示”“以上请示如无不妥，请批准”等结语结尾，"
-                f"实为“{_short(lines[closing]) if closing is not None else '（无正文）'}”",
-                _line_pos(closing) if closing is not None else "全文",
-                quote=lines[closing].strip() if closing is not None else "",
-            )
-        )
+    out += _closing_findings(
+        lines,
+        _RE_QINGSHI_CLOSING,
+        "lint.qingshi.closing",
+        "请示应以“特此请示”“妥否，请批示”“以上请示如无不妥，请批准”等结语结尾，",
+    )
     for i, line in enumerate(lines):
         for sentence in re.split(r"[。！？]", line):
             if not _RE_REQUEST_SENTENCE.search(sentence):
@@ -383,17 +393,9 @@ def _check_baogao(text: str, lines: list[str]) -> list[CheckFinding]:
                     quote=sentence.strip(),
                 )
             )
-    closing = _closing_index(lines)
-    if closing is None or not _RE_BAOGAO_CLOSING.search(lines[closing]):
-        out.append(
-            _finding(
-                "lint.baogao.closing",
-                "报告一般以“特此报告”“专此报告”或“以上报告，请审阅”结尾，"
-                f"实为“{_short(lines[closing]) if closing is not None else '（无正文）'}”",
-                _line_pos(closing) if closing is not None else "全文",
-                quote=lines[closing].strip() if closing is not None else "",
-            )
-        )
+    out += _closing_findings(
+        lines, _RE_BAOGAO_CLOSING, "lint.baogao.closing", "报告一般以“特此报告”“专此报告”或“以上报告，请审阅”结尾，"
+    )
     return out
 
 
