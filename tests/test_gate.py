@@ -137,6 +137,16 @@ def test_parroted_headings_lone_quotes_and_cited_salutations_are_repaired(brief:
     assert sum(found.values()) == 0, found
 
 
+def test_key_point_headings_and_gap_labels_are_never_cut_inside_a_word() -> None:
+    from drafting.writing.text import short_heading, short_label
+
+    point = "医保基金是人民群众的“看病钱”“救命钱”，监管只能加强不能削弱，要把专项整治作为今年的头等大事抓紧抓实"
+    heading = short_heading(point)
+    assert heading == "医保基金是人民群众的“看病钱”“救命钱”，监管只能加强不能削弱"
+    assert short_label(heading) == "医保基金"  # not "医保基金是人民群" nor one ending on 是
+    assert short_label("推进医保智能监控全覆盖，强化大数据筛查") == "推进医保智能监控"
+
+
 def test_a_clean_text_has_no_defects(brief: Brief) -> None:
     text = (
         "在全县安全生产工作会议上的讲话\n同志们：\n今天召开这次会议，主要是分析形势、部署任务。\n"

@@ -16,7 +16,7 @@ from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import load_prompt
 from drafting.writing.genres import default_title, genre_profile, topic_of
 from drafting.writing.references import format_references, overlap
-from drafting.writing.text import brief_summary
+from drafting.writing.text import brief_summary, short_heading
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -108,7 +108,7 @@ def quick_outline(brief: Brief) -> Outline:
     writer immediately (急稿); the model's outline is optional."""
     profile = genre_profile(brief.genre)
     n = section_count(brief)
-    points = [_strip_number(p)[:30] for p in brief.key_points if _strip_number(p)]
+    points = [short_heading(_strip_number(p)) for p in brief.key_points if _strip_number(p)]
     topic = topic_of(brief.title, brief.occasion, brief.request, brief.key_points)
     templates = [h.replace("{topic}", topic) for h in profile.headings]
     if brief.genre in _SPEECH_HEADINGS_FROM_POINTS and len(points) >= 2 and min(map(len, points)) >= 6:
@@ -120,7 +120,10 @@ def quick_outline(brief: Brief) -> Outline:
         for j, p in enumerate(points):
             sub[min(j * len(headings) // max(1, len(points)), len(headings) - 1)].append(p)
     spread = spread_principles(len(headings))
-    body = [OutlineSection(heading=h[:40], points=sub[i][:4], principles=spread[i]) for i, h in enumerate(headings)]
+    body = [
+        OutlineSection(heading=short_heading(h, 40), points=sub[i][:4], principles=spread[i])
+        for i, h in enumerate(headings)
+    ]
     outline = _with_frame(_default_title(brief), body, brief)
     return allocate_budgets(outline, brief)
 

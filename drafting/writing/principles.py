@@ -29,6 +29,7 @@ from drafting.writing.banks import (
     used_entries,
 )
 from drafting.writing.genres import genre_profile
+from drafting.writing.text import short_label
 
 __all__ = [
     "PartOffer",
@@ -358,7 +359,7 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
         cut = _first_sentence_end(first)
         # Worded differently per part: the gate drops a sentence that nearly repeats an earlier one.
         n = sum(1 for x in outline.sections[: i + 1] if x.kind == "body")
-        topic = re.split(r"[，,。；：:、]", re.sub(r"^[一二三四五六七八九十]+、", "", s.heading))[0][:8] or "这方面"
+        topic = short_label(s.heading) or "这方面"
         lines[0] = first[:cut] + _LOCAL_ASKS[(n - 1) % len(_LOCAL_ASKS)].format(ours=ours, topic=topic) + first[cut:]
         changed = True
     closing = next((i for i, s in enumerate(outline.sections) if s.kind == "closing"), None)

@@ -198,3 +198,40 @@ def brief_summary(brief: Brief) -> str:
     if brief.key_points:
         lines.append("必须讲到的要点：" + "；".join(brief.key_points))
     return "\n".join(lines)
+
+
+HEADING_MAX = 36
+_CLAUSE_END = re.compile(r"[，,；;：:、]")
+# Words a short label must not end on ("医保基金是" reads as cut off).
+_DANGLING = re.compile(r"(?:是|的|和|与|及|要|在|对|把|为|将|了|从|向|以|就|使|让|被|由|而|并)$")
+
+
+def short_heading(text: str, limit: int = HEADING_MAX) -> str:
+    """A key point as a heading: whole when short, otherwise cut at the last clause boundary before
+    ``limit`` (never inside a word: "监管只能加强不能削" is no heading)."""
+    text = text.strip().rstrip("。；;")
+    if len(text) <= limit:
+        return text
+    cuts = [m.start() for m in _CLAUSE_END.finditer(text[: limit + 1]) if m.start() >= 8]
+    if cuts:
+        return text[: cuts[-1]]
+    first = _CLAUSE_END.search(text)
+    return text[: first.start()] if first and first.start() >= 4 else text
+
+
+def short_label(text: str, limit: int = 8) -> str:
+    """The first words of ``text``'s first clause, at most ``limit`` characters, cut between words
+    (jieba) and never ending on a function word: the topic inside a 〔待补：…〕."""
+    import jieba
+
+    clause = _CLAUSE_END.split(re.sub(r"^[一二三四五六七八九十]+、", "", text.strip()), maxsplit=1)[0]
+    if len(clause) <= limit:
+        return _DANGLING.sub("", clause) or clause
+    out = ""
+    for word in jieba.lcut(clause):
+        if len(out) + len(word) > limit or (len(out) >= 2 and _DANGLING.fullmatch(word)):
+            break  # a function word ends the subject: "医保基金|是人民群众的…"
+        out += word
+    while out and _DANGLING.search(out):
+        out = _DANGLING.sub("", out)
+    return out or clause[:limit]
