@@ -233,7 +233,8 @@ def test_slow_revision_round(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     draft = write_draft(brief, make_outline(brief, passages, llm), passages, llm)
     comment_json = json.dumps(
-        {"comments": [{"paragraph": 3, "quote": "", "comment": "多讲基层实际困难"}]}, ensure_ascii=False
+        {"comments": [{"paragraph": 3, "quote": draft.paragraphs[2][:8], "comment": "多讲基层实际困难"}]},
+        ensure_ascii=False,
     )
     rewritten = prose(200, "基层困难要摆到桌面上解决")
     rev_llm = fake_writer(**{"修改意见，每条对应一个段号": [comment_json], "请输出修改后的这一部分正文": [rewritten]})
