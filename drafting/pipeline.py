@@ -17,7 +17,8 @@ from .errors import DraftingError, ProviderError
 from .outline import make_outline, quick_outline
 from .references import material_passages
 from .review import review as review_draft
-from .revise import revise
+from .revise import propose, revise
+from .revise_checks import anchor_leader_comments, rank_comments
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from .store import Store
 
-__all__ = ["DraftRun", "gather_passages", "run_draft", "resume_draft", "run_revision", "Event"]
+__all__ = ["DraftRun", "gather_passages", "run_draft", "resume_draft", "run_revision", "run_proposals", "Event"]
 
 log = logging.getLogger(__name__)
 Event = Callable[[str, Any], None]
@@ -212,6 +213,41 @@ def resume_draft(
     )
 
 
+def _round_base(workspace: Workspace, project_id: str, base: int | None) -> tuple[Draft, int, int, list[Comment]]:
+    """The version to revise (``base``, else the newest), its number, the number the next version gets,
+    and the comments on the base (a comment belongs to the version it was made on: an earlier round's
+    accepted comments are not applied again)."""
+    project = workspace.load(project_id)
+    if base is not None:
+        found = next((v for v in project.versions if v.number == base), None)
+        if found is None:
+            raise DraftingError(f"项目 {project_id} 没有第{base}稿。")
+        current, number = found.draft, base
+    else:
+        latest = project.latest
+        if latest is None:
+            raise DraftingError("还没有可修改的稿子，请先生成初稿。")
+        current = latest
+        number = project.versions[-1].number if project.versions else latest.version
+    following = (project.versions[-1].number if project.versions else number) + 1
+    return current, number, following, workspace.comments(project_id, number)
+
+
+def run_proposals(
+    workspace: Workspace, project_id: str, *, llm: BaseChatModel, base: int | None = None
+) -> list[Comment]:
+    """慢稿's first half: the reviewers and the key-point check propose comments on the newest version;
+    they are saved pending (nothing is applied). Returns every comment on that version, ranked: the
+    leader's 批注 first, then the writer's own, the key-point check's, the reviewers'."""
+    guard_project(workspace, project_id)
+    project = workspace.load(project_id)
+    current, number, _, existing = _round_base(workspace, project_id, base)
+    existing = anchor_leader_comments(existing, current)
+    for c in [*existing, *propose(current, llm, project.passages, existing=existing)]:
+        workspace.save_comment(project_id, number, c)
+    return rank_comments(workspace.comments(project_id, number))
+
+
 def run_revision(
     workspace: Workspace,
     project_id: str,
@@ -220,21 +256,35 @@ def run_revision(
     mode: RevisionMode,
     comments: list[Comment] | None = None,
     accept_all: bool = False,
+    reviewers: bool = True,
+    base: int | None = None,
 ) -> Version:
-    """One revision round on the newest version; comments and the new version are saved.
-    The project's locked sentences are kept character for character. Reviewer proposals are saved
-    pending and applied only with ``accept_all``."""
+    """One revision round on the newest version; comments (with the program's notes) and the new
+    version (with its round report) are saved, and the new version becomes the working draft.
+    ``comments``: the writer's decisions; by default the comments saved on the newest version (the
+    leader's 批注 read back from Word among them). The project's locked sentences are kept character for
+    character. Reviewer proposals are saved pending and applied only with ``accept_all``; with
+    ``reviewers=False`` the reviewers are not asked again (the writer has decided). ``base``: revise that
+    version instead of the newest (the new one is still numbered after the newest)."""
     guard_project(workspace, project_id, comments)
     project = workspace.load(project_id)
-    current = project.latest
-    if current is None:
-        raise DraftingError("还没有可修改的稿子，请先生成初稿。")
-    given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
+    current, number, following, saved = _round_base(workspace, project_id, base)
+    given = comments if comments is not None else [c for c in saved if c.status != "rejected"]
     version, considered = revise(
-        current, given, mode, llm, project.passages, locked=project.locks, accept_all=accept_all
+        current,
+        given,
+        mode,
+        llm,
+        project.passages,
+        locked=project.locks,
+        accept_all=accept_all,
+        reviewers=reviewers,
     )
+    if version.number != following:  # numbered after the project's newest version, never over one
+        draft = version.draft.model_copy(update={"version": following})
+        version = version.model_copy(update={"number": following, "draft": draft})
     for c in considered:
-        workspace.save_comment(project_id, current.version, c)
+        workspace.save_comment(project_id, number, c)
     workspace.add_version(project_id, version)
     workspace.save_working(project_id, version.draft)
     return version

@@ -32,7 +32,9 @@ def make_llm(**extra: list[Any]) -> RoutedFakeChat:
     routes: dict[str, list[Any]] = writer_routes(**extra)
     for marker, answers in {
         "请拟一份提纲": [outline_json(["提高站位", "压实责任", "狠抓整治"])],
-        "修改意见，每条对应一个段号": ['{"comments": [{"paragraph": 2, "quote": "", "comment": "多举基层实例"}]}'],
+        "修改意见，每条对应一个段号": [
+            '{"comments": [{"paragraph": 2, "quote": "要抓实抓细", "comment": "多举基层实例"}]}'
+        ],
         "请输出修改后的这一部分正文": [lambda t: prose(300, "修改后要更接地气")],
     }.items():
         routes.setdefault(marker, answers)
