@@ -11,14 +11,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .classified import guard_brief, guard_project, guard_resume
-from .domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
+from .domain import (
+    Brief,
+    Comment,
+    CommentOrigin,
+    CommentStatus,
+    Costs,
+    Draft,
+    Outline,
+    Passage,
+    Review,
+    RevisionMode,
+    Version,
+)
 from .draft import write_draft
 from .errors import DraftingError, ProviderError
 from .outline import make_outline, quick_outline
 from .references import material_passages
 from .review import review as review_draft
 from .revise import propose, revise
-from .revise_checks import anchor_leader_comments, rank_comments
+from .revise_checks import anchor_leader_comments, origin_of, rank_comments
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -216,7 +228,8 @@ def resume_draft(
 def _round_base(workspace: Workspace, project_id: str, base: int | None) -> tuple[Draft, int, int, list[Comment]]:
     """The version to revise (``base``, else the newest), its number, the number the next version gets,
     and the comments on the base (a comment belongs to the version it was made on: an earlier round's
-    accepted comments are not applied again)."""
+    accepted comments are not applied again). The leader's 批注 still pending on an earlier version
+    come along (their quote may have been edited since): they wait for the writer's decision."""
     project = workspace.load(project_id)
     if base is not None:
         found = next((v for v in project.versions if v.number == base), None)
@@ -230,7 +243,14 @@ def _round_base(workspace: Workspace, project_id: str, base: int | None) -> tupl
         current = latest
         number = project.versions[-1].number if project.versions else latest.version
     following = (project.versions[-1].number if project.versions else number) + 1
-    return current, number, following, workspace.comments(project_id, number)
+    mine = workspace.comments(project_id, number)
+    ids = {c.id for c in mine}
+    waiting = [
+        c
+        for c in project.comments
+        if c.id not in ids and c.status is CommentStatus.PENDING and origin_of(c) is CommentOrigin.LEADER
+    ]
+    return current, number, following, [*waiting, *mine]
 
 
 def run_proposals(
