@@ -66,8 +66,8 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     for rel in CORPUS_SAMPLE:
         (corpus / rel).write_bytes((ROOT / "corpus" / rel).read_bytes())
     code = (
-        "import sys; from pathlib import Path; from drafting.store import open_store; "
-        "from drafting.ingest import ingest_bundled_corpus; "
+        "import sys; from pathlib import Path; from drafting.corpus.store import open_store; "
+        "from drafting.corpus.ingest import ingest_bundled_corpus; "
         "r = ingest_bundled_corpus(open_store(), Path(sys.argv[1])); assert not r.failed and r.added, r.summary"
     )
     subprocess.run([sys.executable, "-c", code, str(corpus)], cwd=ROOT, env=env, check=True, timeout=300)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from drafting.brief import brief_from_request
+from drafting.checks.facts import FactKind, find_facts, placeholders_in
+from drafting.checks.gate import DefectKind, count_defects, find_defects
+from drafting.corpus.retrieve import relevant_passages
 from drafting.domain import Brief, Criterion, Passage
-from drafting.draft import write_draft
-from drafting.facts import FactKind, find_facts, placeholders_in
-from drafting.gate import DefectKind, count_defects, find_defects
-from drafting.genres import detect_genre, genre_names, topic_of
-from drafting.outline import quick_outline
-from drafting.retrieve import relevant_passages
+from drafting.writing.brief import brief_from_request
+from drafting.writing.draft import write_draft
+from drafting.writing.genres import detect_genre, genre_names, topic_of
+from drafting.writing.outline import quick_outline
 from tests.fakes import BODY_MARKER, RoutedFakeChat, writer_routes
 
 FANWEN = Passage(
@@ -206,9 +206,9 @@ def test_salutations_and_talk_about_the_text(brief: Brief) -> None:
 
 
 def test_a_speech_quotes_one_offered_classic_verbatim(brief: Brief) -> None:
-    from drafting.bankcheck import check_quotes
-    from drafting.banks import used_entries
-    from drafting.draft import bank_extras
+    from drafting.checks.bankcheck import check_quotes
+    from drafting.writing.banks import used_entries
+    from drafting.writing.draft import bank_extras
 
     outline = quick_outline(brief)
     draft = write_draft(brief, outline, [], RoutedFakeChat(routes=writer_routes()))

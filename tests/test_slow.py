@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from drafting.checks.revise_checks import defect_counts, origin_of
+from drafting.cli import _round_lines
+from drafting.docx.export import export_docx
+from drafting.docx.roundtrip import import_edited
 from drafting.domain import (
     Brief,
     Comment,
@@ -20,12 +24,9 @@ from drafting.domain import (
     RevisionMode,
     Version,
 )
-from drafting.export import export_docx
-from drafting.pipeline import run_proposals, run_revision
-from drafting.revise import consolidate, reviewer_comments, revise, rewrite_section
-from drafting.revise_checks import defect_counts, origin_of
-from drafting.roundtrip import import_edited
 from drafting.workspace import Workspace
+from drafting.writing.pipeline import run_proposals, run_revision
+from drafting.writing.revise import consolidate, reviewer_comments, revise, rewrite_section
 from tests.docx_edits import edit_like_a_leader, speech_draft
 from tests.fakes import RoutedFakeChat
 
@@ -193,14 +194,19 @@ def test_a_part_rejected_twice_is_kept_and_the_writer_is_told_which_comment_was_
 
 
 def test_each_round_reports_key_points_principles_and_defects_before_and_after(
-    draft: Draft, passages: list[Passage]
+    draft: Draft, passages: list[Passage], tmp_path: Path
 ) -> None:
     brief = draft.brief.model_copy(update={"key_points": [*draft.brief.key_points, "乡镇月底前完成排查"]})
     d = draft.model_copy(update={"brief": brief})
+    ws = Workspace(tmp_path / "ws.sqlite")
+    pid = ws.create_project(brief)
+    ws.save_passages(pid, passages)
+    ws.add_version(pid, Version(number=1, draft=d, mode=RevisionMode.URGENT))
     firm = "隐患就是事故，要坚持问题导向，把风险挡在前面。\n各乡镇必须在月底前完成燃气安全专项整治，确保不留死角。"
-    version = consolidate(d, [accepted(d, "开展燃气安全专项整治")], RoutedFakeChat(routes={REWRITE: [firm]}), passages)
+    llm = RoutedFakeChat(routes={REWRITE: [firm]})
+    version = run_revision(ws, pid, llm=llm, mode=RevisionMode.URGENT, comments=[accepted(d, "开展燃气安全专项整治")])
     report = version.report
-    assert report is not None
+    assert report is not None and ws.versions(pid)[-1].report == report  # saved with the version
     points = {p.point: (p.before, p.after) for p in report.points}
     assert points["乡镇月底前完成排查"][0] == "未覆盖" and "二、深入排查整治隐患" in points["乡镇月底前完成排查"][1]
     assert points["压实安全生产责任"][0] == points["压实安全生产责任"][1] != "未覆盖"
@@ -208,6 +214,8 @@ def test_each_round_reports_key_points_principles_and_defects_before_and_after(
     assert set(principles) == {"通天气", "接地气", "聚人气", "溢才气", "显霸气"}
     assert principles["显霸气"].before == [] and any("必须在月底前完成" in s for s in principles["显霸气"].after)
     assert set(version.defects_before) == set(version.defects_after) and "fragment" in version.defects_before
+    lines = "\n".join(_round_lines(version))  # what the CLI prints
+    assert "乡镇月底前完成排查：未覆盖 → 二、深入排查整治隐患" in lines and "显霸气：0 句 → 1 句" in lines
 
 
 REWRITTEN = "隐患就是事故，要坚持问题导向，把风险挡在前面。要盯住重点行业领域，深入开展燃气安全专项整治，把排查整治落到每一家餐饮门店。"
