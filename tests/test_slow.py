@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drafting.checks.revise_checks import defect_counts, origin_of
+from drafting.checks.revise_checks import _norm, defect_counts, origin_of
 from drafting.cli import _round_lines
 from drafting.docx.export import export_docx
 from drafting.docx.roundtrip import import_edited
@@ -139,13 +139,20 @@ def test_comments_that_quote_nothing_only_renumber_or_repeat_are_dropped(draft: 
         ]
     }
     repeat = {"comments": [{"paragraph": 5, "quote": "问题导向", "comment": "要讲清楚燃气隐患整治的时间表和责任人。"}]}
-    other = {"comments": [{"paragraph": 3, "quote": "守土有责", "comment": "责任要落到具体岗位，写明谁来抓"}]}
+    other = {
+        "comments": [
+            {"paragraph": 3, "quote": "守土有责", "comment": "责任要落到具体岗位，写明谁来抓"},
+            {"paragraph": 6, "quote": "", "comment": "结尾要有号召力，呼应开头"},  # quotes nothing
+        ]
+    }
     llm = RoutedFakeChat(
         routes={REVIEW: [json.dumps(x, ensure_ascii=False) for x in (answer, repeat, other, {"comments": []})]}
     )
     comments = reviewer_comments(draft, draft.brief, llm, passages=passages)
     assert [c.text for c in comments] == ["要讲清楚燃气隐患整治的时间表和责任人", "责任要落到具体岗位，写明谁来抓"]
     assert comments[0].paragraph == draft.paragraphs.index(PART2.splitlines()[0])  # pinned by its quote
+    # Every comment in the round quotes text that exists in the version it reviews.
+    assert all(c.quote and _norm(c.quote) in _norm(draft.paragraphs[c.paragraph]) for c in comments)
     assert all(c.status == CommentStatus.PENDING for c in comments)
 
 
