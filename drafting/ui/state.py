@@ -201,7 +201,9 @@ class ScriptedChatModel(BaseChatModel):
                 "领导视角": "这一段要点明责任单位和牵头领导。",
             }
             said = next((t for k, t in texts.items() if f"你是{k}" in prompt), "这一段要补充具体措施和时间节点。")
-            comment = {"paragraph": 2, "quote": "", "comment": said}
+            # A reviewer quotes the text it means (issue 13: comments that quote nothing are dropped).
+            quote = m.group(1)[:10] if (m := re.search(r"^\[2\] (.+)$", prompt, re.M)) else ""
+            comment = {"paragraph": 2, "quote": quote, "comment": said}
             return json.dumps({"comments": [comment]}, ensure_ascii=False)
         if "请写出全文正文" in prompt and "还写得太短" not in prompt:
             # The one-call body: the opening, every outline heading in order with its prose, the closing.
