@@ -1,6 +1,7 @@
 """The writing stages, brief -> outline -> draft -> review -> revision, and their orchestration.
 
-One module per stage (``brief``, ``outline``, ``draft``, ``review``, ``revise``), the genre profiles
+One module per stage (``brief``, ``outline``, ``draft``, ``review``, ``revise`` with its ``reviewers`` and
+``coverage``), the genre profiles
 (``genres``), the classics and policy banks (``banks``), passage formatting for prompts
 (``references``) and ``pipeline``, which runs the stages in order and saves to the workspace.
 Stages exchange typed data (drafting.domain); only ``pipeline`` calls several stages.

@@ -1,6 +1,8 @@
-"""Stage 5: revision. 慢稿: reviewers from several perspectives comment on paragraphs, the writer
-accepts or rejects, and a consolidation pass rewrites the commented sections; 急稿: one-click
-targeted rewrites of a section. Every revision yields a new Version with a diff to the previous one.
+"""Stage 5: revision. 慢稿: reviewers from several perspectives comment on paragraphs
+(:mod:`drafting.writing.reviewers`), the writer accepts or rejects, and a consolidation pass rewrites
+the commented sections, never making the draft worse (:mod:`drafting.checks.revise_checks`); 急稿:
+one-click targeted rewrites of a section. Every revision yields a new Version with a diff to the
+previous one and a report of the round (key points with :mod:`drafting.writing.coverage`).
 """
 
 from __future__ import annotations
@@ -9,25 +11,18 @@ import difflib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
-import yaml
-from pydantic import Field
+from typing import TYPE_CHECKING
 
 from drafting.checks.locks import locks_in, restore_locks
 from drafting.checks.revise_checks import (
     Settled,
     anchor_leader_comments,
     defect_counts,
-    findings_text,
     part_name,
     rank_comments,
-    screen_comments,
     settle_parts,
 )
 from drafting.domain import (
-    Brief,
     Comment,
     CommentOrigin,
     CommentStatus,
@@ -40,13 +35,19 @@ from drafting.domain import (
     RevisionMode,
     RoundReport,
     Version,
-    _Model,
     count_chars,
 )
-from drafting.errors import ModelOutputError
-from drafting.llm.calls import complete, complete_structured
-from drafting.llm.prompts import PROMPTS_DIR, load_prompt
+from drafting.llm.calls import complete
+from drafting.llm.prompts import load_prompt
 from drafting.writing.brief import brief_summary
+from drafting.writing.coverage import (
+    COMPLETENESS,
+    UNCOVERED,
+    coverage_map,
+    gap_comments,
+    paragraph_sections,
+    points_to_cover,
+)
 from drafting.writing.draft import (
     clean_section_text,
     collect_citations,
@@ -55,7 +56,8 @@ from drafting.writing.draft import (
     link_citations,
     token_cap,
 )
-from drafting.writing.references import format_references, overlap, rank_for_section
+from drafting.writing.references import format_references, rank_for_section
+from drafting.writing.reviewers import perspectives, propose, reviewer_comments
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -73,6 +75,7 @@ __all__ = [
     "instruction_for",
     "WRITER",
     "COMPLETENESS",
+    "UNCOVERED",
     "gap_comments",
     "propose",
     "round_report",
@@ -80,133 +83,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 WRITER = "撰稿人"
-COVERED = 0.5  # share of a key point's bigrams a paragraph must contain to count as covering it
-UNCOVERED = "未覆盖"
-COMPLETENESS = "完整性检查"
-
-
-class _RawComment(_Model):
-    paragraph: int = -1
-    quote: str = ""
-    comment: str
-
-
-class _RawComments(_Model):
-    comments: list[_RawComment] = Field(default_factory=list)
-
-
-@lru_cache(maxsize=1)
-def perspectives() -> list[dict[str, str]]:
-    return list(yaml.safe_load((PROMPTS_DIR / "perspectives.yaml").read_text(encoding="utf-8")))
-
-
-def _coerce_comments(data: Any) -> Any:
-    if isinstance(data, list):
-        data = {"comments": data}
-    if isinstance(data, dict):
-        items = []
-        for c in data.get("comments", []):
-            if isinstance(c, str):
-                c = {"comment": c}
-            if isinstance(c, dict) and str(c.get("comment") or "").strip():
-                try:
-                    para = int(c.get("paragraph", -1))
-                except (TypeError, ValueError):
-                    para = -1
-                items.append({"paragraph": para, "quote": str(c.get("quote") or ""), "comment": str(c["comment"])})
-        data = {"comments": items}
-    return data
-
-
-def paragraph_sections(draft: Draft) -> list[int]:
-    """For each paragraph of ``draft.paragraphs``, the index of the section it belongs to."""
-    owners: list[int] = []
-    for i, s in enumerate(draft.sections):
-        if s.kind == "body" and s.heading:
-            owners.append(i)
-        owners.extend(i for p in s.text.splitlines() if p.strip())
-    return owners
-
-
-def reviewer_comments(
-    draft: Draft,
-    brief: Brief,
-    llm: BaseChatModel,
-    *,
-    costs: Costs | None = None,
-    names: list[str] | None = None,
-    passages: Sequence[Passage] = (),
-    existing: Sequence[Comment] = (),
-) -> list[Comment]:
-    """One call per perspective; a perspective whose answer is unusable is skipped, not fatal.
-    Reviewers see what the program found (gate defects, uncovered key points); comments that quote
-    text the draft does not have, only renumber a heading, or repeat another comment are dropped."""
-    paragraphs = draft.paragraphs
-    numbered = "\n".join(f"[{i}] {p}" for i, p in enumerate(paragraphs, 1))
-    uncovered = [kp for kp, where in coverage_map(draft, points_to_cover(draft)).items() if where == UNCOVERED]
-    findings = findings_text(draft, passages, uncovered)
-    out: list[Comment] = []
-    for p in perspectives():
-        if names and p["name"] not in names:
-            continue
-        messages = load_prompt("revise.comments").render(
-            perspective=p["name"], focus=p["focus"], brief=brief_summary(brief), paragraphs=numbered, findings=findings
-        )
-        try:
-            raw = complete_structured(
-                llm, messages, _RawComments, stage="review", costs=costs, max_tokens=700, coerce=_coerce_comments
-            )
-        except ModelOutputError as err:
-            log.warning("reviewer %s skipped: %s", p["name"], err)
-            continue
-        for c in raw.comments[:3]:
-            idx = c.paragraph - 1 if 1 <= c.paragraph <= len(paragraphs) else _locate(c.quote, paragraphs)
-            out.append(
-                Comment(
-                    id=uuid.uuid4().hex[:8],
-                    author=p["name"],
-                    text=c.comment.strip(),
-                    paragraph=idx,
-                    quote=c.quote,
-                    origin=CommentOrigin.REVIEWER,
-                )
-            )
-    kept, dropped = screen_comments(out, draft, existing)
-    for d, why in dropped:
-        log.info("reviewer comment dropped (%s): %s", why, d.text)
-    return kept
-
-
-def _locate(quote: str, paragraphs: list[str]) -> int:
-    if not quote.strip() or not paragraphs:
-        return -1
-    scores = [overlap(quote, p) for p in paragraphs]
-    best = max(range(len(paragraphs)), key=scores.__getitem__)
-    return best if scores[best] >= 0.3 else -1
-
-
-def coverage_map(draft: Draft, key_points: list[str]) -> dict[str, str]:
-    """横到边: map every key point of the brief to the paragraph that covers it, or 未覆盖."""
-    paragraphs = draft.paragraphs
-    owners = paragraph_sections(draft)
-    result: dict[str, str] = {}
-    for kp in key_points:
-        if not kp.strip():
-            continue
-        scores = [overlap(kp, p) for p in paragraphs]
-        if not scores or max(scores) < COVERED:
-            result[kp] = UNCOVERED
-            continue
-        i = max(range(len(scores)), key=scores.__getitem__)
-        sec = draft.sections[owners[i]]
-        where = sec.heading or ("开头" if sec.kind == "opening" else "结尾")
-        result[kp] = f"{where}（第{i + 1}段）"
-    return result
-
-
-def points_to_cover(draft: Draft) -> list[str]:
-    """The brief's key points; for a brief that is only the leader's instruction, the outline's parts."""
-    return draft.brief.key_points or [s.heading for s in draft.outline.body_sections]
 
 
 def diff_drafts(old: Draft, new: Draft) -> str:
@@ -343,32 +219,6 @@ def rewrite_section(
     )
 
 
-def gap_comments(draft: Draft) -> list[Comment]:
-    """纵到底/横到边: a proposal to add each key point no paragraph covers, on the part closest to it."""
-    body = [i for i, s in enumerate(draft.sections) if s.kind == "body"] or [0]
-    owners = paragraph_sections(draft)
-    out: list[Comment] = []
-    for kp, where in coverage_map(draft, points_to_cover(draft)).items():
-        if where != UNCOVERED:
-            continue
-        target = max(body, key=lambda i: overlap(kp, draft.sections[i].heading + draft.sections[i].text))
-        para = owners.index(target) if target in owners else -1
-        # The comment quotes where the point goes: the part's heading, else its first line.
-        sec = draft.sections[target]
-        quote = sec.heading or next((x.strip() for x in sec.text.splitlines() if x.strip()), "")
-        out.append(
-            Comment(
-                id=uuid.uuid4().hex[:8],
-                author=COMPLETENESS,
-                text=f"补充任务要点“{kp}”，写出具体措施。",
-                paragraph=para,
-                quote=quote[:40],
-                origin=CommentOrigin.COMPLETENESS,
-            )
-        )
-    return out
-
-
 def _tighter(problems: list[str]) -> str:
     return load_prompt("revise.tighter").render(problems="\n".join(f"- {p}" for p in problems))[-1][1]
 
@@ -490,26 +340,6 @@ def consolidate(
         kept_parts=settled.kept,
         report=round_report(draft, new, not_applied=not_applied, retried=retried),
     )
-
-
-def propose(
-    draft: Draft,
-    llm: BaseChatModel,
-    passages: Sequence[Passage],
-    *,
-    costs: Costs | None = None,
-    reviewers: bool = True,
-    existing: Sequence[Comment] = (),
-) -> list[Comment]:
-    """慢稿's proposals for the writer (all pending): the completeness check's, then the reviewers'.
-    ``existing`` comments (the leader's 批注, the writer's own, earlier proposals) are not proposed again."""
-    said = {c.text for c in existing}
-    proposals = [g for g in gap_comments(draft) if g.text not in said]
-    if reviewers:
-        proposals += reviewer_comments(
-            draft, draft.brief, llm, costs=costs, passages=passages, existing=[*existing, *proposals]
-        )
-    return proposals
 
 
 def revise(
