@@ -431,6 +431,43 @@ def _numbering(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
     return out, defects
 
 
+# A line that announces a list ("我们将从以下几个方面入手：").
+_ANNOUNCES = re.compile(r"(?:以下|如下|下列|几个方面|几点|几项)[^。！？；]{0,20}[：:]$")
+
+
+def _lists(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
+    """Numbered lists with one item, and announcements of a list that never comes.
+
+    The small model often writes "从以下几个方面入手：" and one item, or trimming to the budget
+    leaves only "1." of a list: a reader sees a promise the text does not keep.
+    """
+    defects: list[Defect] = []
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _ARABIC.match(line) and (i == 0 or not _ARABIC.match(lines[i - 1])):
+            j = i
+            while j < len(lines) and _ARABIC.match(lines[j]):
+                j += 1
+            if j - i == 1:
+                defects.append(Defect(DefectKind.NUMBERING, line[:20], "列表只有一项"))
+                if fix:
+                    if out and _ANNOUNCES.search(out[-1]):
+                        out.pop()
+                    line = _ARABIC.sub("", line, count=1).strip()
+        elif _ANNOUNCES.search(line) and not _SALUTATION.match(line):
+            follows = lines[i + 1] if i + 1 < len(lines) else ""
+            if not (_ARABIC.match(follows) or _SUB.match(follows)):
+                defects.append(Defect(DefectKind.FRAGMENT, line[-30:], "引出下文却没有下文"))
+                if fix:
+                    i += 1
+                    continue
+        out.append(line)
+        i += 1
+    return out, defects
+
+
 def find_defects(
     text: str,
     *,
@@ -446,7 +483,8 @@ def find_defects(
         lines = lines[1:]  # the title
     _, defects = clean_lines(lines, ctx, seen=[], fix=False, headings_seen=set())
     _, numbering = _numbering(lines, fix=False)
-    return defects + numbering
+    _, lists = _lists(lines, fix=False)
+    return defects + numbering + lists
 
 
 def count_defects(defects: Sequence[Defect]) -> dict[str, int]:
@@ -487,8 +525,11 @@ def repair_draft(
         if fit and budget:
             text = fit_length(text, budget)
         # Whatever trimming left of a quotation ("”" alone on a line) is not text.
-        text = "\n".join(x for x in text.splitlines() if count_chars(x) > 0 or PLACEHOLDER.search(x))
-        fixed += defects + numbering
+        lines = [x for x in text.splitlines() if count_chars(x) > 0 or PLACEHOLDER.search(x)]
+        # After the trim, which may have cut a list down to its first item.
+        lines, lists = _lists(lines, fix=True)
+        text = "\n".join(lines)
+        fixed += defects + numbering + lists
         sections.append(sec.model_copy(update={"text": text}))
     repaired = draft.model_copy(update={"sections": sections})
     remaining = find_defects(
