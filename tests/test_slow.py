@@ -26,7 +26,7 @@ from drafting.domain import (
 )
 from drafting.workspace import Workspace
 from drafting.writing.pipeline import run_proposals, run_revision
-from drafting.writing.revise import consolidate, reviewer_comments, revise, rewrite_section
+from drafting.writing.revise import consolidate, gap_comments, reviewer_comments, revise, rewrite_section
 from tests.docx_edits import edit_like_a_leader, speech_draft
 from tests.fakes import RoutedFakeChat
 
@@ -324,3 +324,12 @@ def test_a_leaders_comment_given_after_a_reviewers_is_still_applied_and_listed_f
     asked = next(c["all"] for c in llm.calls if REWRITE in c["prompt"])
     assert asked.index("张科长：这句再有力一些") < asked.index("文字把关：专项整治要写明时间")
     assert [c.id for c in version.addressed] == ["docx-1", "r1"]
+
+
+def test_the_key_point_checks_proposals_quote_the_part_they_go_into(draft: Draft) -> None:
+    brief = draft.brief.model_copy(update={"key_points": [*draft.brief.key_points, "建立隐患排查台账"]})
+    d = draft.model_copy(update={"brief": brief})
+    gaps = gap_comments(d)
+    assert [g.text for g in gaps] == ["补充任务要点“建立隐患排查台账”，写出具体措施。"]
+    assert gaps[0].quote == "二、深入排查整治隐患" and d.paragraphs[gaps[0].paragraph] == gaps[0].quote
+    assert gaps[0].origin is CommentOrigin.COMPLETENESS

@@ -251,6 +251,13 @@ def _introduced(before: Sequence[Defect], after: Sequence[Defect], kinds: set[st
     )
 
 
+def _beyond_leaks(defects: list[Defect]) -> list[Defect]:
+    """Defects less those on a line the gate flags as leaked text (a stray "以下是修改后的正文：" is a
+    leak the gate removes whole, not a fragment the model wrote into its prose)."""
+    leaked = {d.text for d in defects if d.kind is DefectKind.LEAKED}
+    return [d for d in defects if d.kind is DefectKind.LEAKED or d.text not in leaked]
+
+
 def settle_parts(
     draft: Draft,
     rewritten: dict[int, DraftSection],
@@ -272,7 +279,7 @@ def settle_parts(
         if sec.text == old.text:
             continue
         trial = draft.model_copy(update={"sections": [*sections[:idx], sec, *sections[idx + 1 :]]})
-        raw_found = _defects(trial, passages)
+        raw_found = _beyond_leaks(_defects(trial, passages))
         raw = _counts(trial, raw_found)
         text = gate_part(trial, idx, sec.text, passages)
         keep = locks_in(old.text, locked)
