@@ -491,7 +491,7 @@ def _load_comments(path: Path) -> list[Comment]:
                 paragraph=int(c.get("paragraph", 0)) - 1 if c.get("paragraph") else -1,
                 quote=str(c.get("quote") or ""),
                 status=CommentStatus(c.get("status", "accepted")),
-                origin=CommentOrigin(c["origin"]) if c.get("origin") else None,
+                origin=CommentOrigin(c["origin"]) if c.get("origin") in {o.value for o in CommentOrigin} else None,
             )
         )
     return out
@@ -572,6 +572,7 @@ def _revise_target(arg: str, workspace: Any) -> tuple[str, int | None, list[Vers
     match = next((v for v in saved if v.number == draft.version and v.draft.body_text == draft.body_text), None)
     if match is not None:
         return pid, match.number, versions
+    _guard(brief)  # marked text is refused before it is stored
     pid = workspace.create_project(brief)
     workspace.save_brief(pid, brief)
     workspace.save_passages(pid, passages)

@@ -10,6 +10,7 @@ from drafting.writing.references import overlap
 
 __all__ = [
     "COMPLETENESS",
+    "COVERED",
     "UNCOVERED",
     "coverage_map",
     "gap_comments",

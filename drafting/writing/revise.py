@@ -42,6 +42,7 @@ from drafting.llm.prompts import load_prompt
 from drafting.writing.brief import brief_summary
 from drafting.writing.coverage import (
     COMPLETENESS,
+    COVERED,
     UNCOVERED,
     coverage_map,
     gap_comments,
@@ -75,6 +76,7 @@ __all__ = [
     "instruction_for",
     "WRITER",
     "COMPLETENESS",
+    "COVERED",
     "UNCOVERED",
     "gap_comments",
     "propose",
