@@ -32,7 +32,18 @@ import yaml
 
 from drafting.checks.facts import placeholders_in
 from drafting.config import get_settings
-from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, SectionKind, Version
+from drafting.domain import (
+    Brief,
+    Comment,
+    CommentOrigin,
+    CommentStatus,
+    Draft,
+    Passage,
+    Review,
+    RevisionMode,
+    SectionKind,
+    Version,
+)
 from drafting.errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
 from drafting.events import OutlineReady, PassagesChosen, ProgressEvent, ReviewReady, SectionWritten
 
@@ -359,7 +370,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspace: Any) -> int:
     """Slow round, then the JSON and the .docx, each written on its own (one failing keeps the other)."""
-    from drafting.writing.revise import revise
+    from drafting.writing.pipeline import run_revision
 
     draft, review = run.draft, run.review
     if not _usable(draft):
@@ -375,16 +386,16 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
         _info("[慢稿] 多角度审稿并修改……")
         try:
             # One-shot 慢稿 has no writer at hand: every proposal is taken, and the gate guards the round.
-            version, _ = revise(draft, [], RevisionMode.SLOW, llm, run.passages, costs=run.costs, accept_all=True)
+            version = run_revision(workspace, run.project_id or "", llm=llm, mode=RevisionMode.SLOW, accept_all=True)
         except (ProviderError, ModelOutputError) as err:
             _model_failure(err, run.project_id, None, resumable=False)
             _info("慢稿修改没有完成，下面导出第1稿。")
             code = EXIT_MODEL
         else:
-            workspace.add_version(run.project_id or "", version)
             versions.append(version)
             draft = version.draft
-    if args.json and not _write_json(Path(args.json), _payload(brief, run.passages, draft, review, versions)):
+    payload = {**_payload(brief, run.passages, draft, review, versions), "project": run.project_id}
+    if args.json and not _write_json(Path(args.json), payload):
         code = code or EXIT_INPUT
     if not _export(draft, Path(args.out) if args.out else None, args):
         code = code or EXIT_INPUT
@@ -563,6 +574,7 @@ def _load_comments(path: Path) -> list[Comment]:
                 paragraph=int(c.get("paragraph", 0)) - 1 if c.get("paragraph") else -1,
                 quote=str(c.get("quote") or ""),
                 status=CommentStatus(c.get("status", "accepted")),
+                origin=CommentOrigin(c["origin"]) if c.get("origin") in {o.value for o in CommentOrigin} else None,
             )
         )
     return out
@@ -570,13 +582,17 @@ def _load_comments(path: Path) -> list[Comment]:
 
 def _save_proposals(path: Path, proposals: list[Comment]) -> bool:
     """Proposals as a comments file the writer edits (status: accepted / rejected) and passes back."""
+    from drafting.checks.revise_checks import origin_of
+
     rows = [
         {
             "id": c.id,
             "author": c.author,
+            "origin": origin_of(c).value,
             "text": c.text,
             **({"paragraph": c.paragraph + 1} if c.paragraph >= 0 else {}),
             **({"quote": c.quote} if c.quote else {}),
+            **({"note": c.note} if c.note else {}),
             "status": c.status.value,
         }
         for c in proposals
@@ -600,56 +616,124 @@ def _defects_line(version: Version) -> str:
     return f"  自动检查（修改前→修改后）：共 {before}→{after} 处；{shown}"
 
 
-def cmd_revise(args: argparse.Namespace) -> int:
-    from drafting.writing.brief import mode_of
-    from drafting.writing.revise import propose, revise
+def _round_lines(version: Version) -> list[str]:
+    """横到边/纵到底 before and after, and what was not applied: the round's report as lines."""
+    report = version.report
+    if report is None:
+        return []
+    was, now = version.number - 1, version.number
+    lines = [f"  横到边（任务要点，第{was}稿 → 第{now}稿）："]
+    lines += [f"    {p.point}：{p.before} → {p.after}" for p in report.points]
+    with_before = sum(1 for p in report.principles if p.before)
+    with_after = sum(1 for p in report.principles if p.after)
+    lines.append(f"  五气有据（第{was}稿 → 第{now}稿）：{with_before}/5 → {with_after}/5")
+    lines += [f"    {p.principle}：{len(p.before)} 句 → {len(p.after)} 句" for p in report.principles]
+    lines += [f"  重写：{r}" for r in report.retried]
+    lines += [f"  未采用的意见（{c.author}）：{c.text}——{c.note}" for c in report.not_applied]
+    return lines
 
-    brief, passages, draft, versions = _load_payload(Path(args.draft))
-    comments = _load_comments(Path(args.comments)) if args.comments else []
+
+def _revise_target(arg: str, workspace: Any) -> tuple[str, int | None, list[Version]]:
+    """The project and version a revise runs on: a draft JSON (written by draft/revise) names its
+    project; one that does not (or whose project is gone) becomes a new project; else ``arg`` is a
+    project id. Returns the project id, the version to revise (None: the newest) and earlier versions."""
+    from drafting.errors import WorkspaceError
+
+    path = Path(arg)
+    if not path.is_file():
+        try:
+            workspace.load(arg)
+        except WorkspaceError as err:
+            raise DraftingError(f"找不到稿件文件或项目：{arg}") from err
+        return arg, None, []
+    brief, passages, draft, versions = _load_payload(path)
+    pid = str(json.loads(path.read_text(encoding="utf-8")).get("project") or "")
+    try:
+        saved = workspace.load(pid).versions if pid else []
+    except WorkspaceError:
+        saved = []
+    match = next((v for v in saved if v.number == draft.version and v.draft.body_text == draft.body_text), None)
+    if match is not None:
+        return pid, match.number, versions
+    _guard(brief)  # marked text is refused before it is stored
+    pid = workspace.create_project(brief)
+    workspace.save_brief(pid, brief)
+    workspace.save_passages(pid, passages)
+    workspace.save_outline(pid, draft.outline)
+    workspace.add_version(pid, Version(number=draft.version, draft=draft, mode=brief.mode, note=f"从 {path.name} 载入"))
+    workspace.save_working(pid, draft)
+    _info(f"[项目] {path.name} 没有对应的项目，已建项目 {pid}")
+    return pid, draft.version, versions
+
+
+def cmd_revise(args: argparse.Namespace) -> int:
+    """One revision round through the pipeline (comments, the version and its report are saved)."""
+    from drafting.checks.revise_checks import rank_comments
+    from drafting.workspace import Workspace
+    from drafting.writing.brief import mode_of
+    from drafting.writing.pipeline import run_proposals, run_revision
+
+    workspace = Workspace(get_settings().workspace_path)
+    comments = _load_comments(Path(args.comments)) if args.comments else None
+    pid, base, versions = _revise_target(args.draft, workspace)
     mode = mode_of(args.mode)
-    locked = [x.strip() for x in args.lock if x.strip()]
-    _guard(brief, comments)
+    brief = workspace.load(pid).brief
+    if brief is not None:
+        _guard(brief, comments)
+    for text in (x.strip() for x in args.lock):
+        if text:
+            workspace.lock(pid, text)
     llm = _llm()
-    if mode is RevisionMode.SLOW and not args.comments and not args.accept_all:
+    if mode is RevisionMode.SLOW and comments is None and not args.accept_all:
         # 慢稿 first proposes; the writer decides which proposals to take (nothing is applied now).
-        proposals = propose(draft, llm, passages)
+        proposals = run_proposals(workspace, pid, llm=llm, base=base)
         path = Path(args.out).with_suffix(".comments.yaml")
         if not _save_proposals(path, proposals):
             return EXIT_INPUT
-        _info(f"[慢稿] 第{draft.version}稿的修改意见 {len(proposals)} 条（尚未采纳，稿子未改动）→ {path}")
+        _info(f"[慢稿] 修改意见 {len(proposals)} 条（尚未采纳，稿子未改动；领导批注排在最前）→ {path}")
         for i, c in enumerate(proposals, 1):
             where = f"第{c.paragraph + 1}段" if c.paragraph >= 0 else "全文"
             quoted = f"“{c.quote[:30]}”" if c.quote else ""
-            print(f"{i}. [{c.author}] {where}{quoted}：{c.text}")
+            note = f"（{c.note}）" if c.note else ""
+            print(f"{i}. [{c.author}] {where}{quoted}：{c.text}{note}")
         _info(
             f"把要采纳的意见 status 改为 accepted 后运行：drafting revise {args.draft} --comments {path} --out {args.out}；"
             "或加 --accept-all 全部采纳。"
         )
         return EXIT_OK
-    if args.accept_all:
-        comments = [
-            c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
-            for c in comments
-        ]
     # A comments file is the writer's decision: the reviewers are not asked again.
-    version, considered = revise(
-        draft, comments, mode, llm, passages, locked=locked, reviewers=not args.comments, accept_all=args.accept_all
+    version = run_revision(
+        workspace,
+        pid,
+        llm=llm,
+        mode=mode,
+        comments=comments,
+        accept_all=args.accept_all,
+        reviewers=comments is None,
+        base=base,
     )
     new = version.draft
-    payload = _payload(brief, passages, new, None, [*versions, version])
+    considered = workspace.comments(pid, base if base is not None else version.number - 1)
+    payload = _payload(new.brief, workspace.load(pid).passages, new, None, [*versions, version])
+    payload["project"] = pid
     payload["diff"] = version.diff
     payload["addressed"] = [c.model_dump(mode="json") for c in version.addressed]
     payload["coverage"] = version.coverage
-    payload["comments"] = [c.model_dump(mode="json") for c in considered]
+    payload["comments"] = [c.model_dump(mode="json") for c in rank_comments(considered)]
+    payload["defects_before"] = version.defects_before
+    payload["defects_after"] = version.defects_after
+    payload["report"] = version.report.model_dump(mode="json") if version.report else None
     code = EXIT_OK if _write_json(Path(args.out), payload) else EXIT_INPUT
     if args.docx and not _export(new, Path(args.docx), args):
         code = code or EXIT_INPUT
-    _info(f"[修改] 第{version.number}稿：处理意见 {len(version.addressed)} 条，{new.char_count} 字 → {args.out}")
+    _info(
+        f"[修改] 第{version.number}稿：采用意见 {len(version.addressed)} 条，{new.char_count} 字 → {args.out}；项目 {pid}"
+    )
     _info(_defects_line(version))
     for why in version.kept_parts:
         _info(f"  {why}")
-    for kp, where in version.coverage.items():
-        _info(f"  要点“{kp}”：{where}")
+    for line in _round_lines(version):
+        _info(line)
     return code
 
 
@@ -748,7 +832,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_review)
 
     s = sub.add_parser("revise", help="修改稿件，生成下一稿")
-    s.add_argument("draft")
+    s.add_argument("draft", help="draft/revise 命令写出的 JSON，或项目编号")
     s.add_argument("--mode", choices=["urgent", "slow", "急稿", "慢稿"], default="slow")
     s.add_argument("--comments", help="撰稿人意见 YAML")
     s.add_argument("--lock", action="append", default=[], help="锁定的句子（可多次），修改时一字不改")

@@ -35,6 +35,10 @@ __all__ = [
     "Review",
     "Comment",
     "CommentStatus",
+    "CommentOrigin",
+    "PointCoverage",
+    "PrincipleCoverage",
+    "RoundReport",
     "Version",
     "ConfirmedFact",
     "count_chars",
@@ -397,6 +401,21 @@ class CommentStatus(str, Enum):
     REJECTED = "rejected"
 
 
+class CommentOrigin(str, Enum):
+    """Who made a comment; 慢稿 ranks them in this order (the leader's 批注 first)."""
+
+    LEADER = "leader"  # a 批注 read back from the Word document the leader edited
+    WRITER = "writer"  # 撰稿人
+    COMPLETENESS = "completeness"  # the program's key-point check
+    REVIEWER = "reviewer"  # a model reviewer perspective
+
+    @property
+    def label(self) -> str:
+        return {"leader": "领导批注", "writer": "撰稿人", "completeness": "完整性检查", "reviewer": "审稿人"}[
+            self.value
+        ]
+
+
 class Comment(_Model):
     id: str
     author: str  # a reviewer perspective or "撰稿人"
@@ -404,6 +423,35 @@ class Comment(_Model):
     paragraph: int = -1  # index into Draft.paragraphs; -1 = whole draft
     quote: str = ""
     status: CommentStatus = CommentStatus.PENDING
+    origin: CommentOrigin | None = None  # None in older saves: read from the author (revise.origin_of)
+    note: str = ""  # the program's remark for the writer: quote not found in this version, why not applied
+
+
+class PointCoverage(_Model):
+    """横到边 for one key point of the brief: where the version before and after the round covers it."""
+
+    point: str
+    before: str  # "二、…（第5段）" or 未覆盖
+    after: str
+
+
+class PrincipleCoverage(_Model):
+    """One of the five principles: the body sentences that carry it before and after the round."""
+
+    principle: str
+    before: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list)
+
+
+class RoundReport(_Model):
+    """What one revision round did, measured without the model: key points and principles with
+    evidence before and after, the accepted comments not applied (each with its reason), and the parts
+    that were retried with a tighter instruction."""
+
+    points: list[PointCoverage] = Field(default_factory=list)
+    principles: list[PrincipleCoverage] = Field(default_factory=list)
+    not_applied: list[Comment] = Field(default_factory=list)  # accepted but not applied; ``note`` says why
+    retried: list[str] = Field(default_factory=list)
 
 
 class Version(_Model):
@@ -420,6 +468,7 @@ class Version(_Model):
     defects_before: dict[str, int] = Field(default_factory=dict)
     defects_after: dict[str, int] = Field(default_factory=dict)
     kept_parts: list[str] = Field(default_factory=list)
+    report: RoundReport | None = None  # 慢稿/急稿 rounds: coverage, principles, comments not applied
 
 
 class ConfirmedFact(_Model):

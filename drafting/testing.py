@@ -15,6 +15,7 @@ An answer is a string, an exception to raise, or a callable that receives the :c
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -257,7 +258,10 @@ def _scores(request: FakeRequest) -> str:
 def _comments(request: FakeRequest) -> str:
     # One comment per perspective (identical comments on one paragraph are dropped as repeats).
     said = _PERSPECTIVE_COMMENTS.get(request.values.get("perspective", ""), "这一段要补充具体措施和时间节点。")
-    return json.dumps({"comments": [{"paragraph": 2, "quote": "", "comment": said}]}, ensure_ascii=False)
+    # A reviewer quotes the text it means (comments that quote nothing are dropped).
+    m = re.search(r"^\[2\] (.+)$", str(request.values.get("paragraphs", "")), re.M)
+    quote = m.group(1)[:10] if m else ""
+    return json.dumps({"comments": [{"paragraph": 2, "quote": quote, "comment": said}]}, ensure_ascii=False)
 
 
 def _body(history: list[FakeRequest]) -> Callable[[FakeRequest], str]:
@@ -273,6 +277,16 @@ def _body(history: list[FakeRequest]) -> Callable[[FakeRequest], str]:
         return "\n".join(lines)
 
     return answer
+
+
+def _revised(request: FakeRequest) -> str:
+    """A part rewritten for its comments: the current text kept, one new sentence that answers them
+    (a rewrite that only re-says the rest of the draft would be rejected as a repeat)."""
+    current = str(request.values.get("current", "")).strip()
+    asked = re.sub(r"[\s“”]+", "", str(request.values.get("comments", "")))[:16] or "意见"
+    sentences = re.findall(r"[^。！？]+[。！？]", current)
+    kept = "".join(sentences[:-1]) if len(sentences) > 1 else ""  # the new sentence takes the last one's place
+    return f"{kept}针对“{asked}”，要逐条对照、立行立改，把整改责任落实到具体岗位。"
 
 
 def _more(history: list[FakeRequest]) -> Callable[[FakeRequest], str]:
@@ -298,12 +312,13 @@ class ScriptedChatModel(FakeChatModel):
             "outline.default": [_outline],
             "review.scores": [_scores],
             "revise.comments": [_comments],
+            "revise.section": [_revised],
             "draft.body": [_body(self.history)],
         }
         for stage, answers in script.items():
             self.answers.setdefault(stage, answers)
         if self.default is None:
-            # draft.more, revise.section and anything else: new prose of the length the call asks for.
+            # draft.more and anything else: new prose of the length the call asks for.
             self.default = _more(self.history)
 
 

@@ -41,7 +41,7 @@ def make_llm(**extra: list[Any]) -> RoutedFakeChat:
     routes: dict[str, list[Any]] = writer_routes(**extra)
     for marker, answers in {
         OUTLINE_STAGE: [outline_json(["提高站位", "压实责任", "狠抓整治"])],
-        COMMENTS_STAGE: ['{"comments": [{"paragraph": 2, "quote": "", "comment": "多举基层实例"}]}'],
+        COMMENTS_STAGE: ['{"comments": [{"paragraph": 2, "quote": "要抓实抓细", "comment": "多举基层实例"}]}'],
         REWRITE_STAGE: [lambda t: prose(300, "修改后要更接地气")],
     }.items():
         routes.setdefault(marker, answers)
@@ -205,7 +205,13 @@ def test_slow_revision_first_proposes_then_applies_what_the_writer_accepts(
     assert main(["revise", str(js), "--comments", str(proposals), "--out", str(v2)]) == 0
     data = json.loads(v2.read_text(encoding="utf-8"))
     assert [c["text"] for c in data["addressed"]] == ["多举基层实例"] and data["diff"]
-    assert "自动检查" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "自动检查" in err and "横到边" in err and "五气有据" in err
+    # The round went through the pipeline: comments, the version with its report and the working draft saved.
+    project = Workspace(config.get_settings().workspace_path).load(data["project"])
+    assert project.working is not None and project.working.body_text == data["text"]
+    assert project.versions[-1].report is not None and data["report"]["principles"]
+    assert any(c.text == "多举基层实例" and c.status == "accepted" for c in project.comments)
     # --accept-all is the deliberate way to take every proposal at once.
     assert main(["revise", str(js), "--mode", "slow", "--accept-all", "--out", str(v2)]) == 0
     assert "多举基层实例" in [c["text"] for c in json.loads(v2.read_text(encoding="utf-8"))["addressed"]]

@@ -255,7 +255,8 @@ def test_slow_revision_round(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     draft = write_draft(brief, make_outline(brief, passages, llm), passages, llm)
     comment_json = json.dumps(
-        {"comments": [{"paragraph": 3, "quote": "", "comment": "多讲基层实际困难"}]}, ensure_ascii=False
+        {"comments": [{"paragraph": 3, "quote": draft.paragraphs[2][:8], "comment": "多讲基层实际困难"}]},
+        ensure_ascii=False,
     )
     rewritten = prose(200, "基层困难要摆到桌面上解决")
     rev_llm = fake_writer(**{COMMENTS_STAGE: [comment_json], REWRITE_STAGE: [rewritten]})

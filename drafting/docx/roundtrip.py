@@ -18,7 +18,7 @@ from pydantic import Field
 from drafting.docx import layout as L
 from drafting.docx.annotate import ASSISTANT
 from drafting.docx.importer import EditedDocument, TrackedChange, read_edited_docx
-from drafting.domain import Comment, CommentStatus, Draft, DraftSection, Version, _Model
+from drafting.domain import Comment, CommentOrigin, CommentStatus, Draft, DraftSection, Version, _Model
 from drafting.errors import DraftingError, IngestError
 from drafting.workspace import Workspace
 
@@ -171,6 +171,7 @@ def import_edited(
             paragraph=c.paragraph,
             quote=c.anchor,
             status=CommentStatus.PENDING,
+            origin=CommentOrigin.LEADER,
         )
         for c in edited.comments
         if c.text and c.author != ASSISTANT and (c.author, c.text) not in known

@@ -8,9 +8,20 @@ import pandas as pd
 import streamlit as st
 
 from drafting.checks.facts import placeholders_in
+from drafting.checks.revise_checks import origin_of, rank_comments
 from drafting.config import Settings
 from drafting.docx.export import export_docx, export_markdown
-from drafting.domain import PRINCIPLES, STANCES, Comment, CommentStatus, Draft, Review, Version, count_chars
+from drafting.domain import (
+    PRINCIPLES,
+    STANCES,
+    Comment,
+    CommentOrigin,
+    CommentStatus,
+    Draft,
+    Review,
+    Version,
+    count_chars,
+)
 from drafting.ui import actions as act
 from drafting.ui import state as S
 from drafting.ui import views as V
@@ -172,7 +183,10 @@ def comment_counts(comments: list[Comment]) -> dict[CommentStatus, int]:
 def _comment_row(ws: Workspace, project: Project, draft: Draft, c: Comment) -> None:
     x, y, z = st.columns([6, 1, 1], vertical_alignment="center")
     quote = f"（针对“{c.quote}”）" if c.quote else ""
-    x.markdown(f"{BADGE[c.status]} :material/comment: **{V.md_text(c.author)}**：{V.md_text(quote + c.text)}")
+    who = f"{V.md_text(c.author)}（领导批注）" if origin_of(c) is CommentOrigin.LEADER else V.md_text(c.author)
+    x.markdown(f"{BADGE[c.status]} :material/comment: **{who}**：{V.md_text(quote + c.text)}")
+    if c.note:
+        x.caption(c.note)
     y.button(
         "采纳",
         key=f"acc_{c.id}",
@@ -192,7 +206,7 @@ def _comment_row(ws: Workspace, project: Project, draft: Draft, c: Comment) -> N
 def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> None:
     st.caption("慢稿：审稿人从不同角度提意见，您逐条采纳或不采纳，也可以自己加意见，再统稿形成新的一稿。")
     model = S.chat_model(settings)
-    comments = ws.comments(project.id, draft.version)
+    comments = rank_comments(ws.comments(project.id, draft.version))  # the leader's 批注 first
     counts = comment_counts(comments)
     pending = counts[CommentStatus.PENDING]
     if comments:

@@ -1,10 +1,10 @@
 """The writing stages, brief -> outline -> draft -> review -> revision, and their orchestration.
 
-One module per stage (``brief``, ``outline``, ``draft``, ``review``, ``revise``), the genre profiles
-(``genres``), the classics and policy banks (``banks``), the five principles per part
-(``principles``), passage formatting for prompts (``references``), shared text helpers (``text``:
-the brief as prompt lines, length control, cleaning, citation markers) and ``pipeline``, which runs
-the stages in order and saves to the workspace.
+One module per stage (``brief``, ``outline``, ``draft``, ``review``, ``revise`` with its ``reviewers``
+and ``coverage``), the genre profiles (``genres``), the classics and policy banks (``banks``), the
+five principles per part (``principles``), passage formatting for prompts (``references``), shared
+text helpers (``text``: the brief as prompt lines, length control, cleaning, citation markers) and
+``pipeline``, which runs the stages in order and saves to the workspace.
 Stages exchange typed data (drafting.domain) and never import each other: what two stages share
 lives in ``text``/``references``/``banks``/``principles``; only ``pipeline`` calls several stages.
 May import the core modules, ``drafting.llm``, ``drafting.corpus`` and ``drafting.checks``.

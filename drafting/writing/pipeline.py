@@ -10,8 +10,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from drafting.checks.ledger import with_confirmed
+from drafting.checks.revise_checks import anchor_leader_comments, origin_of, rank_comments
 from drafting.classified import guard_brief, guard_project, guard_resume
-from drafting.domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
+from drafting.domain import (
+    Brief,
+    Comment,
+    CommentOrigin,
+    CommentStatus,
+    Costs,
+    Draft,
+    Outline,
+    Passage,
+    PrincipleCoverage,
+    Review,
+    RevisionMode,
+    Version,
+)
 from drafting.errors import DraftingError, ProviderError
 from drafting.events import (
     DraftWritten,
@@ -28,15 +42,25 @@ from drafting.workspace import Workspace
 from drafting.writing.draft import write_draft
 from drafting.writing.outline import make_outline, quick_outline
 from drafting.writing.references import material_passages
+from drafting.writing.review import principle_evidence
 from drafting.writing.review import review as review_draft
-from drafting.writing.revise import revise
+from drafting.writing.revise import propose, revise
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from drafting.corpus.store import Store
 
-__all__ = ["DraftRun", "gather_passages", "run_draft", "resume_draft", "run_revision", "Event"]
+__all__ = [
+    "DraftRun",
+    "gather_passages",
+    "run_draft",
+    "resume_draft",
+    "run_revision",
+    "run_proposals",
+    "with_principles",
+    "Event",
+]
 
 log = logging.getLogger(__name__)
 Event = ProgressHandler  # the old name, kept for callers that import it
@@ -218,6 +242,58 @@ def resume_draft(
     )
 
 
+def _round_base(workspace: Workspace, project_id: str, base: int | None) -> tuple[Draft, int, int, list[Comment]]:
+    """The version to revise (``base``, else the newest), its number, the number the next version gets,
+    and the comments on the base (a comment belongs to the version it was made on: an earlier round's
+    accepted comments are not applied again). The leader's 批注 still pending on an earlier version
+    come along (their quote may have been edited since): they wait for the writer's decision."""
+    project = workspace.load(project_id)
+    if base is not None:
+        found = next((v for v in project.versions if v.number == base), None)
+        if found is None:
+            raise DraftingError(f"项目 {project_id} 没有第{base}稿。")
+        current, number = found.draft, base
+    else:
+        latest = project.latest
+        if latest is None:
+            raise DraftingError("还没有可修改的稿子，请先生成初稿。")
+        current = latest
+        number = project.versions[-1].number if project.versions else latest.version
+    following = (project.versions[-1].number if project.versions else number) + 1
+    mine = workspace.comments(project_id, number)
+    ids = {c.id for c in mine}
+    waiting = [
+        c
+        for c in project.comments
+        if c.id not in ids and c.status is CommentStatus.PENDING and origin_of(c) is CommentOrigin.LEADER
+    ]
+    return current, number, following, [*waiting, *mine]
+
+
+def with_principles(version: Version, before: Draft) -> Version:
+    """The round's report with the five principles' evidence before and after (纵到底's other half)."""
+    if version.report is None:
+        return version
+    old, new = principle_evidence(before), principle_evidence(version.draft)
+    principles = [PrincipleCoverage(principle=c.value, before=old.get(c, []), after=new.get(c, [])) for c in old]
+    return version.model_copy(update={"report": version.report.model_copy(update={"principles": principles})})
+
+
+def run_proposals(
+    workspace: Workspace, project_id: str, *, llm: BaseChatModel, base: int | None = None
+) -> list[Comment]:
+    """慢稿's first half: the reviewers and the key-point check propose comments on the newest version;
+    they are saved pending (nothing is applied). Returns every comment on that version, ranked: the
+    leader's 批注 first, then the writer's own, the key-point check's, the reviewers'."""
+    guard_project(workspace, project_id)
+    project = workspace.load(project_id)
+    current, number, _, existing = _round_base(workspace, project_id, base)
+    existing = anchor_leader_comments(existing, current)
+    for c in [*existing, *propose(current, llm, project.passages, existing=existing)]:
+        workspace.save_comment(project_id, number, c)
+    return rank_comments(workspace.comments(project_id, number))
+
+
 def run_revision(
     workspace: Workspace,
     project_id: str,
@@ -226,22 +302,37 @@ def run_revision(
     mode: RevisionMode,
     comments: list[Comment] | None = None,
     accept_all: bool = False,
+    reviewers: bool = True,
+    base: int | None = None,
 ) -> Version:
-    """One revision round on the newest version; comments and the new version are saved.
-    The project's locked sentences are kept character for character. Reviewer proposals are saved
-    pending and applied only with ``accept_all``."""
+    """One revision round on the newest version; comments (with the program's notes) and the new
+    version (with its round report) are saved, and the new version becomes the working draft.
+    ``comments``: the writer's decisions; by default the comments saved on the newest version (the
+    leader's 批注 read back from Word among them). The project's locked sentences are kept character for
+    character. Reviewer proposals are saved pending and applied only with ``accept_all``; with
+    ``reviewers=False`` the reviewers are not asked again (the writer has decided). ``base``: revise that
+    version instead of the newest (the new one is still numbered after the newest)."""
     guard_project(workspace, project_id, comments)
     project = workspace.load(project_id)
-    current = project.latest
-    if current is None:
-        raise DraftingError("还没有可修改的稿子，请先生成初稿。")
+    current, number, following, saved = _round_base(workspace, project_id, base)
+    given = comments if comments is not None else [c for c in saved if c.status != "rejected"]
     current = with_confirmed(current, project.facts)  # the facts ledger's confirmed facts are kept
-    given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
     version, considered = revise(
-        current, given, mode, llm, project.passages, locked=project.locks, accept_all=accept_all
+        current,
+        given,
+        mode,
+        llm,
+        project.passages,
+        locked=project.locks,
+        accept_all=accept_all,
+        reviewers=reviewers,
     )
+    version = with_principles(version, current)
+    if version.number != following:  # numbered after the project's newest version, never over one
+        draft = version.draft.model_copy(update={"version": following})
+        version = version.model_copy(update={"number": following, "draft": draft})
     for c in considered:
-        workspace.save_comment(project_id, current.version, c)
+        workspace.save_comment(project_id, number, c)
     workspace.add_version(project_id, version)
     workspace.save_working(project_id, version.draft)
     return version

@@ -1,6 +1,8 @@
-"""Stage 5: revision. 慢稿: reviewers from several perspectives comment on paragraphs, the writer
-accepts or rejects, and a consolidation pass rewrites the commented sections; 急稿: one-click
-targeted rewrites of a section. Every revision yields a new Version with a diff to the previous one.
+"""Stage 5: revision. 慢稿: reviewers from several perspectives comment on paragraphs
+(:mod:`drafting.writing.reviewers`), the writer accepts or rejects, and a consolidation pass rewrites
+the commented sections, never making the draft worse (:mod:`drafting.checks.revise_checks`); 急稿:
+one-click targeted rewrites of a section. Every revision yields a new Version with a diff to the
+previous one and a report of the round (key points with :mod:`drafting.writing.coverage`).
 """
 
 from __future__ import annotations
@@ -9,33 +11,46 @@ import difflib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
-import yaml
-from pydantic import Field
+from typing import TYPE_CHECKING
 
 from drafting.checks.ledger import keep_confirmed
 from drafting.checks.locks import locks_in, restore_locks
-from drafting.checks.revise_checks import defect_counts, findings_text, part_name, screen_comments, settle_parts
+from drafting.checks.revise_checks import (
+    Settled,
+    anchor_leader_comments,
+    defect_counts,
+    part_name,
+    rank_comments,
+    settle_parts,
+)
 from drafting.domain import (
-    Brief,
     Comment,
+    CommentOrigin,
     CommentStatus,
     Costs,
     Criterion,
     Draft,
     DraftSection,
     Passage,
+    PointCoverage,
     RevisionMode,
+    RoundReport,
     Version,
-    _Model,
     count_chars,
 )
-from drafting.errors import ModelOutputError
-from drafting.llm.calls import complete, complete_structured
-from drafting.llm.prompts import PROMPTS_DIR, load_prompt
-from drafting.writing.references import format_references, overlap, rank_for_section
+from drafting.llm.calls import complete
+from drafting.llm.prompts import load_prompt
+from drafting.writing.coverage import (
+    COMPLETENESS,
+    COVERED,
+    UNCOVERED,
+    coverage_map,
+    gap_comments,
+    paragraph_sections,
+    points_to_cover,
+)
+from drafting.writing.references import format_references, rank_for_section
+from drafting.writing.reviewers import perspectives, propose, reviewer_comments
 from drafting.writing.text import (
     brief_summary,
     clean_section_text,
@@ -62,132 +77,15 @@ __all__ = [
     "instruction_for",
     "WRITER",
     "COMPLETENESS",
+    "COVERED",
+    "UNCOVERED",
     "gap_comments",
     "propose",
+    "round_report",
 ]
 
 log = logging.getLogger(__name__)
 WRITER = "撰稿人"
-COVERED = 0.5  # share of a key point's bigrams a paragraph must contain to count as covering it
-UNCOVERED = "未覆盖"
-COMPLETENESS = "完整性检查"
-
-
-class _RawComment(_Model):
-    paragraph: int = -1
-    quote: str = ""
-    comment: str
-
-
-class _RawComments(_Model):
-    comments: list[_RawComment] = Field(default_factory=list)
-
-
-@lru_cache(maxsize=1)
-def perspectives() -> list[dict[str, str]]:
-    return list(yaml.safe_load((PROMPTS_DIR / "perspectives.yaml").read_text(encoding="utf-8")))
-
-
-def _coerce_comments(data: Any) -> Any:
-    if isinstance(data, list):
-        data = {"comments": data}
-    if isinstance(data, dict):
-        items = []
-        for c in data.get("comments", []):
-            if isinstance(c, str):
-                c = {"comment": c}
-            if isinstance(c, dict) and str(c.get("comment") or "").strip():
-                try:
-                    para = int(c.get("paragraph", -1))
-                except (TypeError, ValueError):
-                    para = -1
-                items.append({"paragraph": para, "quote": str(c.get("quote") or ""), "comment": str(c["comment"])})
-        data = {"comments": items}
-    return data
-
-
-def paragraph_sections(draft: Draft) -> list[int]:
-    """For each paragraph of ``draft.paragraphs``, the index of the section it belongs to."""
-    owners: list[int] = []
-    for i, s in enumerate(draft.sections):
-        if s.kind == "body" and s.heading:
-            owners.append(i)
-        owners.extend(i for p in s.text.splitlines() if p.strip())
-    return owners
-
-
-def reviewer_comments(
-    draft: Draft,
-    brief: Brief,
-    llm: BaseChatModel,
-    *,
-    costs: Costs | None = None,
-    names: list[str] | None = None,
-    passages: Sequence[Passage] = (),
-    existing: Sequence[Comment] = (),
-) -> list[Comment]:
-    """One call per perspective; a perspective whose answer is unusable is skipped, not fatal.
-    Reviewers see what the program found (gate defects, uncovered key points); comments that quote
-    text the draft does not have, only renumber a heading, or repeat another comment are dropped."""
-    paragraphs = draft.paragraphs
-    numbered = "\n".join(f"[{i}] {p}" for i, p in enumerate(paragraphs, 1))
-    uncovered = [kp for kp, where in coverage_map(draft, points_to_cover(draft)).items() if where == UNCOVERED]
-    findings = findings_text(draft, passages, uncovered)
-    out: list[Comment] = []
-    for p in perspectives():
-        if names and p["name"] not in names:
-            continue
-        messages = load_prompt("revise.comments").render(
-            perspective=p["name"], focus=p["focus"], brief=brief_summary(brief), paragraphs=numbered, findings=findings
-        )
-        try:
-            raw = complete_structured(
-                llm, messages, _RawComments, stage="review", costs=costs, max_tokens=700, coerce=_coerce_comments
-            )
-        except ModelOutputError as err:
-            log.warning("reviewer %s skipped: %s", p["name"], err)
-            continue
-        for c in raw.comments[:3]:
-            idx = c.paragraph - 1 if 1 <= c.paragraph <= len(paragraphs) else _locate(c.quote, paragraphs)
-            out.append(
-                Comment(id=uuid.uuid4().hex[:8], author=p["name"], text=c.comment.strip(), paragraph=idx, quote=c.quote)
-            )
-    kept, dropped = screen_comments(out, draft, existing)
-    for d, why in dropped:
-        log.info("reviewer comment dropped (%s): %s", why, d.text)
-    return kept
-
-
-def _locate(quote: str, paragraphs: list[str]) -> int:
-    if not quote.strip() or not paragraphs:
-        return -1
-    scores = [overlap(quote, p) for p in paragraphs]
-    best = max(range(len(paragraphs)), key=scores.__getitem__)
-    return best if scores[best] >= 0.3 else -1
-
-
-def coverage_map(draft: Draft, key_points: list[str]) -> dict[str, str]:
-    """横到边: map every key point of the brief to the paragraph that covers it, or 未覆盖."""
-    paragraphs = draft.paragraphs
-    owners = paragraph_sections(draft)
-    result: dict[str, str] = {}
-    for kp in key_points:
-        if not kp.strip():
-            continue
-        scores = [overlap(kp, p) for p in paragraphs]
-        if not scores or max(scores) < COVERED:
-            result[kp] = UNCOVERED
-            continue
-        i = max(range(len(scores)), key=scores.__getitem__)
-        sec = draft.sections[owners[i]]
-        where = sec.heading or ("开头" if sec.kind == "opening" else "结尾")
-        result[kp] = f"{where}（第{i + 1}段）"
-    return result
-
-
-def points_to_cover(draft: Draft) -> list[str]:
-    """The brief's key points; for a brief that is only the leader's instruction, the outline's parts."""
-    return draft.brief.key_points or [s.heading for s in draft.outline.body_sections]
 
 
 def diff_drafts(old: Draft, new: Draft) -> str:
@@ -296,13 +194,19 @@ def rewrite_section(
     costs = costs if costs is not None else Costs()
     sec = draft.sections[index]
     target = budget or max(60, count_chars(sec.text))
-    new_sec = _rewrite(
-        draft, index, [instruction], llm, passages, budget=target, costs=costs, on_token=on_token, locked=locked
+    asked = {index: [instruction]}
+    settled, retried = _rewrite_and_settle(
+        draft, asked, {index: target}, llm, passages, costs=costs, on_token=on_token, locked=locked
     )
-    sections, kept = settle_parts(draft, {index: new_sec}, passages, locked)
+    sections, kept = settled.sections, settled.kept
     new = _next(draft, sections, passages, costs)
     note = Comment(
-        id=uuid.uuid4().hex[:8], author=WRITER, text=instruction, paragraph=-1, status=CommentStatus.ACCEPTED
+        id=uuid.uuid4().hex[:8],
+        author=WRITER,
+        text=instruction,
+        paragraph=-1,
+        status=CommentStatus.ACCEPTED,
+        origin=CommentOrigin.WRITER,
     )
     return Version(
         number=new.version,
@@ -315,28 +219,70 @@ def rewrite_section(
         defects_before=defect_counts(draft, passages),
         defects_after=defect_counts(new, passages),
         kept_parts=kept,
+        report=round_report(draft, new, retried=retried),
     )
 
 
-def gap_comments(draft: Draft) -> list[Comment]:
-    """纵到底/横到边: a proposal to add each key point no paragraph covers, on the part closest to it."""
-    body = [i for i, s in enumerate(draft.sections) if s.kind == "body"] or [0]
-    owners = paragraph_sections(draft)
-    out: list[Comment] = []
-    for kp, where in coverage_map(draft, points_to_cover(draft)).items():
-        if where != UNCOVERED:
-            continue
-        target = max(body, key=lambda i: overlap(kp, draft.sections[i].heading + draft.sections[i].text))
-        para = owners.index(target) if target in owners else -1
-        out.append(
-            Comment(
-                id=uuid.uuid4().hex[:8],
-                author=COMPLETENESS,
-                text=f"补充任务要点“{kp}”，写出具体措施。",
-                paragraph=para,
-            )
+def _tighter(problems: list[str]) -> str:
+    return load_prompt("revise.tighter").render(problems="\n".join(f"- {p}" for p in problems))[-1][1]
+
+
+def _rewrite_and_settle(
+    draft: Draft,
+    asked: dict[int, list[str]],
+    budgets: dict[int, int],
+    llm: BaseChatModel,
+    passages: list[Passage],
+    *,
+    costs: Costs,
+    locked: Sequence[str],
+    on_token: Callable[[str], None] | None = None,
+) -> tuple[Settled, list[str]]:
+    """Rewrite each asked part and lay the rewrites on (never worse). A part whose rewrite is rejected
+    is rewritten once more with the problems it brought in, and only then left as it was. Returns the
+    settled parts (``kept`` names every part finally left as it was) and the notes on the retries."""
+
+    def rewrite(base: Draft, idx: int, lines: list[str]) -> DraftSection:
+        return _rewrite(
+            base, idx, lines, llm, passages, budget=budgets[idx], costs=costs, on_token=on_token, locked=locked
         )
-    return out
+
+    first = settle_parts(draft, {i: rewrite(draft, i, asked[i]) for i in sorted(asked)}, passages, locked)
+    if not first.rejected:
+        return first, []
+    base = draft.model_copy(update={"sections": first.sections})
+    again = {i: rewrite(base, i, [*asked[i], _tighter(problems)]) for i, problems in first.rejected.items()}
+    second = settle_parts(base, again, passages, locked)
+    retried: list[str] = []
+    kept = [k for k in first.kept if not any(k.startswith(f"“{part_name(draft.sections[i])}”") for i in again)]
+    for i in sorted(again):
+        name = part_name(draft.sections[i])
+        if i in second.rejected or second.sections[i].text == draft.sections[i].text:
+            why = next((k for k in second.kept if k.startswith(f"“{name}”")), f"“{name}”保留原文：重写后仍无可用改写")
+            kept.append(f"{why}（已按问题清单重写一次）")
+            retried.append(f"“{name}”第一次改写未通过检查，重写一次仍未通过，保留原文")
+        else:
+            retried.append(f"“{name}”第一次改写未通过检查，按问题清单重写后采用")
+    return Settled(second.sections, kept, second.rejected), retried
+
+
+def round_report(
+    old: Draft, new: Draft, *, not_applied: Sequence[Comment] = (), retried: Sequence[str] = ()
+) -> RoundReport:
+    """横到边 (where each key point is) before and after the round, the comments not applied and the
+    retries. The five principles' evidence comes from the review stage: the orchestrator adds it
+    (``drafting.writing.pipeline``), as only it calls several stages."""
+    points = points_to_cover(old)
+    before, after = coverage_map(old, points), coverage_map(new, points)
+    return RoundReport(
+        points=[PointCoverage(point=kp, before=before[kp], after=after.get(kp, UNCOVERED)) for kp in before],
+        not_applied=list(not_applied),
+        retried=list(retried),
+    )
+
+
+def _target(c: Comment, owners: list[int], body: list[int]) -> int:
+    return owners[c.paragraph] if 0 <= c.paragraph < len(owners) else body[0]
 
 
 def consolidate(
@@ -350,65 +296,54 @@ def consolidate(
     locked: Sequence[str] = (),
     fill_gaps: bool = True,
 ) -> Version:
-    """Write the next version from the accepted comments only; with ``fill_gaps`` (纵到底) uncovered key
-    points are added too. Parts no accepted comment touches are kept character for character, and a
-    rewritten part that raises the gate's defect count is left as it was."""
+    """Write the next version from the accepted comments only (the leader's 批注 first); with
+    ``fill_gaps`` (纵到底) uncovered key points are added too. Parts no accepted comment touches are kept
+    character for character; a rewritten part that raises the gate's defect count is rewritten once more
+    with the problems it brought in, and then left as it was. The version's report lists every accepted
+    comment that was not applied, with the reason."""
     costs = costs if costs is not None else Costs()
-    accepted = [c for c in comments if c.status == CommentStatus.ACCEPTED]
+    accepted = rank_comments([c for c in comments if c.status == CommentStatus.ACCEPTED])
+    gaps = [g.model_copy(update={"status": CommentStatus.ACCEPTED}) for g in gap_comments(draft)] if fill_gaps else []
     owners = paragraph_sections(draft)
     body = [i for i, s in enumerate(draft.sections) if s.kind == "body"] or [0]
     per_section: dict[int, list[str]] = {}
-    for c in accepted:
-        idx = owners[c.paragraph] if 0 <= c.paragraph < len(owners) else body[0]
+    for c in [*accepted, *gaps]:
         quoted = f"（针对“{c.quote[:40]}”）" if c.quote else ""
-        per_section.setdefault(idx, []).append(f"{c.author}：{c.text}{quoted}")
-    if fill_gaps:
-        for g in gap_comments(draft):
-            idx = owners[g.paragraph] if 0 <= g.paragraph < len(owners) else body[0]
-            per_section.setdefault(idx, []).append(f"{g.author}：{g.text}")
-    rewritten: dict[int, DraftSection] = {}
-    for idx in sorted(per_section):
-        budget = draft.outline.sections[idx].budget if idx < len(draft.outline.sections) else 0
-        budget = budget or max(60, count_chars(draft.sections[idx].text))
-        rewritten[idx] = _rewrite(
-            draft, idx, per_section[idx], llm, passages, budget=budget, costs=costs, locked=locked
-        )
-    sections, kept = settle_parts(draft, rewritten, passages, locked)
+        per_section.setdefault(_target(c, owners, body), []).append(f"{c.author}：{c.text}{quoted}")
+    budgets = {
+        idx: (draft.outline.sections[idx].budget if idx < len(draft.outline.sections) else 0)
+        or max(60, count_chars(draft.sections[idx].text))
+        for idx in per_section
+    }
+    settled, retried = _rewrite_and_settle(draft, per_section, budgets, llm, passages, costs=costs, locked=locked)
+    sections = settled.sections
     if on_section:
         for idx in sorted(per_section):
             on_section(idx, sections[idx].text)
     new = _next(draft, sections, passages, costs)
     changed = sum(1 for a, b in zip(draft.sections, sections, strict=True) if a.text != b.text)
+    not_applied: list[Comment] = []
+    for c in accepted:
+        idx = _target(c, owners, body)
+        if sections[idx].text != draft.sections[idx].text:
+            continue
+        name = part_name(draft.sections[idx])
+        why = next((k for k in settled.kept if k.startswith(f"“{name}”")), f"“{name}”保留原文：模型没有给出可用的改写")
+        not_applied.append(c.model_copy(update={"note": "未采用：" + why}))
+    skipped = {c.id for c in not_applied}
     return Version(
         number=new.version,
         draft=new,
         mode=RevisionMode.SLOW,
-        note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(kept)}",
+        note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(settled.kept)}",
         diff=diff_drafts(draft, new),
-        addressed=accepted,
+        addressed=[c for c in accepted if c.id not in skipped],
         coverage=coverage_map(new, points_to_cover(draft)),
         defects_before=defect_counts(draft, passages),
         defects_after=defect_counts(new, passages),
-        kept_parts=kept,
+        kept_parts=settled.kept,
+        report=round_report(draft, new, not_applied=not_applied, retried=retried),
     )
-
-
-def propose(
-    draft: Draft,
-    llm: BaseChatModel,
-    passages: Sequence[Passage],
-    *,
-    costs: Costs | None = None,
-    reviewers: bool = True,
-    existing: Sequence[Comment] = (),
-) -> list[Comment]:
-    """慢稿's proposals for the writer (all pending): the completeness check's, then the reviewers'."""
-    proposals = gap_comments(draft)
-    if reviewers:
-        proposals += reviewer_comments(
-            draft, draft.brief, llm, costs=costs, passages=passages, existing=[*existing, *proposals]
-        )
-    return proposals
 
 
 def revise(
@@ -424,15 +359,23 @@ def revise(
     accept_all: bool = False,
 ) -> tuple[Version, list[Comment]]:
     """One revision round. 慢稿: reviewers and the completeness check propose comments; they stay
-    pending (the writer decides) unless ``accept_all`` (a deliberate act). Only accepted comments are
-    applied, so with none accepted the new version is the old text unchanged. 急稿: only the writer's
-    own accepted comments. ``locked`` sentences and paragraphs are kept character for character.
-    Returns the new version and every comment considered (proposals included)."""
+    pending (the writer decides) unless ``accept_all`` (a deliberate act, which takes every pending
+    comment, the given ones too). Only accepted comments are applied, so with none accepted the new
+    version is the old text unchanged. 急稿: only the given accepted comments. The leader's 批注 are
+    pinned to where their quote went (never dropped) and rank first. ``locked`` sentences and paragraphs
+    are kept character for character. Returns the new version and every comment considered, ranked and
+    with the program's notes (proposals included)."""
     costs = costs if costs is not None else Costs()
-    all_comments = list(comments)
+    all_comments = anchor_leader_comments(comments, draft)
     if mode is RevisionMode.SLOW:
-        proposals = propose(draft, llm, passages, costs=costs, reviewers=reviewers, existing=all_comments)
-        status = CommentStatus.ACCEPTED if accept_all else CommentStatus.PENDING
-        all_comments += [c.model_copy(update={"status": status}) for c in proposals]
+        all_comments += propose(draft, llm, passages, costs=costs, reviewers=reviewers, existing=all_comments)
+    if accept_all:
+        all_comments = [
+            c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
+            for c in all_comments
+        ]
     version = consolidate(draft, all_comments, llm, passages, costs=costs, locked=locked, fill_gaps=False)
-    return version, all_comments
+    if version.report is not None:  # the comments come back with the reason any was not applied
+        notes = {c.id: c.note for c in version.report.not_applied}
+        all_comments = [c.model_copy(update={"note": notes[c.id]}) if c.id in notes else c for c in all_comments]
+    return version, rank_comments(all_comments)
