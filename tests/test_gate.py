@@ -147,6 +147,26 @@ def test_key_point_headings_and_gap_labels_are_never_cut_inside_a_word() -> None
     assert short_label("推进医保智能监控全覆盖，强化大数据筛查") == "推进医保智能监控"
 
 
+def test_thanks_end_the_speech_and_a_cited_documents_year_is_no_gap(brief: Brief) -> None:
+    outline = quick_outline(brief)
+    h = [s.heading for s in outline.body_sections]
+    answer = "\n".join(
+        [
+            "同志们：\n今天召开这次会议，主要是部署今年的安全生产工作。",
+            f"一、{h[0]}\n2023年国务院《政府工作报告》提出“人民至上、生命至上”，今年以来全县发生事故3起。",
+            f"二、{h[1]}\n企业主要负责人要亲自抓、负总责，乡镇要守土有责。",
+            f"三、{h[2]}\n让我们一起行动起来，为全县安全生产形势持续稳定而努力！谢谢大家！\n"
+            "各级各部门要把安全生产摆在突出位置，决不能有丝毫懈怠。",
+        ]
+    )
+    assert kinds("标题\n" + answer, brief, [])["register"] >= 1  # thanks before the end is found
+    llm = RoutedFakeChat(routes=writer_routes(**{BODY_MARKER: [answer]}), default="好。")
+    draft = write_draft(brief, outline, [], llm)
+    body = draft.body_text
+    assert body.rstrip().endswith("谢谢大家！") and body.count("谢谢大家！") == 1
+    assert "2023年国务院《政府工作报告》" in body  # the year of a cited document stays
+
+
 def test_a_clean_text_has_no_defects(brief: Brief) -> None:
     text = (
         "在全县安全生产工作会议上的讲话\n同志们：\n今天召开这次会议，主要是分析形势、部署任务。\n"

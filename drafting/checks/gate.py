@@ -113,6 +113,10 @@ _LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
 # Sentences that paraphrase the instructions handed to the model share this share of their bigrams with one.
 INSTRUCTION_ECHO = 0.6
 _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|女士们)[^。！？；]{0,40}$")
+# What follows the year of a cited document: an issuing body (or none) and the document's title.
+CITED_DOCUMENT = re.compile(
+    r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
+)
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
@@ -267,6 +271,8 @@ def _fact_defects(line: str, ctx: _Context) -> list[tuple[Fact, DefectKind]]:
             continue
         if f.kind is FactKind.DATE and re.fullmatch(r"\d{4}年", key) and abs(int(key[:4]) - ctx.current_year) <= 1:
             continue  # "2026年" for this year or last is how a speaker dates his own work
+        if f.kind is FactKind.DATE and CITED_DOCUMENT.match(line[f.end :]):
+            continue  # "2024年国务院《政府工作报告》": the date of a cited document, not a local fact
         in_corpus = any(_has_number(key, t) if f.kind is FactKind.NUMBER else key in t for t in corpus_text)
         out.append((f, DefectKind.TRANSPLANTED_FACT if in_corpus else DefectKind.UNSOURCED_FACT))
     return out
@@ -558,7 +564,13 @@ def find_defects(
     _, defects = clean_lines(lines, ctx, seen=[], fix=False, headings_seen=set(), headings=headings)
     _, numbering = _numbering(lines, fix=False)
     _, lists = _lists(lines, fix=False)
-    return defects + numbering + lists
+    body = "\n".join(lines)
+    thanks = [
+        Defect(DefectKind.REGISTER, m.group(0), "致谢不在结尾")
+        for m in _THANKS.finditer(body)
+        if _bare(body[m.end() :])
+    ]
+    return defects + numbering + lists + thanks
 
 
 def count_defects(defects: Sequence[Defect]) -> dict[str, int]:
@@ -610,6 +622,7 @@ def repair_draft(
         text = "\n".join(lines)
         fixed += defects + numbering + lists
         sections.append(sec.model_copy(update={"text": text}))
+    sections, thanks = _thanks_last(sections)
     repaired = draft.model_copy(update={"sections": sections})
     remaining = find_defects(
         "\n".join([repaired.title, repaired.body_text]),
@@ -618,7 +631,29 @@ def repair_draft(
         confirmed=confirmed,
         outline_purposes=purposes,
     )
-    return GateResult(repaired, fixed, remaining)
+    return GateResult(repaired, fixed + thanks, remaining)
+
+
+_THANKS = re.compile(r"(?:谢谢大家|谢谢各位|谢谢)[！!。]")
+
+
+def _thanks_last(sections: list[DraftSection]) -> tuple[list[DraftSection], list[Defect]]:
+    """ "谢谢大家！" ends a speech: one found before other text moves to the very end (the model, or a
+    requirement added after it, often leaves text after the thanks)."""
+    texts = [s.text for s in sections]
+    last = max((i for i, x in enumerate(texts) if x.strip()), default=-1)
+    if last < 0:
+        return sections, []
+    whole = "\n".join(texts)
+    found = list(_THANKS.finditer(whole))
+    if not found or (len(found) == 1 and not whole[found[0].end() :].strip()):
+        return sections, []
+    thanks = found[-1].group(0)
+    out = [_THANKS.sub("", x) for x in texts]
+    out = ["\n".join(line for line in x.splitlines() if line.strip()) for x in out]
+    out[last] = (out[last].rstrip() + thanks) if out[last].strip() else thanks
+    fixed = [s.model_copy(update={"text": x}) for s, x in zip(sections, out, strict=True)]
+    return fixed, [Defect(DefectKind.REGISTER, thanks, "致谢不在结尾，移到最后")]
 
 
 def placeholder_count(text: str) -> int:

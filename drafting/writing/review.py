@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
+from drafting.checks.gate import CITED_DOCUMENT
 from drafting.domain import (
     PRINCIPLES,
     STANCES,
@@ -321,6 +322,8 @@ def unverified_numbers(draft: Draft) -> list[str]:
         value = m.group(1)
         if value in known or (m.group(2) is None and len(value) < 2):
             continue
+        if m.group(2) == "年" and CITED_DOCUMENT.match(draft.body_text[m.end() :]):
+            continue  # "2023年国务院《政府工作报告》": a cited document's year, checked against the policy bank
         flagged.append(m.group(0))
     return list(dict.fromkeys(flagged))
 
