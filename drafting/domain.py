@@ -207,6 +207,10 @@ class OutlineSection(_Model):
     budget: int = 0
     principles: list[Criterion] = Field(default_factory=list)
     refs: list[int] = Field(default_factory=list)
+    # Bank entries (their texts) the writer chose for this part on the outline page; None: not chosen,
+    # the writer step offers its default picks for the brief.
+    classics: list[str] | None = None
+    formulations: list[str] | None = None
 
 
 class Outline(_Model):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations, used_entries
+from .banks import Banks, ClassicLine, Formulation, load_banks, pick_classics, pick_formulations, used_entries
 from .brief import brief_summary
 from .calls import complete
 from .cnnum import cn_num
@@ -207,10 +207,30 @@ CLASSICS_OFFERED = 2
 FORMULATIONS_OFFERED = 3
 
 
-def bank_extras(brief: Brief, *, banks: Banks | None = None) -> tuple[str, list[ClassicLine], list[Formulation]]:
-    """The classical lines and superior formulations offered to the writer model for this brief."""
-    classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
-    formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
+def chosen_entries(outline: Outline, banks: Banks | None = None) -> tuple[list[ClassicLine], list[Formulation]] | None:
+    """The bank entries the writer chose per part on the outline page (in outline order), or None when
+    the outline carries no choice."""
+    if all(s.classics is None and s.formulations is None for s in outline.sections):
+        return None
+    banks = banks or load_banks()
+    by_classic = {c.text: c for c in banks.classics}
+    by_formulation = {f.text: f for f in banks.formulations}
+    classics = dict.fromkeys(t for s in outline.sections for t in s.classics or [] if t in by_classic)
+    formulations = dict.fromkeys(t for s in outline.sections for t in s.formulations or [] if t in by_formulation)
+    return [by_classic[t] for t in classics], [by_formulation[t] for t in formulations]
+
+
+def bank_extras(
+    brief: Brief, *, banks: Banks | None = None, outline: Outline | None = None
+) -> tuple[str, list[ClassicLine], list[Formulation]]:
+    """The classical lines and superior formulations offered to the writer model: those the writer chose
+    on the outline, else the default picks for this brief."""
+    chosen = chosen_entries(outline, banks) if outline is not None else None
+    if chosen is not None:
+        classics, formulations = chosen
+    else:
+        classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
+        formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
     if not classics and not formulations:
         return "", [], []
     text = load_prompt("draft.extras").render(
@@ -435,7 +455,7 @@ def write_draft(
     costs = costs if costs is not None else Costs()
     offered: list[ClassicLine] = []
     if extras is None:
-        extras, offered, _ = bank_extras(brief)
+        extras, offered, _ = bank_extras(brief, outline=outline)
     parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
     done: set[int] = set()
     if resume is not None:
