@@ -29,10 +29,10 @@ model:
 	@bash scripts/fetch_model.sh
 
 model-server: setup
-	$(BIN)/python -m drafting.local_server --ensure
+	$(BIN)/python -m drafting.llm.local_server --ensure
 
 stop-model:
-	-$(BIN)/python -m drafting.local_server --stop
+	-$(BIN)/python -m drafting.llm.local_server --stop
 
 index: setup
 	$(BIN)/drafting index-corpus
@@ -42,8 +42,12 @@ run: setup index model-server
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false
 
 test: setup
+	@echo "[lint] ruff、ruff format、mypy"
+	$(BIN)/ruff check drafting tests evals app.py
+	$(BIN)/ruff format --check drafting tests evals app.py
+	$(BIN)/mypy drafting
 	@bash scripts/system_deps.sh
-	$(BIN)/python -m drafting.local_server --ensure
+	$(BIN)/python -m drafting.llm.local_server --ensure
 	$(BIN)/python -m pytest
 
 eval: setup model-server

@@ -10,12 +10,12 @@ import logging
 import streamlit as st
 
 from drafting import config, secrets
-from drafting import ui_state as S
-from drafting import ui_views as V
 from drafting.config import LOCAL_BASE_URL, Settings
-from drafting.llm import check_endpoint
-from drafting.ui_pages import forget_form, page_corpus, page_draft, page_outline, page_task
-from drafting.ui_revise import page_export, page_review, page_revise
+from drafting.llm.client import check_endpoint
+from drafting.ui import state as S
+from drafting.ui import views as V
+from drafting.ui.pages import forget_form, page_corpus, page_draft, page_outline, page_task
+from drafting.ui.revise import page_export, page_review, page_revise
 from drafting.workspace import Project, Workspace
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -6,9 +6,8 @@ brief (``brief_from_request``) -> retrieval (``retrieve``) -> outline (``make_ou
 ``pipeline`` runs them in order and saves to the ``Workspace``.
 """
 
-from .brief import brief_from_request, load_brief, validate_brief
-from .config import Settings, get_settings, load_settings
-from .domain import (
+from drafting.config import Settings, get_settings, load_settings
+from drafting.domain import (
     Brief,
     Comment,
     CommentStatus,
@@ -21,13 +20,14 @@ from .domain import (
     Version,
     count_chars,
 )
-from .draft import write_draft
-from .errors import DraftingError
-from .outline import make_outline, outline_from_text, outline_to_text
-from .pipeline import gather_passages, resume_draft, run_draft, run_revision
-from .review import review
-from .revise import revise, rewrite_section
-from .workspace import Workspace
+from drafting.errors import DraftingError
+from drafting.workspace import Workspace
+from drafting.writing.brief import brief_from_request, load_brief, validate_brief
+from drafting.writing.draft import write_draft
+from drafting.writing.outline import make_outline, outline_from_text, outline_to_text
+from drafting.writing.pipeline import gather_passages, resume_draft, run_draft, run_revision
+from drafting.writing.review import review
+from drafting.writing.revise import revise, rewrite_section
 
 __all__ = [
     "Brief",

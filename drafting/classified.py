@@ -20,12 +20,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import Settings, get_settings
-from .errors import ClassifiedError, DraftingError
+from drafting.config import Settings, get_settings
+from drafting.errors import ClassifiedError, DraftingError
 
 if TYPE_CHECKING:
-    from .domain import Brief, Comment
-    from .workspace import Workspace
+    from drafting.domain import Brief, Comment
+    from drafting.workspace import Workspace
 
 __all__ = [
     "Marking",
@@ -185,7 +185,7 @@ def check_comments(comments: Iterable[Comment], settings: Settings | None = None
 
 def _effective(settings: Settings | None) -> Settings:
     settings = settings or get_settings()
-    from .secrets import effective_settings
+    from drafting.secrets import effective_settings
 
     return effective_settings(settings)
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from .config import get_settings
-from .domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
-from .errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
-from .facts import placeholders_in
+from drafting.checks.facts import placeholders_in
+from drafting.config import get_settings
+from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
+from drafting.errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
 
 __all__ = ["main"]
 
@@ -92,7 +92,7 @@ def _model_failure(err: DraftingError, project_id: str | None, out: str | None, 
 
 
 def _store() -> Any:
-    from .store import open_store
+    from drafting.corpus.store import open_store
 
     return open_store(get_settings())
 
@@ -107,7 +107,7 @@ def _store_if_any() -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import ingest_paths
+    from drafting.corpus.ingest import ingest_paths
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -125,7 +125,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_index_corpus(args: argparse.Namespace) -> int:
-    from .ingest import ingest_bundled_corpus
+    from drafting.corpus.ingest import ingest_bundled_corpus
 
     started = time.perf_counter()
     report = ingest_bundled_corpus(_store())
@@ -134,7 +134,7 @@ def cmd_index_corpus(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .retrieve import retrieve
+    from drafting.corpus.retrieve import retrieve
 
     hits = retrieve(args.query, _store(), k=args.k, genre=args.genre, year=args.year, method=args.method)
     if args.json:
@@ -149,9 +149,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _read_material(paths: list[str]) -> list[str]:
-    from .classified import check_text
-    from .ingest import read_document
-    from .secrets import effective_settings
+    from drafting.classified import check_text
+    from drafting.corpus.ingest import read_document
+    from drafting.secrets import effective_settings
 
     settings = effective_settings(get_settings())
     texts = []
@@ -163,7 +163,7 @@ def _read_material(paths: list[str]) -> list[str]:
 
 
 def _brief_from_args(args: argparse.Namespace) -> Brief:
-    from .brief import brief_from_request, load_brief, mode_of
+    from drafting.writing.brief import brief_from_request, load_brief, mode_of
 
     material = _read_material(args.material or [])
     mode = mode_of(args.mode) if args.mode else None
@@ -219,7 +219,7 @@ def _load_payload(path: Path) -> tuple[Brief, list[Passage], Draft, list[Version
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         brief = Brief.model_validate(data["brief"])
-        from .domain import Outline
+        from drafting.domain import Outline
 
         outline = Outline.model_validate(data["outline"])
         draft = Draft.model_validate({**data["draft"], "brief": data["brief"], "outline": data["outline"]})
@@ -235,8 +235,8 @@ def _load_payload(path: Path) -> tuple[Brief, list[Passage], Draft, list[Version
 
 def _llm() -> Any:
     """The writer model, with the same stored API key and settings the app uses."""
-    from .llm import check_endpoint, get_chat_model
-    from .secrets import effective_settings
+    from drafting.llm.client import check_endpoint, get_chat_model
+    from drafting.secrets import effective_settings
 
     settings = effective_settings(get_settings())
     check_endpoint(settings)
@@ -245,8 +245,8 @@ def _llm() -> Any:
 
 def _guard(brief: Brief, comments: list[Comment] | None = None) -> None:
     """Refuse marked text before the first request (even the endpoint health check) is made."""
-    from .classified import check_brief, check_comments
-    from .secrets import effective_settings
+    from drafting.classified import check_brief, check_comments
+    from drafting.secrets import effective_settings
 
     settings = effective_settings(get_settings())
     check_brief(brief, settings)
@@ -258,7 +258,7 @@ def _progress(kind: str, data: Any) -> None:
     if kind == "passages":
         _info(f"[检索] 找到参考段落 {len(data)} 条")
     elif kind == "outline":
-        from .outline import outline_to_text
+        from drafting.writing.outline import outline_to_text
 
         _info("[提纲]\n" + outline_to_text(data))
     elif kind == "section":
@@ -276,8 +276,8 @@ def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = No
     a 送审稿, where every gap is a Word comment to fill in. ``--force`` exports a 定稿 despite gaps."""
     if out is None:
         return True
-    from .cli_export import export_to
-    from .export import PlaceholderError
+    from drafting.cli_export import export_to
+    from drafting.docx.export import PlaceholderError
 
     kind = getattr(args, "kind", None)
     if kind is None and getattr(args, "force", False):
@@ -316,8 +316,8 @@ def _usable(draft: Draft) -> bool:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from .pipeline import run_draft
-    from .workspace import Workspace
+    from drafting.workspace import Workspace
+    from drafting.writing.pipeline import run_draft
 
     brief = _brief_from_args(args)  # bad brief: fail before touching the model
     _guard(brief)  # marked text: refuse before any byte is sent
@@ -351,7 +351,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspace: Any) -> int:
     """Slow round, then the JSON and the .docx, each written on its own (one failing keeps the other)."""
-    from .revise import revise
+    from drafting.writing.revise import revise
 
     draft, review = run.draft, run.review
     if not _usable(draft):
@@ -389,7 +389,7 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
-    from .workspace import Workspace
+    from drafting.workspace import Workspace
 
     projects = Workspace(get_settings().workspace_path).list_projects()
     if not projects:
@@ -400,8 +400,8 @@ def cmd_projects(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .pipeline import resume_draft, run_draft
-    from .workspace import Workspace
+    from drafting.workspace import Workspace
+    from drafting.writing.pipeline import resume_draft, run_draft
 
     settings = get_settings()
     workspace = Workspace(settings.workspace_path)
@@ -439,7 +439,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from .review import review
+    from drafting.writing.review import review
 
     brief, _, draft, _ = _load_payload(Path(args.draft))
     _guard(brief)
@@ -457,7 +457,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def _print_evidence(result: Review) -> None:
     """Per principle, the body sentences that carry it (found without the model)."""
-    from .banks import load_banks
+    from drafting.writing.banks import load_banks
 
     for problem in load_banks().problems:
         _info(f"[名句库/提法库] {problem}")
@@ -474,7 +474,7 @@ def _print_evidence(result: Review) -> None:
 
 
 def _load_comments(path: Path) -> list[Comment]:
-    from .revise import WRITER
+    from drafting.writing.revise import WRITER
 
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     if isinstance(raw, dict):
@@ -518,7 +518,7 @@ def _save_proposals(path: Path, proposals: list[Comment]) -> bool:
 
 
 def _defects_line(version: Version) -> str:
-    from .revise_checks import count_label
+    from drafting.checks.revise_checks import count_label
 
     kinds = [k for k in version.defects_before if version.defects_before[k] or version.defects_after.get(k)]
     if not kinds:
@@ -529,8 +529,8 @@ def _defects_line(version: Version) -> str:
 
 
 def cmd_revise(args: argparse.Namespace) -> int:
-    from .brief import mode_of
-    from .revise import propose, revise
+    from drafting.writing.brief import mode_of
+    from drafting.writing.revise import propose, revise
 
     brief, passages, draft, versions = _load_payload(Path(args.draft))
     comments = _load_comments(Path(args.comments)) if args.comments else []
@@ -582,7 +582,7 @@ def cmd_revise(args: argparse.Namespace) -> int:
 
 
 def cmd_check_docx(args: argparse.Namespace) -> int:
-    from .docx_check import check_docx, conforms, format_findings
+    from drafting.docx.check import check_docx, conforms, format_findings
 
     path = Path(args.file)
     if not path.is_file():
@@ -594,15 +594,15 @@ def cmd_check_docx(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from .ingest import read_document
-    from .lint import lint_text
+    from drafting.checks.lint import lint_text
+    from drafting.corpus.ingest import read_document
 
     text, _ = read_document(Path(args.file))
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     title = args.title or (lines[0] if lines else "")
     body = lines[1:] if lines and lines[0] == title else lines  # the first line of a file is its title
     findings = lint_text("\n".join(body), args.genre, title=title)
-    from .cli_export import print_findings
+    from drafting.cli_export import print_findings
 
     print_findings(findings, out=sys.stdout)
     if not findings:
@@ -691,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strict", action="store_true", help="有警告也返回非零")
     s.set_defaults(func=cmd_lint)
 
-    from .cli_export import add_commands
+    from drafting.cli_export import add_commands
 
     add_commands(sub)
     return p

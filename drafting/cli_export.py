@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import get_settings
-from .domain import CheckFinding, Comment, Draft
-from .errors import DraftingError
+from drafting.config import get_settings
+from drafting.domain import CheckFinding, Comment, Draft
+from drafting.errors import DraftingError
 
 __all__ = ["add_commands", "export_to", "print_findings", "SEVERITY"]
 
@@ -50,7 +50,7 @@ def export_to(
     draft: Draft, out: Path, *, kind: str = "定稿", force: bool = False, comments: Sequence[Comment] = ()
 ) -> None:
     """Write ``draft`` to ``out`` (.docx, or .md as Markdown); a 定稿 is linted first and its findings shown."""
-    from .export import ExportKind, export_docx, export_markdown, preflight
+    from drafting.docx.export import ExportKind, export_docx, export_markdown, preflight
 
     if out.suffix.lower() == ".md":
         _write_atomic(out, export_markdown(draft).encode("utf-8"))
@@ -71,7 +71,7 @@ def export_to(
 
 
 def _workspace() -> Any:
-    from .workspace import Workspace
+    from drafting.workspace import Workspace
 
     return Workspace(get_settings().workspace_path)
 
@@ -80,7 +80,7 @@ def _source(project: str, version: int | None) -> tuple[Draft, list[Comment]]:
     """A project id in the workspace, or a JSON file written by ``draft --json`` / ``revise --out``."""
     path = Path(project)
     if path.suffix.lower() == ".json" and path.is_file():
-        from .cli import _load_payload
+        from drafting.cli import _load_payload
 
         _, _, draft, _ = _load_payload(path)
         return draft, []  # the file's comments concern the version before it
@@ -110,7 +110,7 @@ def _cut(text: str, n: int = 30) -> str:
 
 
 def cmd_import_edited(args: argparse.Namespace) -> int:
-    from .roundtrip import import_edited
+    from drafting.docx.roundtrip import import_edited
 
     path = Path(args.file)
     if not path.is_file():

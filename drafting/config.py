@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from drafting.errors import ConfigError
 
 __all__ = [
     "Settings",

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .config import Settings, private_dir, private_file
-from .errors import ConfigError
+from drafting.config import Settings, private_dir, private_file
+from drafting.errors import ConfigError
 
 __all__ = [
     "save_api_key",

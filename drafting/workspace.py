@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .config import private_dir, private_file
-from .domain import Brief, Comment, Draft, Outline, Passage, Review, Version, _Model, now_iso
-from .errors import WorkspaceError
+from drafting.config import private_dir, private_file
+from drafting.domain import Brief, Comment, Draft, Outline, Passage, Review, Version, _Model, now_iso
+from drafting.errors import WorkspaceError
 
 __all__ = ["Workspace", "Project", "ProjectSummary"]
 
@@ -184,7 +184,7 @@ class Workspace:
 
     def lock(self, pid: str, text: str) -> str:
         """Lock a sentence or paragraph (its visible text); returns what was stored."""
-        from .locks import normalise_lock
+        from drafting.checks.locks import normalise_lock
 
         value = normalise_lock(text)
         if not value:
@@ -197,7 +197,7 @@ class Workspace:
         return value
 
     def unlock(self, pid: str, text: str) -> bool:
-        from .locks import normalise_lock
+        from drafting.checks.locks import normalise_lock
 
         with self._conn() as db:
             cur = db.execute("DELETE FROM locks WHERE project_id = ? AND text = ?", (pid, normalise_lock(text)))

@@ -18,15 +18,15 @@ import platform
 import time
 from pathlib import Path
 
-from drafting.brief import brief_from_request
-from drafting.calls import complete
+from drafting.checks.gate import count_defects, find_defects
 from drafting.config import get_settings
+from drafting.corpus.store import open_store
 from drafting.domain import count_chars
-from drafting.gate import count_defects, find_defects
-from drafting.llm import get_chat_model
-from drafting.pipeline import run_draft
-from drafting.prompts import load_prompt
-from drafting.store import open_store
+from drafting.llm.calls import complete
+from drafting.llm.client import get_chat_model
+from drafting.llm.prompts import load_prompt
+from drafting.writing.brief import brief_from_request
+from drafting.writing.pipeline import run_draft
 from evals.scorers import length_score
 
 REQUESTS = {

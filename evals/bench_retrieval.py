@@ -40,14 +40,14 @@ sys.path.insert(0, str(REPO))
 
 from langchain_core.embeddings import Embeddings  # noqa: E402
 
-from drafting.chunking import chunk_document, split_heading, split_sentences  # noqa: E402
 from drafting.config import get_settings, load_settings  # noqa: E402
+from drafting.corpus.chunking import chunk_document, split_heading, split_sentences  # noqa: E402
+from drafting.corpus.ingest import ingest_paths, load_manifest  # noqa: E402
+from drafting.corpus.keyword import embed_text  # noqa: E402
+from drafting.corpus.retrieve import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, retrieve  # noqa: E402
+from drafting.corpus.store import HNSW_CONFIG, IndexStore, open_store  # noqa: E402
 from drafting.domain import Chunk, DocumentMeta  # noqa: E402
-from drafting.ingest import ingest_paths, load_manifest  # noqa: E402
-from drafting.keyword import embed_text  # noqa: E402
-from drafting.llm import get_embeddings  # noqa: E402
-from drafting.retrieve import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, retrieve  # noqa: E402
-from drafting.store import HNSW_CONFIG, IndexStore, open_store  # noqa: E402
+from drafting.llm.client import get_embeddings  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "data" / "official-corpus"
 log = logging.getLogger("bench")

@@ -40,7 +40,7 @@ class Case:
 
 
 def _entry(raw: Any, base: Path, where: str) -> Case:
-    from drafting.brief import brief_from_request
+    from drafting.writing.brief import brief_from_request
 
     if not isinstance(raw, dict) or "id" not in raw:
         raise ValueError(f"{where}：每个用例必须是带 id 的键值表")

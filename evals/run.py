@@ -72,9 +72,9 @@ def case_passages(brief: Brief, store: Any) -> list[Passage]:
     the material (the pipeline passes the model at most a few material passages; all of it is the
     writer's).
     """
-    from drafting.pipeline import CORPUS_PASSAGES, gather_passages
-    from drafting.references import material_passages
-    from drafting.retrieve import retrieve
+    from drafting.corpus.retrieve import retrieve
+    from drafting.writing.pipeline import CORPUS_PASSAGES, gather_passages
+    from drafting.writing.references import material_passages
 
     found: list[Passage] = []
     try:
@@ -303,9 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     for ours in ("evals", "drafting"):
         logging.getLogger(ours).setLevel(logging.INFO)
-    from drafting.ingest import ingest_bundled_corpus
-    from drafting.llm import get_chat_model, get_judge_model
-    from drafting.store import open_store
+    from drafting.corpus.ingest import ingest_bundled_corpus
+    from drafting.corpus.store import open_store
+    from drafting.llm.client import get_chat_model, get_judge_model
 
     settings = get_settings()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]

@@ -14,8 +14,8 @@ from typing import Any
 
 from drafting.config import Settings
 from drafting.domain import now_iso
-from drafting.prompts import list_prompts, load_prompt
-from drafting.revise import COVERED
+from drafting.llm.prompts import list_prompts, load_prompt
+from drafting.writing.revise import COVERED
 
 from . import scorers
 from .casefile import Case

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drafting.domain import PRINCIPLES, STANCES, Brief, Costs, Criterion, Draft, Outline, Passage
-from drafting.references import overlap
-from drafting.review import check_draft, score_draft
-from drafting.revise import UNCOVERED, coverage_map
+from drafting.writing.references import overlap
+from drafting.writing.review import check_draft, score_draft
+from drafting.writing.revise import UNCOVERED, coverage_map
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -229,10 +229,10 @@ def _gate() -> Any | None:
     import drafting
 
     try:
-        gate = importlib.import_module("drafting.gate")
+        gate = importlib.import_module("drafting.checks.gate")
     except ImportError:
         return None
-    if Path(gate.__file__ or "").resolve().parent != Path(drafting.__file__ or "").resolve().parent:
+    if Path(drafting.__file__ or "").resolve().parent not in Path(gate.__file__ or "").resolve().parents:
         return None
     return gate
 
@@ -242,7 +242,7 @@ def gate_available() -> bool:
 
 
 def find_defects(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> list[dict[str, str]] | None:
-    """drafting.gate's defects of the draft, as ``{kind, text, detail}``; None while there is no gate.
+    """drafting.checks.gate's defects of the draft, as ``{kind, text, detail}``; None while there is no gate.
 
     ``brief`` and ``passages`` are the case's own (the same for every system), not the draft's, so
     every system is counted against the same sources.
@@ -289,7 +289,7 @@ def principle_coverage(draft: Draft) -> tuple[int | None, list[str]]:
     return a mapping from principle (Criterion or its name) to sentences, or a list of items with
     ``criterion`` and ``sentences``/``evidence``.
     """
-    from drafting import review
+    from drafting.writing import review
 
     fn = getattr(review, "principle_evidence", None)
     if fn is None:

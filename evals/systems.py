@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drafting.brief import brief_summary
-from drafting.calls import complete
-from drafting.chunking import split_heading
+from drafting.corpus.chunking import split_heading
 from drafting.domain import Brief, Costs, Draft, DraftSection, Outline, OutlineSection, Passage, RevisionMode
-from drafting.pipeline import DraftRun, run_draft
-from drafting.prompts import load_prompt
-from drafting.revise import revise
+from drafting.llm.calls import complete
+from drafting.llm.prompts import load_prompt
+from drafting.writing.brief import brief_summary
+from drafting.writing.pipeline import DraftRun, run_draft
+from drafting.writing.revise import revise
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

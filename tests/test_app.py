@@ -10,9 +10,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from drafting import config, llm
+from drafting import config
 from drafting.config import get_settings
-from drafting.ui_state import PROJECT, ScriptedChatModel
+from drafting.llm import client as llm
+from drafting.ui.state import PROJECT, ScriptedChatModel
 from drafting.workspace import Workspace
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -192,8 +193,8 @@ def test_bad_upload_reports_reason_per_file(models: Models) -> None:
     at = fresh()
     step(at, "范文")
     at.get("file_uploader")  # present
-    from drafting.ui_actions import upload_to_corpus
-    from drafting.ui_state import get_store
+    from drafting.ui.actions import upload_to_corpus
+    from drafting.ui.state import get_store
 
     store = get_store(get_settings())
     report = upload_to_corpus(
@@ -365,7 +366,7 @@ def test_settings_test_connection_and_save_without_clear_key(models: Models, mon
     again = fresh()  # restart: the endpoint and the (decrypted) key come back
     assert again.sidebar.radio(key="set_provider").value == "OpenAI 兼容接口"
     assert again.sidebar.text_input(key="set_url").value == "https://api.example.com/v1"
-    from drafting.ui_state import current_settings
+    from drafting.ui.state import current_settings
 
     assert current_settings().llm_api_key == "sk-secret-abcdef123456"
 

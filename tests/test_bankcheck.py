@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drafting.bankcheck import check_formulations, check_quotes, find_quotations
+from drafting.checks.bankcheck import check_formulations, check_quotes, find_quotations
 
 
 def _rules(text: str) -> list[str]:

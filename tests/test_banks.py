@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drafting import banks as banks_mod
-from drafting.banks import (
+from drafting.domain import Brief
+from drafting.writing import banks as banks_mod
+from drafting.writing.banks import (
     BANKS_DIR,
     Banks,
     ClassicLine,
@@ -23,7 +24,6 @@ from drafting.banks import (
     pick_formulations,
     used_entries,
 )
-from drafting.domain import Brief
 
 CORPUS = Path("/work/shared/data/official-corpus/docs")
 

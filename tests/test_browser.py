@@ -67,8 +67,8 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     for rel in CORPUS_SAMPLE:
         (corpus / rel).write_bytes((ROOT / "corpus" / rel).read_bytes())
     code = (
-        "import sys; from pathlib import Path; from drafting.store import open_store; "
-        "from drafting.ingest import ingest_bundled_corpus; "
+        "import sys; from pathlib import Path; from drafting.corpus.store import open_store; "
+        "from drafting.corpus.ingest import ingest_bundled_corpus; "
         "r = ingest_bundled_corpus(open_store(), Path(sys.argv[1])); assert not r.failed and r.added, r.summary"
     )
     subprocess.run([sys.executable, "-c", code, str(corpus)], cwd=ROOT, env=env, check=True, timeout=300)
@@ -347,9 +347,9 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
     from docx import Document
     from playwright.sync_api import expect, sync_playwright
 
-    from drafting.revise import WRITER
-    from drafting.ui_revise import passage_options
+    from drafting.ui.revise import passage_options
     from drafting.workspace import Workspace
+    from drafting.writing.revise import WRITER
 
     wait_ms = MODEL_TIMEOUT_MS if real else SCRIPTED_TIMEOUT_MS
     length = 400 if real else 600
@@ -646,9 +646,9 @@ def test_outline_offers_bank_entries_per_part_and_the_draft_uses_the_swap(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from drafting import ui_views
-    from drafting.draft import bank_extras
+    from drafting.ui import views as ui_views
     from drafting.workspace import Workspace
+    from drafting.writing.draft import bank_extras
 
     url, data = scripted_app
     ws = Workspace(data / "workspace.sqlite3")

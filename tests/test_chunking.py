@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from drafting.chunking import chunk_document, detect_heading, split_heading, split_sentences
+from drafting.corpus.chunking import chunk_document, detect_heading, split_heading, split_sentences
 
 
 @pytest.mark.parametrize(

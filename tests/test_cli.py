@@ -11,8 +11,8 @@ import docx
 import pytest
 import yaml
 
-import drafting.llm
-import drafting.store
+import drafting.corpus.store
+import drafting.llm.client
 from drafting import config
 from drafting.cli import main
 from drafting.workspace import Workspace
@@ -42,11 +42,11 @@ def make_llm(**extra: list[Any]) -> RoutedFakeChat:
 @pytest.fixture
 def fake_world(monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any, tmp_path: Path) -> dict[str, Any]:
     state: dict[str, Any] = {"llm": make_llm()}
-    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, streaming=True: state["llm"])
-    monkeypatch.setattr(drafting.llm, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
-    real_open = drafting.store.open_store
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, streaming=True: state["llm"])
+    monkeypatch.setattr(drafting.llm.client, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
+    real_open = drafting.corpus.store.open_store
     monkeypatch.setattr(
-        drafting.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
+        drafting.corpus.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
     )
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -10,11 +10,11 @@ import pytest
 from docx import Document
 
 from drafting import config
-from drafting import docx_layout as L
 from drafting.cli import main
-from drafting.docx_check import check_docx, conforms
+from drafting.docx import layout as L
+from drafting.docx.check import check_docx, conforms
+from drafting.docx.export import export_docx
 from drafting.domain import DraftSection, RevisionMode, Version
-from drafting.export import export_docx
 from drafting.workspace import Workspace
 from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft
 from tests.test_cli import fake_world  # noqa: F401 - a fixture
@@ -219,9 +219,9 @@ def test_draft_with_placeholders_goes_out_as_a_review_copy(
     capsys,
     monkeypatch,
 ):
-    import drafting.pipeline
+    import drafting.writing.pipeline
 
-    real = drafting.pipeline.run_draft
+    real = drafting.writing.pipeline.run_draft
 
     def with_gap(*args, **kwargs):  # the draft as the fact gate leaves it: one fact still to supply
         run = real(*args, **kwargs)
@@ -232,7 +232,7 @@ def test_draft_with_placeholders_goes_out_as_a_review_copy(
         run.draft = run.draft.model_copy(update={"sections": sections})
         return run
 
-    monkeypatch.setattr(drafting.pipeline, "run_draft", with_gap)
+    monkeypatch.setattr(drafting.writing.pipeline, "run_draft", with_gap)
     out, js = tmp_path / "x.docx", tmp_path / "x.json"
     request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
     # A first draft with gaps is exported as a 送审稿: each gap is a Word comment, the JSON is kept.
@@ -254,7 +254,7 @@ def test_revise_lock_keeps_a_sentence_of_the_json_draft(fake_world, tmp_path):  
     request = "为县长起草在全县安全生产工作会议上的讲话，约1000字"
     assert main(["draft", "--request", request, "--json", str(js), "--no-review"]) == 0
     from drafting.cli import _load_payload
-    from drafting.revise import paragraph_sections
+    from drafting.writing.revise import paragraph_sections
 
     _, _, draft, _ = _load_payload(js)
     section = draft.sections[paragraph_sections(draft)[1]]  # the fake reviewer comments on paragraph 2

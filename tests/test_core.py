@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from drafting import config
-from drafting.brief import brief_from_request, brief_summary, load_brief, validate_brief
-from drafting.calls import complete, complete_structured, count_tokens, extract_json
 from drafting.cnnum import cn_num
 from drafting.domain import Brief, Costs, RevisionMode, count_chars
 from drafting.errors import BriefError, ConfigError, ModelOutputError, PromptError, ProviderError
-from drafting.prompts import PROMPTS_DIR, list_prompts, load_prompt
+from drafting.llm.calls import complete, complete_structured, count_tokens, extract_json
+from drafting.llm.prompts import PROMPTS_DIR, list_prompts, load_prompt
+from drafting.writing.brief import brief_from_request, brief_summary, load_brief, validate_brief
 from tests.fakes import RoutedFakeChat
 
 
@@ -169,7 +169,7 @@ def test_check_endpoint_down_busy_and_refusing_key() -> None:
     import socket
     import threading
 
-    from drafting.llm import check_endpoint
+    from drafting.llm.client import check_endpoint
 
     down = config.load_settings({"DRAFTING_LLM_BASE_URL": "http://127.0.0.1:9/v1"})
     with pytest.raises(ProviderError, match="无法连接"):

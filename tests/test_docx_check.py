@@ -11,10 +11,10 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
-from drafting.docx_check import check_docx, conforms, format_findings
+from drafting.docx.check import check_docx, conforms, format_findings
+from drafting.docx.export import export_docx
 from drafting.domain import Brief, CheckFinding, Citation, Draft, DraftSection, Outline, Passage
 from drafting.errors import ExportError
-from drafting.export import export_docx
 
 SECTIONS = [
     DraftSection(heading="", kind="opening", text="同志们：\n为做好有关工作[1]，现说明如下。"),

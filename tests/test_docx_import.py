@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from drafting import docx_layout as L
-from drafting.docx_import import read_edited_docx
+from drafting.docx import layout as L
+from drafting.docx.export import export_docx
+from drafting.docx.importer import read_edited_docx
+from drafting.docx.roundtrip import apply_edits, import_edited, paragraph_changes
 from drafting.domain import CommentStatus, RevisionMode, Version
 from drafting.errors import IngestError
-from drafting.export import export_docx
-from drafting.roundtrip import apply_edits, import_edited, paragraph_changes
 from drafting.workspace import Workspace
 from tests.docx_edits import ADDED, REWRITTEN, edit_like_a_leader, speech_draft, with_tracked_changes
 
@@ -177,7 +177,7 @@ def test_comment_with_a_reference_but_no_range_is_placed_on_its_paragraph():
 
 
 def test_the_leaders_wording_is_locked_and_survives_the_next_slow_round(project):
-    from drafting.pipeline import run_revision
+    from drafting.writing.pipeline import run_revision
     from tests.fakes import RoutedFakeChat
 
     ws, pid = project

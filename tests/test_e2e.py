@@ -16,9 +16,9 @@ import pytest
 
 from drafting import config
 from drafting.cli import main
-from drafting.docx_check import check_docx, conforms
+from drafting.docx.check import check_docx, conforms
 from drafting.domain import count_chars
-from drafting.local_server import ensure_running, stop
+from drafting.llm.local_server import ensure_running, stop
 
 pytestmark = pytest.mark.e2e
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "docs"

@@ -112,8 +112,8 @@ class ScriptedChatModel(BaseChatModel):
 @pytest.fixture
 def store(tmp_path: Path, fake_embeddings: Any) -> Any:
     from drafting.config import get_settings
-    from drafting.ingest import ingest_bundled_corpus
-    from drafting.store import open_store
+    from drafting.corpus.ingest import ingest_bundled_corpus
+    from drafting.corpus.store import open_store
 
     st = open_store(get_settings().replace(data_dir=tmp_path / "evalstore"), embeddings=fake_embeddings)
     ingest_bundled_corpus(st)
@@ -227,7 +227,7 @@ def test_citation_grounding_is_na_without_citations() -> None:
 
 
 def test_violations_count_errors_and_warnings_only() -> None:
-    from drafting.review import check_draft
+    from drafting.writing.review import check_draft
 
     n_ok, _ = scorers.violations(_draft(INTACT, brief=_brief(length=100)))
     broken = _draft([*INTACT, ("空的部分", "")], brief=_brief(length=100))
@@ -391,14 +391,14 @@ def test_means_skip_na_and_failures() -> None:
 def test_cli_writes_a_results_folder_with_its_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any
 ) -> None:
-    import drafting.llm
-    import drafting.store
+    import drafting.corpus.store
+    import drafting.llm.client
 
-    real_open = drafting.store.open_store
-    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, **kw: ScriptedChatModel())
-    monkeypatch.setattr(drafting.llm, "get_judge_model", lambda settings=None: ScriptedChatModel())
+    real_open = drafting.corpus.store.open_store
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, **kw: ScriptedChatModel())
+    monkeypatch.setattr(drafting.llm.client, "get_judge_model", lambda settings=None: ScriptedChatModel())
     monkeypatch.setattr(
-        drafting.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
+        drafting.corpus.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
     )
     monkeypatch.setenv("DRAFTING_LLM_API_KEY", "sk-secret")
     from drafting.config import get_settings
@@ -557,21 +557,21 @@ def test_no_gate_means_no_defect_count(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_gate_from_another_checkout_does_not_count(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib
 
-    elsewhere = types.ModuleType("drafting.gate")
-    elsewhere.__file__ = str(tmp_path / "other" / "drafting" / "gate.py")
+    elsewhere = types.ModuleType("drafting.checks.gate")
+    elsewhere.__file__ = str(tmp_path / "other" / "drafting" / "checks" / "gate.py")
     monkeypatch.setattr(importlib, "import_module", lambda name: elsewhere)
     assert scorers._gate() is None
     import drafting
 
-    here = types.ModuleType("drafting.gate")
-    here.__file__ = str(Path(drafting.__file__).parent / "gate.py")
+    here = types.ModuleType("drafting.checks.gate")
+    here.__file__ = str(Path(drafting.__file__).parent / "checks" / "gate.py")
     monkeypatch.setattr(importlib, "import_module", lambda name: here)
     assert scorers._gate() is here
 
 
 def test_principle_coverage_reads_principle_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drafting import review
     from drafting.domain import Criterion
+    from drafting.writing import review
 
     monkeypatch.delattr(review, "principle_evidence", raising=False)
     assert scorers.principle_coverage(_draft(INTACT)) == (None, [])
@@ -590,21 +590,21 @@ def test_case_passages_are_retrieval_plus_all_material(store: Any, monkeypatch: 
     material = [f"{i}号材料：全区共有网格员{300 + i}名，配备手持终端。" * 20 for i in range(8)]
     brief = _brief(material=material)
     passages = case_passages(brief, store)
-    from drafting.references import material_passages
+    from drafting.writing.references import material_passages
 
     mats = material_passages(material)
     assert len(mats) > 6  # more than the pipeline hands the model: all of it counts here
     assert [p for p in passages if p.origin == "material"] == mats
     assert any(p.origin == "corpus" for p in passages)
     # Passages under the pipeline's relevance floor still count: another system may have used them.
-    import drafting.retrieve
+    import drafting.corpus.retrieve
 
-    monkeypatch.setattr(drafting.retrieve, "relevant_passages", lambda query, found, **kw: [])
-    from drafting.pipeline import gather_passages
+    monkeypatch.setattr(drafting.corpus.retrieve, "relevant_passages", lambda query, found, **kw: [])
+    from drafting.writing.pipeline import gather_passages
 
     assert not [p for p in gather_passages(brief, store) if p.origin == "corpus"]
     floored = case_passages(brief, store)
-    raw = drafting.retrieve.retrieve(brief.query_text(), store, k=6)
+    raw = drafting.corpus.retrieve.retrieve(brief.query_text(), store, k=6)
     assert raw and {p.chunk_id for p in floored if p.origin == "corpus"} == {p.chunk_id for p in raw}
     assert len({p.chunk_id for p in floored}) == len(floored)
 
@@ -792,21 +792,21 @@ def test_run_eval_with_previous_and_gate(tmp_path: Path, store: Any, fake_gate: 
 def test_cli_usable_split_previous_and_judge_flag(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any
 ) -> None:
-    import drafting.llm
-    import drafting.store
+    import drafting.corpus.store
+    import drafting.llm.client
     import evals.run
 
-    real_open = drafting.store.open_store
+    real_open = drafting.corpus.store.open_store
     judges: list[ScriptedChatModel] = []
 
     def judge_model(settings: Any = None) -> ScriptedChatModel:
         judges.append(ScriptedChatModel())
         return judges[-1]
 
-    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, **kw: ScriptedChatModel())
-    monkeypatch.setattr(drafting.llm, "get_judge_model", judge_model)
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, **kw: ScriptedChatModel())
+    monkeypatch.setattr(drafting.llm.client, "get_judge_model", judge_model)
     monkeypatch.setattr(
-        drafting.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
+        drafting.corpus.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
     )
     made: list[prev.PreviousPipeline] = []
     repo = _git_repo(tmp_path / "repo")
@@ -895,7 +895,7 @@ def test_find_defects_with_the_real_gate() -> None:
     found = scorers.find_defects(planted, brief, passages)
     assert found is not None
     counts = scorers.defect_counts(found)
-    from drafting.gate import DefectKind
+    from drafting.checks.gate import DefectKind
 
     assert {k.value for k in DefectKind} == set(scorers.DEFECT_KINDS) == set(counts)  # the report knows every kind
     assert counts["transplanted_fact"] >= 2 and counts["leaked"] >= 1

@@ -9,9 +9,9 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from drafting import docx_layout as L
+from drafting.docx import layout as L
+from drafting.docx.export import export_docx, export_markdown, export_notes, split_lead
 from drafting.domain import Brief, Citation, Draft, DraftSection, Outline, Passage
-from drafting.export import export_docx, export_markdown, export_notes, split_lead
 
 LONG_TITLE = "关于申请拨付2026年度农村饮水安全巩固提升工程专项资金的请示"
 

@@ -10,11 +10,11 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from drafting import docx_layout as L
-from drafting.docx_check import check_docx, conforms
+from drafting.docx import layout as L
+from drafting.docx.check import check_docx, conforms
+from drafting.docx.export import ExportKind, PlaceholderError, export_docx, placeholders
 from drafting.domain import Comment, CommentStatus, DraftSection
 from drafting.errors import ExportError
-from drafting.export import ExportKind, PlaceholderError, export_docx, placeholders
 from tests.docx_edits import speech_draft
 from tests.test_export import make_draft
 
@@ -150,7 +150,7 @@ def test_unknown_kind_is_a_clear_error():
 
 
 def test_preflight_lists_errors_first_placeholders_and_layout_notes():
-    from drafting.export import preflight
+    from drafting.docx.export import preflight
 
     d = with_placeholder()
     sections = list(d.sections)

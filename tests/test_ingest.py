@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from drafting import ingest as ingest_mod
 from drafting.config import Settings
-from drafting.errors import IngestError
-from drafting.ingest import (
+from drafting.corpus import ingest as ingest_mod
+from drafting.corpus.ingest import (
     BUNDLED_CORPUS,
     infer_metadata,
     ingest_bundled_corpus,
@@ -19,7 +18,8 @@ from drafting.ingest import (
     make_doc_id,
     read_document,
 )
-from drafting.store import IndexStore, open_store
+from drafting.corpus.store import IndexStore, open_store
+from drafting.errors import IngestError
 
 SPEECH = """在全县安全生产工作会议上的讲话
 青山县县长 王某某
@@ -113,7 +113,7 @@ def test_read_docx_headings_by_style_and_manual_numbering(tmp_path: Path) -> Non
     assert "# 总体要求" in lines  # styled heading without numbering keeps its level
     assert "一、主要任务" in lines  # manual numbering is left as it is
     assert "## 完善机制" in lines
-    from drafting.chunking import chunk_document
+    from drafting.corpus.chunking import chunk_document
 
     paths = [c.section_path for c in chunk_document(text, "x")]
     assert ["总体要求"] in paths
@@ -344,4 +344,4 @@ def test_bundled_corpus_has_stable_ids(tmp_path: Path, store: IndexStore) -> Non
     (doc,) = store.documents()
     assert doc.doc_id == make_doc_id("corpus/docs/sa01.txt")
     assert doc.date == "2025-02-20"
-    assert Path(ingest_mod.__file__).resolve().parent.parent / "corpus" == BUNDLED_CORPUS
+    assert Path(ingest_mod.__file__).resolve().parents[2] / "corpus" == BUNDLED_CORPUS  # the checkout's corpus/

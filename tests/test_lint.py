@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from drafting.checks.lint import BAOGAO_MAX_CHARS, QINGSHI_MAX_CHARS, lint_draft, lint_text
 from drafting.domain import Brief, CheckFinding, Draft, DraftSection, Outline
-from drafting.lint import BAOGAO_MAX_CHARS, QINGSHI_MAX_CHARS, lint_draft, lint_text
 
 GOOD_QINGSHI = """江川市人民政府：
 为保障农村群众饮水安全，现就申请拨付专项资金有关事项请示如下。

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from drafting.checks.locks import missing_locks, restore_locks
 from drafting.domain import RevisionMode, Version
 from drafting.errors import WorkspaceError
-from drafting.locks import missing_locks, restore_locks
-from drafting.pipeline import run_revision
-from drafting.revise import instruction_for, revise, rewrite_section
 from drafting.workspace import Workspace
+from drafting.writing.pipeline import run_revision
+from drafting.writing.revise import instruction_for, revise, rewrite_section
 from tests.docx_edits import speech_draft
 from tests.fakes import RoutedFakeChat
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-import drafting.llm
+import drafting.llm.client
 from drafting import config
 from drafting.cli import main
 from drafting.domain import PRINCIPLES, Brief, Criterion, Draft, DraftSection, Outline, OutlineSection
-from drafting.review import (
+from drafting.writing.review import (
     body_sentences,
     check_draft,
     evidence_coverage,
@@ -151,8 +151,8 @@ def test_cli_review_prints_the_evidence(
 ) -> None:
     draft = planted_draft()
     llm = RoutedFakeChat(default=scores_json("一线岗位要把责任落到人头"))
-    monkeypatch.setattr(drafting.llm, "get_chat_model", lambda settings=None, streaming=True: llm)
-    monkeypatch.setattr(drafting.llm, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, streaming=True: llm)
+    monkeypatch.setattr(drafting.llm.client, "check_endpoint", lambda settings=None, timeout=5.0: ["fake"])
     payload: dict[str, Any] = {
         "brief": draft.brief.model_dump(mode="json"),
         "outline": draft.outline.model_dump(mode="json"),

@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from drafting.chunking import chunk_document
 from drafting.config import Settings
-from drafting.domain import DocumentMeta
-from drafting.errors import RetrievalError
-from drafting.keyword import MAX_QUERY_TERMS
-from drafting.retrieve import (
+from drafting.corpus.chunking import chunk_document
+from drafting.corpus.keyword import MAX_QUERY_TERMS
+from drafting.corpus.retrieve import (
     DENSE_WEIGHT,
     KEYWORD_WEIGHT,
     RRF_K,
@@ -17,7 +15,9 @@ from drafting.retrieve import (
     retrieve,
     rrf,
 )
-from drafting.store import IndexStore, open_store
+from drafting.corpus.store import IndexStore, open_store
+from drafting.domain import DocumentMeta
+from drafting.errors import RetrievalError
 
 TOPICS = {
     "安全生产": [
@@ -136,7 +136,7 @@ def test_mmr_spreads_over_documents(settings: Settings, fake_embeddings) -> None
 def test_mmr_keeps_a_clear_top_hit() -> None:
     # Relevance falls steeply at the top: moving the best hit down one place costs more than the
     # same-document penalty, so diversity reorders the tail, not the head.
-    from drafting.retrieve import SAME_DOC_PENALTY
+    from drafting.corpus.retrieve import SAME_DOC_PENALTY
 
     assert relevance(0) == 1.0
     assert all(relevance(i) > relevance(i + 1) for i in range(30))
@@ -181,7 +181,7 @@ def test_long_query_keeps_only_the_rarest_words(store: IndexStore) -> None:
 
 
 def test_keyword_query_stays_within_the_posting_budget(store: IndexStore, monkeypatch) -> None:
-    import drafting.keyword as kw
+    import drafting.corpus.keyword as kw
 
     words = query_terms("压实防汛责任，各部门要切实负起责任")
     df = dict(store.keyword._db.execute("SELECT term, doc FROM chunk_vocab").fetchall())

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from drafting.checks.revise_checks import defect_counts
 from drafting.domain import (
     Brief,
     Comment,
@@ -17,8 +18,7 @@ from drafting.domain import (
     Passage,
     RevisionMode,
 )
-from drafting.revise import consolidate, reviewer_comments, revise, rewrite_section
-from drafting.revise_checks import defect_counts
+from drafting.writing.revise import consolidate, reviewer_comments, revise, rewrite_section
 from tests.fakes import RoutedFakeChat
 
 REVIEW = "修改意见，每条对应一个段号"

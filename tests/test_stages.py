@@ -7,11 +7,24 @@ import json
 import pytest
 
 from drafting.domain import Brief, Comment, CommentStatus, Criterion, Passage, RevisionMode, count_chars
-from drafting.draft import clean_section_text, fit_length, link_citations, write_draft
 from drafting.errors import ProviderError
-from drafting.outline import allocate_budgets, fallback_outline, make_outline, outline_from_text, outline_to_text
-from drafting.review import check_draft, review, unverified_numbers
-from drafting.revise import consolidate, coverage_map, instruction_for, reviewer_comments, revise, rewrite_section
+from drafting.writing.draft import clean_section_text, fit_length, link_citations, write_draft
+from drafting.writing.outline import (
+    allocate_budgets,
+    fallback_outline,
+    make_outline,
+    outline_from_text,
+    outline_to_text,
+)
+from drafting.writing.review import check_draft, review, unverified_numbers
+from drafting.writing.revise import (
+    consolidate,
+    coverage_map,
+    instruction_for,
+    reviewer_comments,
+    revise,
+    rewrite_section,
+)
 from tests.fakes import (
     BODY_MARKER,
     MORE_MARKER,
@@ -320,7 +333,7 @@ def test_outline_drops_frame_parts_and_repeated_points(brief: Brief) -> None:
 
 
 def test_self_repetition_and_cut_off_sentences_are_removed() -> None:
-    from drafting.draft import drop_fragment
+    from drafting.writing.draft import drop_fragment
 
     raw = "我们将组织节前安全生产大检查。\n同时开展应急演练。\n我们将组织节前安全生产大检查。\n（三）压紧压实安全生产责任。"
     assert clean_section_text(raw, "三、狠抓落实", "开头的话。") == (
@@ -332,7 +345,7 @@ def test_self_repetition_and_cut_off_sentences_are_removed() -> None:
 
 
 def test_request_only_brief_covers_the_outline_parts(passages: list[Passage]) -> None:
-    from drafting.revise import points_to_cover
+    from drafting.writing.revise import points_to_cover
 
     b = Brief(request="为县长起草在全县安全生产工作会议上的讲话", length=1000)
     llm = fake_writer()
@@ -343,9 +356,9 @@ def test_request_only_brief_covers_the_outline_parts(passages: list[Passage]) ->
 
 
 def test_an_opening_written_under_the_first_heading_is_moved_back() -> None:
-    from drafting.brief import brief_from_request
-    from drafting.draft import allot
-    from drafting.outline import quick_outline
+    from drafting.writing.brief import brief_from_request
+    from drafting.writing.draft import allot
+    from drafting.writing.outline import quick_outline
 
     outline = quick_outline(brief_from_request("为县长起草在全县安全生产工作会议上的讲话，约1500字"))
     h = [s.heading for s in outline.body_sections]
@@ -359,9 +372,9 @@ def test_an_opening_written_under_the_first_heading_is_moved_back() -> None:
 
 
 def test_a_salutation_under_the_first_heading_opens_the_piece() -> None:
-    from drafting.brief import brief_from_request
-    from drafting.draft import allot
-    from drafting.outline import quick_outline
+    from drafting.writing.brief import brief_from_request
+    from drafting.writing.draft import allot
+    from drafting.writing.outline import quick_outline
 
     outline = quick_outline(brief_from_request("写一篇在全市科技创新大会上的经验交流发言，约900字"))
     h = [s.heading for s in outline.body_sections]
@@ -371,8 +384,8 @@ def test_a_salutation_under_the_first_heading_opens_the_piece() -> None:
 
 
 def test_drafting_again_in_a_project_adds_a_version(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from drafting.pipeline import run_draft
     from drafting.workspace import Workspace
+    from drafting.writing.pipeline import run_draft
 
     ws = Workspace(tmp_path / "ws.sqlite3")
     b = Brief(title="在全县安全生产工作会议上的讲话", occasion="全县安全生产工作会议", speaker="县长", length=600)

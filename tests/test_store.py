@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from drafting.chunking import chunk_document
 from drafting.config import Settings
+from drafting.corpus.chunking import chunk_document
+from drafting.corpus.store import IndexStore, Store, open_store
 from drafting.domain import DocumentMeta
 from drafting.errors import IngestError, RetrievalError
-from drafting.store import IndexStore, Store, open_store
 
 TEXT = """关于做好防汛工作的通知
 
@@ -101,7 +101,7 @@ def test_chroma_failure_leaves_nothing_of_a_new_document(store: IndexStore, monk
 def test_sqlite_failure_removes_vectors_and_keeps_old_version(store: IndexStore, monkeypatch) -> None:
     store.add(*_doc())
     before = store.get_chunks([f"d1:{i:04d}" for i in range(5)])
-    from drafting import keyword
+    from drafting.corpus import keyword
 
     def broken(*_a, **_k):
         raise RuntimeError("database is locked")
@@ -190,8 +190,8 @@ def test_http_client_backend(tmp_path: Path, settings: Settings, fake_embeddings
 
 
 def test_embed_text_keeps_heading_and_whole_sentences() -> None:
+    from drafting.corpus.keyword import embed_text, index_text
     from drafting.domain import Chunk
-    from drafting.keyword import embed_text, index_text
 
     body = "第一句讲清目标任务。" + "第二句展开具体措施，明确责任单位和完成时限。" * 4
     chunk = Chunk(chunk_id="c", doc_id="d", section_path=["一、总体要求"], text=body, ordinal=0)

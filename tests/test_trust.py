@@ -16,13 +16,13 @@ import pytest
 
 from drafting import config
 from drafting.classified import endpoint_trusted, find_markings
+from drafting.corpus.readers import read_document
 from drafting.domain import Brief, Comment, CommentStatus, Passage, RevisionMode, Version
 from drafting.errors import ClassifiedError, DraftingError, IngestError, ProviderError
-from drafting.pipeline import resume_draft, run_draft, run_revision
-from drafting.readers import read_document
-from drafting.references import format_references, neutralise
 from drafting.textclean import xml_safe
 from drafting.workspace import Workspace
+from drafting.writing.pipeline import resume_draft, run_draft, run_revision
+from drafting.writing.references import format_references, neutralise
 from tests.fake_openai import FakeOpenAI
 from tests.fakes import RoutedFakeChat, outline_json, prose
 
@@ -148,8 +148,8 @@ def test_resume_never_overwrites_a_saved_version(tmp_path: Path) -> None:
 def test_ingest_refuses_marked_files_and_names_file_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embeddings: object
 ) -> None:
-    from drafting.ingest import ingest_paths
-    from drafting.store import open_store
+    from drafting.corpus.ingest import ingest_paths
+    from drafting.corpus.store import open_store
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -183,11 +183,11 @@ PLANTED = [
 
 
 def test_planted_instructions_are_quoted_in_the_prompt_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    import drafting.draft
-    from drafting.draft import write_draft
-    from drafting.outline import fallback_outline
+    import drafting.writing.draft
+    from drafting.writing.draft import write_draft
+    from drafting.writing.outline import fallback_outline
 
-    monkeypatch.setattr(drafting.draft, "BODY_REFS", 4)  # references in the writer's prompt (off by default)
+    monkeypatch.setattr(drafting.writing.draft, "BODY_REFS", 4)  # references in the writer's prompt (off by default)
     brief = Brief(title="讲话", key_points=["压实责任"], length=300)
     passages = [
         Passage(chunk_id=f"c{i}", doc_id=f"d{i}", title=f"范文{i}", text=f"压实责任是关键。{text}压实责任要落实。")
@@ -273,8 +273,8 @@ def test_text_length_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_chunk_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embeddings: object) -> None:
-    from drafting.ingest import ingest_paths
-    from drafting.store import open_store
+    from drafting.corpus.ingest import ingest_paths
+    from drafting.corpus.store import open_store
 
     monkeypatch.setenv("DRAFTING_MAX_CHUNKS", "3")
     config.get_settings.cache_clear()
@@ -287,8 +287,8 @@ def test_chunk_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake
 
 
 def test_nul_and_control_characters_are_stripped_at_read_and_export(tmp_path: Path) -> None:
-    from drafting.export import export_docx
-    from drafting.outline import fallback_outline
+    from drafting.docx.export import export_docx
+    from drafting.writing.outline import fallback_outline
 
     f = tmp_path / "nul.txt"
     f.write_text("关于安全生产的通知\n各乡镇：\x00要压实\x07责任。" + prose(200), encoding="utf-8")
@@ -320,8 +320,8 @@ def test_xml_safe_joins_split_surrogates() -> None:
 
 
 def _live_complete(fault: str, monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[FakeOpenAI, object]:
-    from drafting.calls import complete
-    from drafting.llm import get_chat_model
+    from drafting.llm.calls import complete
+    from drafting.llm.client import get_chat_model
 
     fake = FakeOpenAI(fault)
     monkeypatch.setenv("DRAFTING_LLM_BASE_URL", fake.base_url)
@@ -359,7 +359,7 @@ def test_empty_answer_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_tiktoken_first_runs_in_parallel_do_not_collide(tmp_path: Path) -> None:
-    code = "from drafting.llm import ensure_tiktoken_offline; ensure_tiktoken_offline()"
+    code = "from drafting.llm.client import ensure_tiktoken_offline; ensure_tiktoken_offline()"
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -402,7 +402,7 @@ def test_resume_refusal_keeps_versions_and_revision_versions_exist(tmp_path: Pat
 
 
 def test_near_empty_first_answer_fails_but_an_empty_follow_up_does_not() -> None:
-    from drafting.calls import complete
+    from drafting.llm.calls import complete
 
     with pytest.raises(ProviderError, match="空的回答"):
         complete(RoutedFakeChat(default="好的。"), [("user", "写一段")], stage="draft")
@@ -411,7 +411,7 @@ def test_near_empty_first_answer_fails_but_an_empty_follow_up_does_not() -> None
 
 
 def test_model_seam_refuses_marked_text_from_any_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from drafting.calls import complete
+    from drafting.llm.calls import complete
 
     llm = RoutedFakeChat(default="压实安全生产责任，守牢安全底线。")
     with pytest.raises(ClassifiedError, match="outline.*绝密★长期"):

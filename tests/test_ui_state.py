@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from drafting import secrets, ui_actions, ui_state, ui_views
-from drafting.brief import brief_from_request
+from drafting import secrets
 from drafting.config import LOCAL_BASE_URL, load_settings
 from drafting.domain import (
     GENRES,
@@ -24,8 +23,12 @@ from drafting.domain import (
     Review,
 )
 from drafting.errors import BriefError, DraftingError, ProviderError
-from drafting.outline import make_outline
+from drafting.ui import actions as ui_actions
+from drafting.ui import state as ui_state
+from drafting.ui import views as ui_views
 from drafting.workspace import Workspace
+from drafting.writing.brief import brief_from_request
+from drafting.writing.outline import make_outline
 
 KEY = "sk-test-1234567890abcdef"
 
@@ -212,7 +215,7 @@ def test_scripted_model_answers_the_outline_prompt_and_records_it() -> None:
 
 
 def test_scripted_model_failure_is_a_provider_error_with_partial_text() -> None:
-    from drafting.calls import complete
+    from drafting.llm.calls import complete
 
     model = ui_state.ScriptedChatModel(fail_on_call=1)
     with pytest.raises(ProviderError) as info:
@@ -405,8 +408,8 @@ def test_watched_model_shows_pieces_and_stopping_the_outline_keeps_the_old_one(w
 
 # -- bank entries per outline part (issue 12) -------------------------------------------------------
 def test_outline_offers_per_part_and_the_writer_gets_the_chosen_entries(ws: Workspace) -> None:
-    from drafting.draft import bank_extras
-    from drafting.outline import outline_from_text, outline_to_text
+    from drafting.writing.draft import bank_extras
+    from drafting.writing.outline import outline_from_text, outline_to_text
 
     model = ui_state.ScriptedChatModel()
     pid = _outlined(ws, model)

@@ -1,0 +1,8 @@
+"""Deterministic checks: what a program can verify on a text without a model.
+
+The draft gate (``gate``: transplanted and unsourced facts, copied runs, fragments, repeats, leaked
+text, register, numbering, with repair), fact finding (``facts``), genre lint (``lint``), quotation
+and formulation checks against the banks (``bankcheck``), the 慢稿 never-worse checks
+(``revise_checks``) and locked sentences (``locks``).
+May import the core modules and the banks' data; no model calls.
+"""

@@ -1,0 +1,546 @@
+"""The deterministic gate every draft passes before it is shown or saved.
+
+What a program can check, it checks and repairs: cut-off sentences and fragments, repeated
+sentences and headings, leaked prompt/outline/brief text, wrong register for the genre, heading
+numbering, over-long parts, figures and names transplanted from 范文 (or invented), and sentences
+copied from 范文. ``find_defects`` only counts (the evals use it on any system's text);
+``repair_draft`` fixes a Draft and reports what it changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from enum import Enum
+
+from drafting.checks.facts import PLACEHOLDER, Fact, FactKind, fact_key, find_facts, normalise, placeholder_for
+from drafting.cnnum import cn_num
+from drafting.domain import Brief, CheckFinding, Draft, DraftSection, Passage, count_chars, now_iso
+from drafting.writing.genres import genre_names, genre_profile
+
+__all__ = [
+    "DefectKind",
+    "Defect",
+    "GateResult",
+    "find_defects",
+    "count_defects",
+    "repair_draft",
+    "clean_lines",
+    "COPY_RUN",
+]
+
+
+class DefectKind(str, Enum):
+    TRANSPLANTED_FACT = "transplanted_fact"  # a figure/name that a 范文 has and the writer never gave
+    UNSOURCED_FACT = "unsourced_fact"  # a figure/name nobody gave (invented)
+    COPIED_RUN = "copied_run"  # 30+ characters copied from one 范文
+    FRAGMENT = "fragment"  # cut-off or headless sentence
+    REPEAT = "repeat"  # a sentence or heading said twice
+    LEAKED = "leaked"  # prompt, outline or brief text in the draft
+    REGISTER = "register"  # wrong voice for the genre and speaker
+    NUMBERING = "numbering"  # heading numbers out of order
+
+
+LABELS = {
+    DefectKind.TRANSPLANTED_FACT: "借用范文的数据或名称",
+    DefectKind.UNSOURCED_FACT: "来源不明的数据或名称",
+    DefectKind.COPIED_RUN: "照抄范文原句",
+    DefectKind.FRAGMENT: "残句",
+    DefectKind.REPEAT: "重复",
+    DefectKind.LEAKED: "串入提示词或任务书",
+    DefectKind.REGISTER: "语体不当",
+    DefectKind.NUMBERING: "标题序号错误",
+}
+
+
+@dataclass(frozen=True)
+class Defect:
+    kind: DefectKind
+    text: str
+    detail: str = ""
+
+    def finding(self, repaired: bool) -> CheckFinding:
+        action = "已自动处理" if repaired else "请人工处理"
+        return CheckFinding(
+            rule=f"gate.{self.kind.value}",
+            message=f"{LABELS[self.kind]}：“{self.text[:60]}”{('（' + self.detail + '）') if self.detail else ''}，{action}",
+            severity="info" if repaired else "warning",
+        )
+
+
+@dataclass
+class GateResult:
+    draft: Draft
+    fixed: list[Defect] = field(default_factory=list)
+    remaining: list[Defect] = field(default_factory=list)
+
+
+COPY_RUN = 30  # characters copied verbatim from one 范文 that make a copied sentence
+NEAR_REPEAT = 0.8  # Jaccard share of bigrams two sentences share to count as the same sentence said twice
+_SENT = re.compile(r"[^。！？；\n]+(?:[。！？；]+[”’」』）)]*|$)")
+_END = "。！？；：”’」』）)…"
+_TOP = re.compile(r"^([一二三四五六七八九十]+)、")
+_SUB = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
+_ARABIC = re.compile(r"^(\d{1,2})[.．、]")
+_CITE = re.compile(r"\[\d{1,3}\]")
+_HEADLESS = re.compile(r"^[的了和与及等，、,。；：”’」』）)地得着并而但或]")
+_MARKER = re.compile(r"【[^】]{0,30}】")
+_LEAK_LINE = re.compile(
+    r"^(?:文种|标题|场合|讲话人|发文单位|讲话人/发文单位|听众|主送|听众/主送|篇幅|领导交代|上级精神|本地情况|本地情况和数据|"
+    r"必须讲到的要点|任务要点|目的|要点|参考材料|来源|字数|提纲|全文提纲|任务|前文末尾|本部分参考材料|写作要求|输出)\s*[:：]"
+)
+_LEAK_SPAN = re.compile(
+    r"（这是正文第一部分）|（未说明）|[（(]约\s*\d+\s*字[)）]|约\s*\d+\s*字左右?[。，]?|只输出正文[^。]*。?|不要重复标题[^。]*。?|"
+    r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*"
+)
+_SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
+# Talk about the text instead of the text itself ("下面我将详细阐述这一部分的内容", "我们可以引用……的古语").
+_META = re.compile(
+    r"下面我(?:将|来|就)|(?:这|本)一?部分(?:的内容|主要|将|要讲)|详细阐述|我们可以引用|可以引用|的古语|上级提法|可引用的名句|"
+    r"范文片段|全文提纲|〔待补：缺什么〕|有互动感|号召力，能调动|掷地有声。|以下是|如下所示|"
+    r"发出动员号召|点明会议主题|开门见山地?点明|我(?:将|来|想)(?:总结|介绍|分享|汇报|谈谈)一下|在这里与大家分享|(?:上的|的)(?:经验交流发言|讲话稿|发言稿|致辞稿|主持词)(?:[，。]|$)"
+)
+# A Latin word in Chinese prose is model noise ("了解他们的需求和 concerns"); acronyms are fine.
+_LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
+# Sentences that paraphrase the instructions handed to the model share this share of their bigrams with one.
+INSTRUCTION_ECHO = 0.6
+_SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|女士们)[^。！？；]{0,40}$")
+# Standard figures office prose uses without a source.
+_STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
+
+
+def _split_sentences(line: str) -> list[str]:
+    return [s for s in _SENT.findall(line) if s.strip()]
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s，。！？；：、“”‘’「」『』（）()《》\[\]0-9]", "", _CITE.sub("", text))
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _bare(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)}
+
+
+def _similar(a: str, b: str) -> float:
+    ga, gb = _bigrams(a), _bigrams(b)
+    if not ga or not gb:
+        return 0.0
+    return len(ga & gb) / len(ga | gb)
+
+
+def _is_heading(line: str) -> bool:
+    return bool(_TOP.match(line) or (_SUB.match(line) and count_chars(line) <= 40))
+
+
+@dataclass
+class _Context:
+    brief: Brief
+    sources: str  # everything the writer supplied, normalised
+    corpus: list[Passage]
+    purposes: list[str]
+    current_year: int
+    title: str = ""
+    # The 范文 passages normalised (for facts) and bare (for copied runs), computed once per draft.
+    corpus_norm: tuple[str, ...] = ()
+    corpus_bare: tuple[str, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        brief: Brief,
+        passages: Sequence[Passage],
+        confirmed: Iterable[str] = (),
+        outline_purposes: Iterable[str] = (),
+    ) -> _Context:
+        supplied = [
+            brief.title,
+            brief.occasion,
+            brief.speaker,
+            brief.audience,
+            brief.request,
+            brief.policy,
+            brief.facts,
+            brief.date,
+            *brief.key_points,
+            *brief.material,
+            *confirmed,
+            *(p.text for p in passages if p.origin == "material"),
+        ]
+        sources = normalise("\n".join(supplied))
+        corpus = [p for p in passages if p.origin != "material"]
+        return cls(
+            brief,
+            sources,
+            corpus,
+            [p for p in outline_purposes if count_chars(p) >= 4],
+            int(now_iso()[:4]),
+            brief.title,
+            tuple(normalise(p.text) for p in corpus),
+            tuple(_bare(p.text) for p in corpus),
+        )
+
+
+# --- detectors, each returning (defect, replacement) pairs for one line ------------------------------------
+
+
+def _has_number(key: str, text: str) -> bool:
+    """``key`` occurs in ``text`` as a whole number ("6" is not in "2026", "26.7" is not in "126.75")."""
+    return re.search(rf"(?<![0-9.]){re.escape(key)}(?![0-9])", text) is not None
+
+
+def _fact_defects(line: str, ctx: _Context) -> list[tuple[Fact, DefectKind]]:
+    out: list[tuple[Fact, DefectKind]] = []
+    corpus_text = ctx.corpus_norm
+    for f in find_facts(line):
+        key = fact_key(f)
+        if not key:
+            continue
+        if f.kind in (FactKind.PLACE, FactKind.ORG):
+            # The name is the longest tail of the span that a 范文 uses ("全力推动东岭镇" -> "东岭镇").
+            tails = [normalise(line[f.end - k : f.end]) for k in range(min(10, f.end - f.start), 2, -1)]
+            known = next((t for t in tails if any(t in c for c in corpus_text)), "")
+            if not known or known in ctx.sources:
+                continue  # only names a 范文 supplied are known to be someone else's
+            out.append((Fact(f.kind, known, f.end - len(known), f.end), DefectKind.TRANSPLANTED_FACT))
+            continue
+        if f.kind is FactKind.NUMBER:
+            if _has_number(key, ctx.sources):
+                continue
+            if key in _STOCK_NUMBERS and f.unit in ("", "小时", "天", "%", "％"):
+                continue
+        elif key in ctx.sources:
+            continue
+        if f.kind is FactKind.DATE and re.fullmatch(r"\d{4}年", key) and abs(int(key[:4]) - ctx.current_year) <= 1:
+            continue  # "2026年" for this year or last is how a speaker dates his own work
+        in_corpus = any(_has_number(key, t) if f.kind is FactKind.NUMBER else key in t for t in corpus_text)
+        out.append((f, DefectKind.TRANSPLANTED_FACT if in_corpus else DefectKind.UNSOURCED_FACT))
+    return out
+
+
+def _replace_facts(line: str, facts: list[tuple[Fact, DefectKind]]) -> str:
+    for f, _ in sorted(facts, key=lambda x: -x[0].start):
+        before = (
+            re.sub(r"[0-9０-９.．%％]+[^，。；、]*$", "", line[: f.start])
+            if f.kind is FactKind.NUMBER
+            else line[: f.start]
+        )
+        ph = placeholder_for(f, before)
+        # Words that only made sense with the number ("约", "共", "达") go with it.
+        head = re.sub(r"(?:约|近|共|达|超过|逾)$", "", line[: f.start])
+        line = head + ph + line[f.end :]
+    # Two placeholders in a row with only 和/、 between them say the same thing twice.
+    line = re.sub(r"(〔待补：[^〕]*〕)(?:[和、及与]|同比分别下降|分别)?\1", r"\1", line)
+    return line
+
+
+def _copied_run(sentence: str, ctx: _Context) -> tuple[str, str] | None:
+    """The longest run of a sentence copied from one 范文 passage, if it is COPY_RUN or longer and not
+    standard wording (found in passages of two different documents)."""
+    bare = _bare(sentence)
+    if len(bare) < COPY_RUN:
+        return None
+    best, title = "", ""
+    for p, pb in zip(ctx.corpus, ctx.corpus_bare, strict=True):
+        m = SequenceMatcher(None, bare, pb, autojunk=False).find_longest_match(0, len(bare), 0, len(pb))
+        if m.size >= COPY_RUN and m.size > len(best):
+            best, title = bare[m.a : m.a + m.size], p.title
+    docs = {p.doc_id for p, pb in zip(ctx.corpus, ctx.corpus_bare, strict=True) if best in pb}
+    if best and len(docs) < 2 and best not in _bare(ctx.sources):
+        return best, title
+    return None
+
+
+def _register_problem(sentence: str, brief: Brief) -> str:
+    profile = genre_profile(brief.genre)
+    for pattern in profile.forbidden:
+        if re.search(pattern, sentence):
+            return f"{profile.name}中不宜出现"
+    return ""
+
+
+@functools.cache
+def _instructions() -> tuple[str, ...]:
+    """Sentences of the instructions the writer model is given (criteria, hints, genre voices)."""
+    from drafting.writing.draft import criteria_descriptions, part_hints
+
+    texts: list[str] = [*criteria_descriptions().values(), *part_hints().values()]
+    for name in genre_names():
+        p = genre_profile(name)
+        texts += [p.voice, p.opening_hint, p.closing_hint]
+    return tuple(x for t in texts for x in re.split(r"[。；：]", t) if count_chars(x) >= 8)
+
+
+@functools.cache
+def _hint_clauses() -> tuple[str, ...]:
+    """Clauses of the part hints; a draft sentence containing one verbatim pasted the instruction."""
+    from drafting.writing.draft import part_hints
+
+    return tuple(c for h in part_hints().values() for c in re.split(r"[，、]", h) if count_chars(c) >= 4)
+
+
+def _leaks(line: str, ctx: _Context) -> bool:
+    if _LEAK_LINE.match(line) or _SOURCE_BLOCK.match(line):
+        return True
+    if ctx.title and count_chars(ctx.title) >= 6 and ctx.title in line:
+        return True  # the title (or a 范文's header line) pasted into the body
+    if re.search(r"[\u4e00-\u9fff]某某|[\u4e00-\u9fff]{1,2}某(?:同志|书记|县长|市长|局长)", line):
+        return True  # a template's stand-in name
+    bare = _bare(line)
+    if not bare:
+        return False
+    if any(_bare(p) == bare for p in ctx.purposes):
+        return True  # the outline's purpose line pasted as text
+    req = _bare(ctx.brief.request)
+    return bool(req) and len(bare) >= 12 and (bare in req and len(bare) >= 0.6 * len(req))
+
+
+# --- the gate ------------------------------------------------------------------------------------------------
+
+
+def clean_lines(
+    lines: list[str],
+    ctx: _Context,
+    *,
+    seen: list[str],
+    fix: bool,
+    headings_seen: set[str],
+) -> tuple[list[str], list[Defect]]:
+    """Check (and with ``fix`` repair) a run of lines. ``seen`` carries sentences across parts."""
+    out: list[str] = []
+    defects: list[Defect] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        # Leaked markup and markers.
+        stripped = _LEAK_SPAN.sub("", _MARKER.sub("", line)).strip()
+        if stripped != line:
+            defects.append(Defect(DefectKind.LEAKED, line, "提示词或标记"))
+            line = stripped if fix else line
+            if not stripped:
+                continue
+        if _leaks(line, ctx):
+            defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
+            if fix:
+                continue
+        if _is_heading(line):
+            seen.append(_SUB.sub("", _TOP.sub("", line)))
+            key = _bare(_SUB.sub("", _TOP.sub("", line)))
+            if key in headings_seen:
+                defects.append(Defect(DefectKind.REPEAT, line, "标题重复"))
+                if fix:
+                    continue
+            headings_seen.add(key)
+            out.append(line)
+            continue
+        # A stray scrap ("好。") is not a paragraph; a salutation ("同志们：") is.
+        if _SALUTATION.match(line) and line[-1:] in "：:，,！!":
+            out.append(line)  # "尊敬的各位领导、各位同仁，" opens a speech
+            continue
+        if count_chars(line) < 6 and not line.endswith(("：", ":")) and not PLACEHOLDER.search(line):
+            defects.append(Defect(DefectKind.FRAGMENT, line, "残段"))
+            if fix:
+                continue
+        # Fragments: a headless start, or an end cut off mid-sentence.
+        if _HEADLESS.match(line):
+            first_end = re.search(r"[。！？；]", line)
+            defects.append(Defect(DefectKind.FRAGMENT, line[:30], "句子不完整"))
+            if fix:
+                line = line[first_end.end() :].strip() if first_end else ""
+                if not line:
+                    continue
+        if line[-1] not in _END and not re.search(r"〕$", line):
+            defects.append(Defect(DefectKind.FRAGMENT, line[-30:], "句子没有写完"))
+            if fix:
+                end = max(line.rfind(c) for c in "。！？；")
+                line = line[: end + 1] if end > 0 else ""
+                if not line:
+                    continue
+        kept: list[str] = []
+        for s in _split_sentences(line):
+            # Prompt text or talk about the text.
+            if (
+                _META.search(s)
+                or _LATIN.search(s)
+                or any(c in s for c in _hint_clauses())
+                or any(_similar(s, x) >= INSTRUCTION_ECHO for x in _instructions())
+            ):
+                defects.append(Defect(DefectKind.LEAKED, s, "说明性文字或提示词"))
+                if fix:
+                    continue
+            # Register.
+            if why := _register_problem(s, ctx.brief):
+                defects.append(Defect(DefectKind.REGISTER, s, why))
+                if fix:
+                    continue
+            # Repeats across the whole draft.
+            if count_chars(s) >= 8 and any(
+                _similar(s, t) >= NEAR_REPEAT for t in seen if abs(len(t) - len(s)) < len(s)
+            ):
+                defects.append(Defect(DefectKind.REPEAT, s, "与前文重复"))
+                if fix:
+                    continue
+            # Copied from a 范文.
+            if hit := _copied_run(s, ctx):
+                defects.append(Defect(DefectKind.COPIED_RUN, hit[0], f"照抄《{hit[1]}》"))
+                if fix:
+                    continue
+            # Facts nobody gave.
+            bad = _fact_defects(s, ctx)
+            for f, kind in bad:
+                defects.append(Defect(kind, f.text, s[:40]))
+            if bad and fix:
+                s = _replace_facts(s, bad)
+            if count_chars(s) >= 8:
+                seen.append(s)
+            kept.append(s)
+        line = "".join(kept).strip()
+        if line:
+            out.append(line)
+    return out, defects
+
+
+def _numbering(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
+    """Second- and third-level numbers run 1, 2, 3 within their parent."""
+    defects: list[Defect] = []
+    out: list[str] = []
+    top = sub = arabic = 0
+    for line in lines:
+        if m := _TOP.match(line):
+            top += 1
+            sub = arabic = 0
+            if m.group(1) != cn_num(top):
+                defects.append(Defect(DefectKind.NUMBERING, line[:20], f"应为“{cn_num(top)}、”"))
+                line = f"{cn_num(top)}、{line[m.end() :]}" if fix else line
+        elif m := _SUB.match(line):
+            sub += 1
+            arabic = 0
+            if m.group(1) != cn_num(sub):
+                defects.append(Defect(DefectKind.NUMBERING, line[:20], f"应为“（{cn_num(sub)}）”"))
+                line = f"（{cn_num(sub)}）{line[m.end() :]}" if fix else line
+        elif m := _ARABIC.match(line):
+            arabic += 1
+            if int(m.group(1)) != arabic:
+                defects.append(Defect(DefectKind.NUMBERING, line[:20], f"应为“{arabic}.”"))
+                line = f"{arabic}.{line[m.end() :]}" if fix else line
+        out.append(line)
+    return out, defects
+
+
+# A line that announces a list ("我们将从以下几个方面入手：").
+_ANNOUNCES = re.compile(r"(?:以下|如下|下列|几个方面|几点|几项)[^。！？；]{0,20}[：:]$")
+
+
+def _lists(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
+    """Numbered lists with one item, and announcements of a list that never comes.
+
+    The small model often writes "从以下几个方面入手：" and one item, or trimming to the budget
+    leaves only "1." of a list: a reader sees a promise the text does not keep.
+    """
+    defects: list[Defect] = []
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _ARABIC.match(line) and (i == 0 or not _ARABIC.match(lines[i - 1])):
+            j = i
+            while j < len(lines) and _ARABIC.match(lines[j]):
+                j += 1
+            if j - i == 1:
+                defects.append(Defect(DefectKind.NUMBERING, line[:20], "列表只有一项"))
+                if fix:
+                    if out and _ANNOUNCES.search(out[-1]):
+                        out.pop()
+                    line = _ARABIC.sub("", line, count=1).strip()
+        elif _ANNOUNCES.search(line) and not _SALUTATION.match(line):
+            follows = lines[i + 1] if i + 1 < len(lines) else ""
+            if not (_ARABIC.match(follows) or _SUB.match(follows)):
+                defects.append(Defect(DefectKind.FRAGMENT, line[-30:], "引出下文却没有下文"))
+                if fix:
+                    i += 1
+                    continue
+        out.append(line)
+        i += 1
+    return out, defects
+
+
+def find_defects(
+    text: str,
+    *,
+    brief: Brief,
+    passages: Sequence[Passage],
+    confirmed: Iterable[str] = (),
+    outline_purposes: Iterable[str] = (),
+) -> list[Defect]:
+    """Every defect in a draft given as plain text (title line first, then headings and paragraphs)."""
+    ctx = _Context.build(brief, passages, confirmed, outline_purposes)
+    lines = [x for x in text.splitlines() if x.strip()]
+    if lines and not _is_heading(lines[0]) and count_chars(lines[0]) <= 40 and lines[0][-1:] not in "。！？；":
+        lines = lines[1:]  # the title
+    _, defects = clean_lines(lines, ctx, seen=[], fix=False, headings_seen=set())
+    _, numbering = _numbering(lines, fix=False)
+    _, lists = _lists(lines, fix=False)
+    return defects + numbering + lists
+
+
+def count_defects(defects: Sequence[Defect]) -> dict[str, int]:
+    counts = {k.value: 0 for k in DefectKind}
+    for d in defects:
+        counts[d.kind.value] += 1
+    return counts
+
+
+def repair_draft(
+    draft: Draft,
+    passages: Sequence[Passage],
+    *,
+    confirmed: Iterable[str] = (),
+    fit: bool = True,
+) -> GateResult:
+    """Repair every section of ``draft``; then recount what is left. Section headings come from the
+    outline and are numbered by the draft itself, so only the text inside parts is renumbered."""
+    from drafting.writing.draft import fit_length  # the trim helper lives with the writer
+
+    purposes = [s.purpose for s in draft.outline.sections]
+    ctx = _Context.build(draft.brief, passages, confirmed, purposes)
+    headings_seen = {_bare(_TOP.sub("", s.heading)) for s in draft.sections if s.heading}
+    # A sentence that only restates a part's heading repeats it.
+    seen: list[str] = [_TOP.sub("", s.heading) for s in draft.sections if s.heading]
+    fixed: list[Defect] = []
+    sections: list[DraftSection] = []
+    budgets = {i: s.budget for i, s in enumerate(draft.outline.sections)}
+    for i, sec in enumerate(draft.sections):
+        own = {_bare(_TOP.sub("", sec.heading))}
+        lines, defects = clean_lines(
+            sec.text.splitlines(), ctx, seen=seen, fix=True, headings_seen=headings_seen - own | set()
+        )
+        # A part's own heading repeated inside it is a repeat, handled above via headings_seen.
+        lines, numbering = _numbering(lines, fix=True)
+        text = "\n".join(lines)
+        budget = budgets.get(i, 0)
+        if fit and budget:
+            text = fit_length(text, budget)
+        # Whatever trimming left of a quotation ("”" alone on a line) is not text.
+        lines = [x for x in text.splitlines() if count_chars(x) > 0 or PLACEHOLDER.search(x)]
+        # After the trim, which may have cut a list down to its first item.
+        lines, lists = _lists(lines, fix=True)
+        text = "\n".join(lines)
+        fixed += defects + numbering + lists
+        sections.append(sec.model_copy(update={"text": text}))
+    repaired = draft.model_copy(update={"sections": sections})
+    remaining = find_defects(
+        "\n".join([repaired.title, repaired.body_text]),
+        brief=draft.brief,
+        passages=passages,
+        confirmed=confirmed,
+        outline_purposes=purposes,
+    )
+    return GateResult(repaired, fixed, remaining)
+
+
+def placeholder_count(text: str) -> int:
+    return len(PLACEHOLDER.findall(text))

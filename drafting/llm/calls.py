@@ -1,0 +1,230 @@
+"""Calling a chat model: streaming, cost accounting, error translation, JSON repair and retry.
+
+Stages call ``complete`` / ``complete_structured`` with the model they were given,
+so tests inject LangChain fake chat models here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import json_repair
+from pydantic import BaseModel, ValidationError
+
+from drafting.classified import check_outgoing
+from drafting.config import get_settings
+from drafting.domain import Costs
+from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
+from drafting.llm.client import deadline_error, ensure_tiktoken_offline, is_dropped_stream, translate_error
+from drafting.llm.prompts import load_prompt
+from drafting.textclean import xml_safe
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = ["complete", "complete_structured", "count_tokens", "extract_json", "Messages"]
+
+log = logging.getLogger(__name__)
+Messages = Sequence[tuple[str, str]]
+T = TypeVar("T", bound=BaseModel)
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> Any:
+    ensure_tiktoken_offline()
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    """Token estimate with tiktoken's cl100k (the local model's own tokenizer differs a little)."""
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def complete(
+    llm: BaseChatModel,
+    messages: Messages,
+    *,
+    stage: str,
+    costs: Costs | None = None,
+    on_token: Callable[[str], None] | None = None,
+    max_tokens: int | None = None,
+    json_mode: bool = False,
+) -> str:
+    """Stream a completion and return its text.
+
+    On failure a ProviderError is raised whose ``partial`` attribute holds the text
+    received so far, so the caller can keep it.
+    """
+    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt.
+    check_outgoing("\n".join(m[1] for m in messages), stage)
+    runnable: Any = llm
+    kwargs: dict[str, Any] = {}
+    if max_tokens:
+        # Sent as the classic ``max_tokens`` field: langchain-openai now sends
+        # ``max_completion_tokens``, which llama.cpp's server ignores (answers ran on unbounded).
+        kwargs["extra_body"] = {"max_tokens": max_tokens}
+    if json_mode and get_settings().llm_json_mode:
+        kwargs["response_format"] = {"type": "json_object"}
+    if kwargs:
+        runnable = llm.bind(**kwargs)
+    started = time.perf_counter()
+    for attempt in (1, 2):
+        try:
+            text, usage = _stream_once(runnable, messages, stage, on_token, started)
+        except _Dropped as dropped:
+            if attempt == 1:
+                # A stream closed mid-answer is retried once from the start; then it is reported as such.
+                log.warning("stage %s: stream dropped after %d characters; retrying once", stage, len(dropped.text))
+                continue
+            err: ProviderError = translate_error(dropped.exc)  # type: ignore[assignment]
+            if not isinstance(err, DroppedStreamError):
+                err = DroppedStreamError(str(err))
+            err.partial = dropped.text  # type: ignore[attr-defined]
+            _record(costs, stage, messages, dropped.text, None, started)
+            raise err from dropped.exc
+        except ProviderError as err:
+            _record(costs, stage, messages, safe_partial(err), None, started)
+            raise
+        break
+    _record(costs, stage, messages, text, usage, started)
+    # A follow-up ("go on", after an assistant turn) may add nothing; a first answer may not be empty.
+    followup = any(role == "assistant" for role, _ in messages)
+    if not json_mode and not followup and _meaningful(text) < MIN_ANSWER_CHARS:
+        empty = EmptyAnswerError(f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。")
+        empty.partial = text  # type: ignore[attr-defined]
+        raise empty
+    return text
+
+
+MIN_ANSWER_CHARS = 4  # fewer letters/digits/汉字 than this ("好的。") is an empty answer, not a paragraph
+
+
+def _meaningful(text: str) -> int:
+    return sum(1 for ch in text if ch.isalnum())
+
+
+class _Dropped(Exception):
+    def __init__(self, exc: BaseException, text: str) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+        self.text = text
+
+
+def _stream_once(
+    runnable: Any,
+    messages: Messages,
+    stage: str,
+    on_token: Callable[[str], None] | None,
+    started: float,
+) -> tuple[str, dict[str, int] | None]:
+    """One streamed call: (clean text, usage). Raises _Dropped for a stream cut mid-answer."""
+    settings = get_settings()
+    parts: list[str] = []
+    usage: dict[str, int] | None = None
+    try:
+        for chunk in runnable.stream(list(messages)):
+            piece = chunk.content if isinstance(chunk.content, str) else ""
+            if piece:
+                parts.append(piece)
+                if on_token:
+                    on_token(xml_safe(piece))
+            meta = getattr(chunk, "usage_metadata", None)
+            if meta:
+                usage = dict(meta)
+            if time.perf_counter() - started > settings.llm_deadline:
+                # The transport enforces the deadline per request; this catches retries adding up.
+                raise deadline_error(settings)
+    except ValueError as exc:
+        if "No generation chunks" not in str(exc):
+            raise _provider_error(exc, parts) from exc
+        # An empty answer: LangChain refuses to build a message from zero chunks.
+    except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ProviderError
+        if type(exc).__name__ == "LengthFinishReasonError":
+            # The answer hit max_tokens in JSON mode; keep what came (JSON repair can finish it).
+            log.warning("stage %s: answer cut at the token limit", stage)
+            return xml_safe("".join(parts)), usage
+        if is_dropped_stream(exc):
+            raise _Dropped(exc, xml_safe("".join(parts))) from exc
+        raise _provider_error(exc, parts) from exc
+    return xml_safe("".join(parts)), usage
+
+
+def _provider_error(exc: BaseException, parts: list[str]) -> DraftingError:
+    err = translate_error(exc)
+    err.partial = xml_safe("".join(parts))  # type: ignore[attr-defined]
+    return err
+
+
+def _record(
+    costs: Costs | None, stage: str, messages: Messages, text: str, usage: dict[str, int] | None, started: float
+) -> None:
+    if costs is None:
+        return
+    if usage and usage.get("input_tokens"):
+        tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    else:
+        tin = sum(count_tokens(m[1]) for m in messages)
+        tout = count_tokens(text)
+    costs.add(stage, tin, tout, round(time.perf_counter() - started, 3))
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> Any:
+    """Parse JSON from a model answer: code fences, leading chatter and broken syntax are tolerated."""
+    if not text or not text.strip():
+        raise ValueError("empty answer")
+    m = _FENCE.search(text)
+    body = m.group(1) if m else text
+    starts = [i for i in (body.find("{"), body.find("[")) if i >= 0]
+    if starts:
+        body = body[min(starts) :]
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        repaired = json_repair.loads(body)
+        if repaired in ("", None, [], {}):
+            raise ValueError("no JSON object found") from None
+        return repaired
+
+
+def complete_structured(
+    llm: BaseChatModel,
+    messages: Messages,
+    schema: type[T],
+    *,
+    stage: str,
+    costs: Costs | None = None,
+    retries: int = 1,
+    max_tokens: int | None = None,
+    coerce: Callable[[Any], Any] | None = None,
+) -> T:
+    """Ask for JSON matching ``schema``; repair broken JSON, and retry with the error shown to the model."""
+    history = list(messages)
+    last_error = ""
+    for attempt in range(retries + 1):
+        text = complete(llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True)
+        try:
+            data = extract_json(text)
+            if coerce is not None:
+                data = coerce(data)
+            return schema.model_validate(data)
+        except (ValueError, ValidationError, TypeError) as exc:
+            last_error = str(exc)[:500]
+            log.warning("stage %s: unusable JSON on attempt %d: %s", stage, attempt + 1, last_error)
+            fix = load_prompt("repair.json").render(error=last_error)
+            history = [*messages, ("assistant", text[:2000] or "（空）"), *fix]
+    raise ModelOutputError(f"模型多次返回无法解析的结果（{stage}）：{last_error[:120]}")
+
+
+def safe_partial(err: DraftingError) -> str:
+    return str(getattr(err, "partial", "") or "")

@@ -1,0 +1,6 @@
+"""The Streamlit workspace's pieces, importable and testable without Streamlit running.
+
+Session state and the scripted demo model (``state``), the actions behind each button (``actions``),
+page bodies (``pages``, ``revise``) and small view helpers (``views``). app.py holds layout and
+wiring only and calls into these. May import everything else; nothing imports ``drafting.ui``.
+"""
