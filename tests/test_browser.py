@@ -186,13 +186,13 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
             page.get_by_role("button", name="下一步：生成提纲 →").click()
             _idle(page)
 
-            page.get_by_role("button", name="生成提纲").click()
+            page.get_by_role("button", name="生成提纲", exact=True).click()
             expect(page.get_by_text("提纲已生成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_role("tab", name="表格编辑")).to_be_visible()
 
             page.get_by_role("button", name="下一步：写正文 →").click()
             _idle(page)
-            page.get_by_role("button", name="生成正文").click()
+            page.get_by_role("button", name="生成正文", exact=True).click()
             expect(page.get_by_text("初稿已完成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_text("一、").first).to_be_visible()
             page.wait_for_timeout(1500)  # let fonts and layout settle for the screenshot
@@ -440,7 +440,7 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
             settle("范文")
             click("下一步：生成提纲 →")
 
-            click("生成提纲")
+            click("生成提纲", exact=True)
             flash("提纲已生成", wait_ms)
             idle()
             page.get_by_role("tab", name="文本编辑").click()
@@ -457,7 +457,7 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
             settle("提纲")
             click("下一步：写正文 →")
 
-            click("生成正文")
+            click("生成正文", exact=True)
             flash("初稿已完成", wait_ms)
             idle()
             expect(page.locator(".draft-text")).to_contain_text(NEW_HEADING)
@@ -659,7 +659,7 @@ def test_outline_offers_bank_entries_per_part_and_the_draft_uses_the_swap(
             page.goto(url)
             expect(page.get_by_role("button", name="新建项目")).to_be_visible(timeout=60_000)
             pid = _new_project_to_outline(page, ws, DAY_REQUEST.format(n=600))
-            page.get_by_role("button", name="生成提纲").click()
+            page.get_by_role("button", name="生成提纲", exact=True).click()
             expect(page.get_by_text("提纲已生成").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
             _idle(page)
             project = ws.load(pid)
@@ -696,7 +696,7 @@ def test_outline_offers_bank_entries_per_part_and_the_draft_uses_the_swap(
 
             page.get_by_role("button", name="下一步：写正文 →").click()
             _idle(page)
-            page.get_by_role("button", name="生成正文").click()
+            page.get_by_role("button", name="生成正文", exact=True).click()
             expect(page.get_by_text("初稿已完成").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
             # The scripted model quotes nothing itself; the writer step opens the part with the chosen line.
             expect(page.locator(".draft-text")).to_contain_text(swap.text.rstrip("。！？")[:10])
@@ -739,7 +739,7 @@ def test_streaming_shows_elapsed_time_and_cancel_keeps_the_partial_draft(slow_ap
             pid = _new_project_to_outline(page, ws, DAY_REQUEST.format(n=600))
 
             # The outline: its headings appear as they stream, with a ticking timer and 取消.
-            page.get_by_role("button", name="生成提纲").click()
+            page.get_by_role("button", name="生成提纲", exact=True).click()
             stop = page.get_by_role("button", name="取消")
             expect(stop).to_be_visible(timeout=30_000)
             expect(page.locator(".elapsed-timer")).to_be_visible()
@@ -753,7 +753,7 @@ def test_streaming_shows_elapsed_time_and_cancel_keeps_the_partial_draft(slow_ap
             # The body: text streams in, 取消 stops it, and what was written is kept as work in progress.
             page.get_by_role("button", name="下一步：写正文 →").click()
             _idle(page)
-            page.get_by_role("button", name="生成正文").click()
+            page.get_by_role("button", name="生成正文", exact=True).click()
             expect(page.get_by_test_id("stMain").get_by_text("一、").first).to_be_visible(timeout=30_000)
             expect(page.get_by_text("已写", exact=False).first).to_be_visible()
             page.screenshot(path=str(ROOT / "docs" / "screenshot-streaming.png"))
