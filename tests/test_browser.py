@@ -585,7 +585,8 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
             download_button = page.get_by_role("button", name="下载 Word（.docx）")
             expect(download_button).to_be_visible(timeout=30_000)
             # Times as the writer reads them, in local time: 第5稿（2026年11月27日 16:27）.
-            picked = page.get_by_test_id("stSelectbox").filter(has_text="导出哪一稿").inner_text()
+            pick = page.get_by_test_id("stSelectbox").filter(has_text="导出哪一稿")
+            picked = pick.inner_text() + " " + pick.locator("input").first.input_value()
             if not LOCAL_TIME.search(picked):
                 problems.append(f"导出: time not in the writer's format: {picked}")
             settle("导出")
