@@ -524,7 +524,7 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
             idle()
             # A comment of the writer's own, on a passage picked from the draft.
             label, (j, sentence) = next(
-                (k, v) for k, v in passage_options(latest().draft).items() if v[0] >= 1 and len(v[1]) >= 10
+                (k, v) for k, v in passage_options(latest().draft).items() if v[0] >= 1 and v[1].endswith("。")
             )
             page.get_by_text("添加我的意见").click()
             pick = page.get_by_test_id("stSelectbox").filter(has_text="针对的原文").locator("input")
