@@ -74,12 +74,13 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", code, str(corpus)], cwd=ROOT, env=env, check=True, timeout=300)
 
 
-def _model_server_answers(patience: float = 600.0) -> bool:
-    """True when the server lists its models; a busy llama.cpp server answers late, so keep asking a while."""
+def _model_server_answers(patience: float = 900.0) -> bool:
+    """True when the server lists its models. A busy llama.cpp server answers /models only between two
+    generations (it takes the model's lock), so each try waits its turn in the queue for minutes."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            with urllib.request.urlopen(LOCAL_BASE_URL + "/models", timeout=30) as resp:  # noqa: S310 - fixed local URL
+            with urllib.request.urlopen(LOCAL_BASE_URL + "/models", timeout=300) as resp:  # noqa: S310 - fixed local URL
                 return resp.status == 200
         except OSError as exc:
             refused = isinstance(exc, ConnectionRefusedError) or isinstance(
