@@ -207,10 +207,10 @@ class OutlineSection(_Model):
     budget: int = 0
     principles: list[Criterion] = Field(default_factory=list)
     refs: list[int] = Field(default_factory=list)
-    # Bank entries (their texts) the writer chose for this part on the outline page; None: not chosen,
-    # the writer step offers its default picks for the brief.
-    classics: list[str] | None = None
-    formulations: list[str] | None = None
+    # Bank entries (their text) the writer chose for this part on the outline step; empty: the ones
+    # picked for the brief (drafting.principles.offers_for / swap_entry).
+    classics: list[str] = Field(default_factory=list)
+    formulations: list[str] = Field(default_factory=list)
 
 
 class Outline(_Model):

@@ -424,17 +424,20 @@ def test_outline_offers_per_part_and_the_writer_gets_the_chosen_entries(ws: Work
     first = next(i for i, s in enumerate(outline.sections) if s.kind == "body")
     classics, formulations = ui_views.offers_for(brief, outline.sections[first])
     assert classics and formulations
-    # The writer swaps: one classic that was not a default pick, no formulation at all.
+    # The writer swaps: one classic and one formulation that were not default picks.
     swap = next(c for c in classics if c not in default_classics)
+    policy = next(f for f in formulations if f not in default_formulations)
     sections = [
-        s.model_copy(update={"classics": [swap.text] if i == first else [], "formulations": []})
+        s.model_copy(
+            update={"classics": [swap.text] if i == first else [], "formulations": [policy.text] if i == first else []}
+        )
         for i, s in enumerate(outline.sections)
     ]
     ui_actions.save_outline(ws, pid, outline.model_copy(update={"sections": sections}))
     chosen = ws.load(pid).outline
     assert chosen is not None
     extras, offered, offered_f = bank_extras(brief, outline=chosen)
-    assert offered == [swap] and offered_f == [] and swap.text in extras
+    assert offered == [swap] and offered_f == [policy] and swap.text in extras and policy.text in extras
     # An edit of the outline text keeps the choice.
     edited = ui_views.keep_refs(outline_from_text(outline_to_text(chosen), brief), chosen)
     assert edited.sections[first].classics == [swap.text]
@@ -443,7 +446,7 @@ def test_outline_offers_per_part_and_the_writer_gets_the_chosen_entries(ws: Work
     body_prompt = next(p for p in model.history if "请写出全文正文" in p)
     assert swap.text in body_prompt
     assert not any(c.text in body_prompt for c in default_classics if c != swap)
-    assert not any(f.text in body_prompt for f in default_formulations)
+    assert policy.text in body_prompt and not any(f.text in body_prompt for f in default_formulations)
 
 
 def test_a_click_elsewhere_waits_for_the_generation_and_only_cancel_stops_it(ws: Workspace) -> None:

@@ -386,14 +386,14 @@ def _offers(ws: Workspace, project: Project, outline: Outline, rev: str) -> None
     通天气); the writer swaps them, and what is chosen here is what the writer step gets."""
     assert project.brief is not None
     shown = V.chosen_or_default(outline, project.brief)
-    mine = any(s.classics is not None or s.formulations is not None for s in outline.sections)
+    mine = any(s.classics or s.formulations for s in outline.sections)
     with (
         st.expander("各部分的侧重和引用（经典名句、上级提法）", icon=":material/format_quote:", expanded=False),
         st.form(f"offers_{rev}", border=False),
     ):
         st.caption(
             ("以下是您选定的引用。" if mine else "以下是系统为本稿挑选的引用，可以替换。")
-            + "写正文时只提供这里选中的名句和提法，模型照原文引用并注明出处。"
+            + "写正文时只提供这里选中的名句和提法（某一类一条都不选时，用系统挑选的），模型照原文引用并注明出处。"
         )
         chosen: list[tuple[list[str], list[str]]] = []
         for i, s in enumerate(shown.sections):

@@ -210,8 +210,8 @@ def keep_refs(new: Outline, old: Outline) -> Outline:
         was = by_heading.get(s.heading) or (old.sections[i] if i < len(old.sections) else None)
         update: dict[str, Any] = {"refs": list(s.refs or (was.refs if was else []))}
         if was is not None:
-            update["classics"] = s.classics if s.classics is not None else was.classics
-            update["formulations"] = s.formulations if s.formulations is not None else was.formulations
+            update["classics"] = s.classics or was.classics
+            update["formulations"] = s.formulations or was.formulations
         sections.append(s.model_copy(update=update))
     return new.model_copy(update={"sections": sections})
 
@@ -250,7 +250,7 @@ def chosen_or_default(outline: Outline, brief: Brief) -> Outline:
     from drafting.writing.banks import pick_classics, pick_formulations
     from drafting.writing.draft import CLASSICS_OFFERED, FORMULATIONS_OFFERED
 
-    if any(s.classics is not None or s.formulations is not None for s in outline.sections):
+    if any(s.classics or s.formulations for s in outline.sections):
         return outline
     sections = [s.model_copy(update={"classics": [], "formulations": []}) for s in outline.sections]
     for field_name, picks, principle in (

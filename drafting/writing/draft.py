@@ -217,14 +217,14 @@ FORMULATIONS_OFFERED = 3
 
 def chosen_entries(outline: Outline, banks: Banks | None = None) -> tuple[list[ClassicLine], list[Formulation]] | None:
     """The bank entries the writer chose per part on the outline page (in outline order), or None when
-    the outline carries no choice."""
-    if all(s.classics is None and s.formulations is None for s in outline.sections):
+    the outline carries no choice. A kind with no choice anywhere gets the default picks for the brief."""
+    if not any(s.classics or s.formulations for s in outline.sections):
         return None
     banks = banks or load_banks()
     by_classic = {c.text: c for c in banks.classics}
     by_formulation = {f.text: f for f in banks.formulations}
-    classics = dict.fromkeys(t for s in outline.sections for t in s.classics or [] if t in by_classic)
-    formulations = dict.fromkeys(t for s in outline.sections for t in s.formulations or [] if t in by_formulation)
+    classics = dict.fromkeys(t for s in outline.sections for t in s.classics if t in by_classic)
+    formulations = dict.fromkeys(t for s in outline.sections for t in s.formulations if t in by_formulation)
     return [by_classic[t] for t in classics], [by_formulation[t] for t in formulations]
 
 
@@ -234,10 +234,10 @@ def bank_extras(
     """The classical lines and superior formulations offered to the writer model: those the writer chose
     on the outline, else the default picks for this brief."""
     chosen = chosen_entries(outline, banks) if outline is not None else None
-    if chosen is not None:
-        classics, formulations = chosen
-    else:
+    classics, formulations = chosen if chosen is not None else ([], [])
+    if not classics:
         classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
+    if not formulations:
         formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
     if not classics and not formulations:
         return "", [], []
