@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup model model-server stop-model index eval eval-usable bench bench-draft lint visual clean
+.PHONY: run test setup model model-server stop-model index eval eval-usable eval-decisive bench bench-draft lint visual clean
 
 $(BIN)/python:
 	@echo "[setup] 创建虚拟环境 $(VENV)"
@@ -53,14 +53,29 @@ test: setup
 eval: setup model-server
 	$(BIN)/python -m evals.run $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
 
-# The usable-draft eval: deterministic defect counts on evals/cases/usable.yaml, the one-shot baseline
-# and the previous commit in the same run.  make eval-usable SPLIT=holdout LIMIT=4 SYSTEMS=urgent,previous
+# The usable-draft eval: deterministic defect counts, evidence per principle, one-shot baseline and the
+# previous commit in the same run.  make eval-usable SPLIT=holdout LIMIT=4 SYSTEMS=urgent,previous
+# RUN=DIR writes into DIR and resumes there (finished drafts are skipped); SLOW_LIMIT=N runs the 慢稿
+# round on the first N cases only, after the other systems; CASES_IDS=a,b picks cases; PUBLISH=docs/benchmarks
+# copies the report, chart and results there as usable-YYYYMMDD.*.
 SPLIT   ?= all
 SYSTEMS ?= urgent,slow,baseline,previous
 PREVIOUS ?= HEAD^
 eval-usable: setup model-server
 	$(BIN)/python -m evals.run --cases evals/cases/usable.yaml --split $(SPLIT) --systems $(SYSTEMS) \
-		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge)
+		--previous $(PREVIOUS) $(if $(LIMIT),--limit $(LIMIT)) $(if $(JUDGE),--judge) \
+		$(if $(RUN),--run-dir $(RUN)) $(if $(SLOW_LIMIT),--slow-limit $(SLOW_LIMIT)) \
+		$(if $(CASES_IDS),--cases-ids $(CASES_IDS)) $(if $(PUBLISH),--publish $(PUBLISH)) $(if $(RETRIES),--retries $(RETRIES))
+
+# The decisive usable-draft run (issues 11-13): the first 12 briefs of the genre-interleaved order (12 genres,
+# 6 tune + 6 holdout), urgent / one-shot / previous, then one 慢稿 round on the first SLOW_LIMIT briefs; resumable
+# in RUN (run the same command again after a stop), published to docs/benchmarks/usable-<date>.*.
+# DECISIVE_PREVIOUS: 41db638 is the last measured 急稿 (≈120 s a brief), c3d8ce8 the version the issues measured (≈366 s).
+DECISIVE_PREVIOUS ?= 41db638
+eval-decisive:
+	$(MAKE) eval-usable SPLIT=all LIMIT=$(or $(LIMIT),12) SYSTEMS=urgent,baseline,previous,slow \
+		SLOW_LIMIT=$(or $(SLOW_LIMIT),2) PREVIOUS=$(DECISIVE_PREVIOUS) RUN=$(or $(RUN),evals/results/decisive) \
+		PUBLISH=$(or $(PUBLISH),docs/benchmarks)
 
 bench-draft: setup index model-server
 	$(BIN)/python -m evals.bench_draft $(if $(LENGTHS),--lengths $(LENGTHS))

@@ -9,7 +9,7 @@ import logging
 
 import streamlit as st
 
-from drafting import config, secrets
+from drafting import config, secrets, team
 from drafting.config import LOCAL_BASE_URL, Settings
 from drafting.llm.client import check_endpoint
 from drafting.ui import state as S
@@ -142,6 +142,20 @@ def load_project(ws: Workspace) -> Project | None:
     return project
 
 
+def sign_in(ws: Workspace, settings: Settings) -> Workspace:
+    """Team mode: the writer named by the sign-in proxy's header, else the sign-in notice and nothing more."""
+    if not settings.team:
+        return ws
+    writer = team.signed_in_writer(settings, st.context.headers)
+    if writer is None:
+        st.title("文稿助手")
+        st.warning(team.SIGN_IN_REQUIRED)
+        st.stop()
+    team.set_acting_writer(writer)  # documents this writer adds to the shared 范文库 carry their name
+    st.sidebar.caption(V.md_text(f"已登录：{writer}"))
+    return ws.for_writer(writer)
+
+
 def main() -> None:
     settings, err = S.attempt(S.current_settings)
     if err or settings is None:
@@ -151,6 +165,7 @@ def main() -> None:
     if err or ws is None:
         st.error(V.md_text(err or S.GENERIC_ERROR))
         st.stop()
+    ws = sign_in(ws, settings)
     S.await_generation()  # a generation stopped by the click that started this run saves its text first
     project = load_project(ws)
     sidebar(ws, settings)

@@ -11,6 +11,7 @@ drafting review DRAFT.json         drafting revise DRAFT.json --mode slow [--com
 drafting check-docx FILE.docx      drafting lint FILE --genre 请示 [--strict]
 drafting export PROJECT --kind 定稿|送审稿 --out x.docx [--force]
 drafting import-edited PROJECT edited.docx
+drafting facts PROJECT [--confirm N | --set N 新值] [--json]   (the facts ledger)
 drafting index-corpus              (index the bundled 范文 if missing or stale)
 """
 
@@ -31,8 +32,9 @@ import yaml
 
 from drafting.checks.facts import placeholders_in
 from drafting.config import get_settings
-from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, Version
+from drafting.domain import Brief, Comment, CommentStatus, Draft, Passage, Review, RevisionMode, SectionKind, Version
 from drafting.errors import BriefError, ClassifiedError, DraftingError, ExportError, ModelOutputError, ProviderError
+from drafting.events import OutlineReady, PassagesChosen, ProgressEvent, ReviewReady, SectionWritten
 
 __all__ = ["main"]
 
@@ -93,14 +95,16 @@ def _model_failure(err: DraftingError, project_id: str | None, out: str | None, 
 
 def _store() -> Any:
     from drafting.corpus.store import open_store
+    from drafting.workspace import current_writer
 
-    return open_store(get_settings())
+    settings = get_settings()
+    return open_store(settings, writer=current_writer(settings)) if settings.team else open_store(settings)
 
 
 def _store_if_any() -> Any:
     """The 范文库 for drafting, or None when this data directory has never had one (nothing to retrieve)."""
     settings = get_settings()
-    if not settings.chroma_host and not settings.index_dir.exists():
+    if not settings.chroma_host and not settings.team_db_url and not settings.index_dir.exists():
         _info("[检索] 范文库为空（尚未导入范文），只按任务和素材起草。")
         return None
     return _store()
@@ -183,6 +187,8 @@ def _brief_from_args(args: argparse.Namespace) -> Brief:
 def _payload(
     brief: Brief, passages: list[Passage], draft: Draft, review: Review | None, versions: list[Version]
 ) -> dict[str, Any]:
+    from drafting.cli_facts import fact_entries
+
     return {
         "brief": brief.model_dump(mode="json"),
         "outline": draft.outline.model_dump(mode="json"),
@@ -191,6 +197,7 @@ def _payload(
         "chars": draft.char_count,
         "genre_note": brief.genre_note,
         "placeholders": placeholders_in([draft.body_text]),
+        "facts": fact_entries(draft),  # the facts ledger (drafting facts), as the CLI and the page show it
         "citations": [
             {
                 "n": c.n,
@@ -204,6 +211,7 @@ def _payload(
         ],
         "passages": [p.model_dump(mode="json") for p in passages],
         "review": review.model_dump(mode="json") if review else None,
+        "principles": _principles_payload(draft),
         "versions": [v.model_dump(mode="json", exclude={"draft"}) for v in versions],
         "costs": {
             "calls": draft.costs.calls,
@@ -254,19 +262,19 @@ def _guard(brief: Brief, comments: list[Comment] | None = None) -> None:
         check_comments(comments, settings)
 
 
-def _progress(kind: str, data: Any) -> None:
-    if kind == "passages":
-        _info(f"[检索] 找到参考段落 {len(data)} 条")
-    elif kind == "outline":
+def _progress(event: ProgressEvent) -> None:
+    if isinstance(event, PassagesChosen):
+        _info(f"[检索] 找到参考段落 {len(event.passages)} 条")
+    elif isinstance(event, OutlineReady):
         from drafting.writing.outline import outline_to_text
 
-        _info("[提纲]\n" + outline_to_text(data))
-    elif kind == "section":
-        last = data.sections[-1]
-        _info(f"[正文] 已写完“{last.heading or last.kind}”，累计 {data.char_count} 字")
-    elif kind == "review":
-        scores = "，".join(f"{s.criterion.value}{s.score}" for s in data.scores)
-        _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(data.checks)} 条")
+        _info("[提纲]\n" + outline_to_text(event.outline))
+    elif isinstance(event, SectionWritten):
+        last = event.draft.sections[-1]
+        _info(f"[正文] 已写完“{last.heading or SectionKind(last.kind).label}”，累计 {event.draft.char_count} 字")
+    elif isinstance(event, ReviewReady):
+        scores = "，".join(f"{s.criterion.value}{s.score}" for s in event.review.scores)
+        _info(f"[审阅] {scores or '评分失败'}；自动检查 {len(event.review.checks)} 条")
 
 
 def _export(draft: Draft, out: Path | None, args: argparse.Namespace | None = None) -> bool:
@@ -316,7 +324,7 @@ def _usable(draft: Draft) -> bool:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
-    from drafting.workspace import Workspace
+    from drafting.workspace import open_workspace
     from drafting.writing.pipeline import run_draft
 
     brief = _brief_from_args(args)  # bad brief: fail before touching the model
@@ -325,7 +333,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
         _info(f"[文种] {brief.genre_note}")
     llm = _llm()
     settings = get_settings()
-    workspace = Workspace(settings.workspace_path)
+    workspace = open_workspace(settings)
     project_id = workspace.create_project(brief)
     try:
         run = run_draft(
@@ -360,6 +368,7 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
     gaps = placeholders_in([draft.body_text])
     if gaps:
         _info(f"[待补] {len(gaps)} 处需要本单位补充：" + "；".join(gaps))
+    _print_principles(draft)
     versions = [Version(number=1, draft=draft, mode=brief.mode, note="初稿")]
     code = EXIT_OK
     if brief.mode is RevisionMode.SLOW:
@@ -385,26 +394,48 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
     _info(
         f"[完成] {draft.char_count} 字，引用 {len(draft.citations)} 处，调用模型 {run.costs.calls} 次，用时 {run.costs.seconds} 秒；项目 {run.project_id}"
     )
+    from drafting.cli_facts import ledger_hint
+
+    _info(ledger_hint(draft, run.project_id or ""))
     return code
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
-    from drafting.workspace import Workspace
+    from drafting.workspace import open_workspace
 
-    projects = Workspace(get_settings().workspace_path).list_projects()
+    projects = open_workspace(get_settings()).list_projects()
     if not projects:
         print("工作区里还没有文稿项目。")
     for p in projects:
-        print(f"{p.id}  {p.updated[:16]}  {p.genre or '-'}  {p.versions}稿  {p.name}")
+        owner = f"  （{p.owner}）" if p.owner else ""
+        print(f"{p.id}  {p.updated[:16]}  {p.genre or '-'}  {p.versions}稿  {p.name}{owner}")
+    return 0
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    """Team mode: share a project with a named colleague (or stop sharing it)."""
+    from drafting.workspace import open_workspace
+
+    settings = get_settings()
+    if not settings.team:
+        _err("共享只在团队模式下可用（DRAFTING_TEAM=1）。")
+        return 2
+    workspace = open_workspace(settings)
+    if args.remove:
+        done = workspace.unshare(args.project, args.colleague)
+        print(f"已取消与 {args.colleague} 的共享。" if done else f"项目没有与 {args.colleague} 共享。")
+    else:
+        workspace.share(args.project, args.colleague)
+        print(f"已与 {args.colleague} 共享；现在共享给：{'、'.join(workspace.shared_with(args.project))}")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from drafting.workspace import Workspace
+    from drafting.workspace import open_workspace
     from drafting.writing.pipeline import resume_draft, run_draft
 
     settings = get_settings()
-    workspace = Workspace(settings.workspace_path)
+    workspace = open_workspace(settings)
     project = workspace.load(args.project)
     if project.brief is not None:
         _guard(project.brief)
@@ -471,6 +502,46 @@ def _print_evidence(result: Review) -> None:
         print(f"  {name}：")
         for sentence in sentences:
             print(f"    · {sentence}")
+
+
+# ---- five principles: per part, principles, bank entries offered and used (issue 12) -------------
+
+
+def _principles_payload(draft: Draft) -> dict[str, Any] | None:
+    from drafting.writing.principles import principles_report
+
+    try:
+        return principles_report(draft)
+    except (DraftingError, ValueError) as exc:  # a bad office bank never stops the export
+        log.warning("principles report failed: %s", exc)
+        return None
+
+
+def _print_principles(draft: Draft) -> None:
+    """Per outline part: the principles assigned, the bank entries offered and the ones the draft used;
+    then the evidence per principle and the 接地气/显霸气 checks (all without the model)."""
+    report = _principles_payload(draft)
+    if report is None:
+        return
+    lines = ["[五气] 各部分承担的五气、提供的名句和提法、稿中用到的："]
+    for part in report["parts"]:
+        name = part["heading"] if part["kind"] == "body" else ("开头" if part["kind"] == "opening" else "结尾")
+        lines.append(f"  {name}（{'、'.join(part['principles']) or '—'}）")
+        offered = [f"名句“{c['text']}”（{c['citation']}）" for c in part["offered"]["classics"]]
+        offered += [f"提法“{f['text']}”（{f['source']}）" for f in part["offered"]["formulations"]]
+        if offered:
+            lines.append("    提供：" + "；".join(offered))
+        used = [f"名句“{c['text']}”（{c['citation']}）" for c in part["used"]["classics"]]
+        used += [f"提法“{f['text']}”（{f['source']}）" for f in part["used"]["formulations"]]
+        if used:
+            lines.append("    用到：" + "；".join(used))
+    lines.append("  五气依据（自动摘引正文句子，不含标题）：")
+    for name, sentences in report["evidence"].items():
+        lines.append(f"    {name}：" + (sentences[0] if sentences else "未找到"))
+        lines.extend(f"      {s}" for s in sentences[1:3])
+    for finding in report["checks"]:
+        lines.append(f"  [提示] {finding['message']}")
+    _info("\n".join(lines))
 
 
 def _load_comments(path: Path) -> list[Comment]:
@@ -658,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("projects", help="列出工作区里的文稿项目")
     s.set_defaults(func=cmd_projects)
 
+    s = sub.add_parser("share", help="团队模式：把文稿项目共享给同事（--remove 取消）")
+    s.add_argument("project")
+    s.add_argument("colleague", help="同事的登录名")
+    s.add_argument("--remove", action="store_true")
+    s.set_defaults(func=cmd_share)
+
     s = sub.add_parser("resume", help="续写中断的稿子（已写完的部分保留）")
     s.add_argument("project", help="项目编号（见 drafting projects）")
     s.add_argument("--out", help="导出 .docx 或 .md")
@@ -694,6 +771,9 @@ def build_parser() -> argparse.ArgumentParser:
     from drafting.cli_export import add_commands
 
     add_commands(sub)
+    from drafting.cli_facts import add_commands as add_fact_commands
+
+    add_fact_commands(sub)
     return p
 
 

@@ -71,9 +71,9 @@ def export_to(
 
 
 def _workspace() -> Any:
-    from drafting.workspace import Workspace
+    from drafting.workspace import open_workspace
 
-    return Workspace(get_settings().workspace_path)
+    return open_workspace(get_settings())
 
 
 def _source(project: str, version: int | None) -> tuple[Draft, list[Comment]]:

@@ -71,6 +71,16 @@ class Settings:
     chroma_host: str = ""
     chroma_port: int = 8000
     collection: str = "fanwen"
+    # Team mode (README 团队模式). A PostgreSQL URL (postgresql://user:pass@host:5432/db): the 范文库's
+    # documents, chunk texts and keyword (BM25) index live there instead of the local SQLite file, so
+    # every writer's searches see every writer's documents. Empty = the local SQLite file (default).
+    team_db_url: str = field(default="", repr=False)
+    # Sign-in and per-writer projects. Only when on is the sign-in header trusted; set it only behind
+    # a reverse proxy that authenticates the writer and overwrites this header on every request.
+    team: bool = False
+    auth_header: str = "X-Forwarded-User"
+    # The writer this process acts for outside the app (CLI ingest, drafts) in team mode; empty = the OS user.
+    writer: str = ""
     # Characters of each chunk (after its heading path) that are embedded; 0 = the whole chunk.
     # The keyword index always covers the whole text. See docs/benchmarks/retrieval.md.
     embed_chars: int = 120
@@ -89,6 +99,8 @@ class Settings:
     model_path: Path | None = None
     local_threads: int = 0
     local_ctx: int = 8192
+    # Demo mode (DRAFTING_FAKE_LLM=1): the app answers with drafting.testing's scripted model, no server.
+    fake_llm: bool = False
 
     @property
     def is_local(self) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +16,9 @@ __all__ = [
     "PRINCIPLES",
     "STANCES",
     "RevisionMode",
+    "SectionKind",
+    "Severity",
+    "PassageOrigin",
     "Brief",
     "DocumentMeta",
     "Chunk",
@@ -32,6 +36,7 @@ __all__ = [
     "Comment",
     "CommentStatus",
     "Version",
+    "ConfirmedFact",
     "count_chars",
     "now_iso",
 ]
@@ -119,6 +124,47 @@ class RevisionMode(str, Enum):
         return "急稿" if self is RevisionMode.URGENT else "慢稿"
 
 
+class SectionKind(StrEnum):
+    """Where a part of the outline (and of the draft) stands. Saved as its value, as before."""
+
+    OPENING = "opening"
+    BODY = "body"
+    CLOSING = "closing"
+
+    @property
+    def label(self) -> str:
+        """The word a writer reads (开头 / 正文 / 结尾)."""
+        return {"opening": "开头", "body": "正文", "closing": "结尾"}[self.value]
+
+
+class Severity(StrEnum):
+    """How serious a finding of an automatic check is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class PassageOrigin(StrEnum):
+    """Where a reference passage came from."""
+
+    CORPUS = "corpus"  # the 范文库
+    MATERIAL = "material"  # what the writer supplied with the brief
+    PINNED = "pinned"  # a 范文 passage the writer pinned for this draft (the page's 固定 button)
+
+
+if TYPE_CHECKING:
+    # Pydantic turns a value into its member when the model is built, so constructors may be given
+    # either; mypy checks the literal spelling. Read back, the field always holds the member.
+    SectionKindField: TypeAlias = SectionKind | Literal["opening", "body", "closing"]
+    SeverityField: TypeAlias = Severity | Literal["error", "warning", "info"]
+    PassageOriginField: TypeAlias = PassageOrigin | Literal["corpus", "material", "pinned"]
+else:
+    SectionKindField = SectionKind
+    SeverityField = Severity
+    PassageOriginField = PassageOrigin
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -142,6 +188,9 @@ class Brief(_Model):
     date: str = ""
     # Why the genre was chosen when the writer did not name it (shown in the CLI and the UI).
     genre_note: str = ""
+    # Facts the writer confirmed or corrected in the facts ledger (drafting.checks.ledger): they count as
+    # supplied, so the gate keeps them, and revisions never change them.
+    confirmed: list[str] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         fields = (self.title, self.occasion, self.request, self.policy, self.facts)
@@ -164,6 +213,7 @@ class DocumentMeta(_Model):
     tags: list[str] = Field(default_factory=list)
     source: str = ""
     sha256: str = ""
+    added_by: str = ""  # team mode: the writer who added it to the shared 范文库
 
 
 class Chunk(_Model):
@@ -187,8 +237,7 @@ class Passage(_Model):
     issuing_body: str = ""
     source: str = ""
     score: float = 0.0
-    # "corpus" for the 范文库, "material" for what the writer supplied with the brief.
-    origin: str = "corpus"
+    origin: PassageOriginField = PassageOrigin.CORPUS
     # Why retrieval handed this passage to the writer model (shown beside the source).
     why: str = ""
 
@@ -198,10 +247,10 @@ class Passage(_Model):
 
 
 class OutlineSection(_Model):
-    """One part of the outline. ``kind`` is opening, body or closing."""
+    """One part of the outline: its opening, a body part, or its closing."""
 
     heading: str
-    kind: str = "body"
+    kind: SectionKindField = SectionKind.BODY
     purpose: str = ""
     points: list[str] = Field(default_factory=list)
     budget: int = 0
@@ -229,7 +278,7 @@ class Citation(_Model):
 
 class DraftSection(_Model):
     heading: str
-    kind: str = "body"
+    kind: SectionKindField = SectionKind.BODY
     text: str = ""
     complete: bool = True
 
@@ -323,7 +372,7 @@ class CheckFinding(_Model):
 
     rule: str
     message: str
-    severity: str = "warning"  # error | warning | info
+    severity: SeverityField = Severity.WARNING
     position: str = ""
     quote: str = ""  # the offending text, as it stands in the document (empty for whole-document counts)
 
@@ -371,3 +420,12 @@ class Version(_Model):
     defects_before: dict[str, int] = Field(default_factory=dict)
     defects_after: dict[str, int] = Field(default_factory=dict)
     kept_parts: list[str] = Field(default_factory=list)
+
+
+class ConfirmedFact(_Model):
+    """A fact the writer confirmed in the facts ledger, or the value the writer put in its place."""
+
+    value: str  # as it now stands in the draft
+    kind: str = ""  # drafting.facts.FactKind value, or "placeholder" for a filled 〔待补〕
+    was: str = ""  # what the draft said before the writer's correction ("" when confirmed as it stood)
+    created_at: str = Field(default_factory=now_iso)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from drafting.domain import Draft
+
 __all__ = [
     "DraftingError",
     "ConfigError",
@@ -28,7 +33,22 @@ class ConfigError(DraftingError):
 
 
 class ProviderError(DraftingError):
-    """The model endpoint is unreachable, refused the key, or timed out."""
+    """The model endpoint is unreachable, refused the key, or timed out.
+
+    The data travel in the constructor (as instructor's exceptions carry ``last_completion``):
+    ``partial`` is the text the model had streamed before the failure; ``draft`` is the draft the
+    writer stage had made so far (gated, marked incomplete), set when the failure happened mid-draft.
+    Subclasses keep this constructor, so :meth:`with_draft` can rebuild any of them.
+    """
+
+    def __init__(self, message: str = "", *, partial: str = "", draft: Draft | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.draft = draft
+
+    def with_draft(self, draft: Draft) -> Self:
+        """The same error (same class, message and partial text) carrying the draft written so far."""
+        return type(self)(str(self), partial=self.partial, draft=draft)
 
 
 class DroppedStreamError(ProviderError):

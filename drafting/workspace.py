@@ -1,10 +1,21 @@
 """Persistence of drafting projects in one local SQLite file: briefs, passages, outlines,
-the draft in progress, every version and every comment, saved as they happen."""
+the draft in progress, every version and every comment, saved as they happen.
+
+Team mode: a workspace opened for a writer (:meth:`Workspace.for_writer`) records that writer as the
+owner of the projects they create and lets them list, open and change only their own projects and
+those shared with them (:meth:`Workspace.share`); only the owner shares or deletes. Every method
+that takes a project id checks this, so a caller (app, CLI) cannot reach another writer's project
+by id; a project one may not open reads as missing. A workspace without a writer (local mode) has
+no owners and shows everything, as before.
+"""
 
 from __future__ import annotations
 
+import copy
+import getpass
 import json
 import sqlite3
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,11 +23,11 @@ from pathlib import Path
 
 from pydantic import Field
 
-from drafting.config import private_dir, private_file
-from drafting.domain import Brief, Comment, Draft, Outline, Passage, Review, Version, _Model, now_iso
+from drafting.config import Settings, private_dir, private_file
+from drafting.domain import Brief, Comment, ConfirmedFact, Draft, Outline, Passage, Review, Version, _Model, now_iso
 from drafting.errors import WorkspaceError
 
-__all__ = ["Workspace", "Project", "ProjectSummary"]
+__all__ = ["Workspace", "Project", "ProjectSummary", "check_writer", "open_workspace", "current_writer"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -31,11 +42,41 @@ CREATE TABLE IF NOT EXISTS locks (
   project_id TEXT NOT NULL, text TEXT NOT NULL, created TEXT,
   PRIMARY KEY (project_id, text)
 );
+CREATE TABLE IF NOT EXISTS facts (
+  project_id TEXT NOT NULL, value TEXT NOT NULL, body TEXT NOT NULL, created TEXT,
+  PRIMARY KEY (project_id, value)
+);
 CREATE TABLE IF NOT EXISTS comments (
   project_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, updated TEXT,
   PRIMARY KEY (project_id, id)
 );
+CREATE TABLE IF NOT EXISTS shares (
+  project_id TEXT NOT NULL, writer TEXT NOT NULL, created TEXT,
+  PRIMARY KEY (project_id, writer)
+);
 """
+MAX_WRITER_CHARS = 64
+
+
+def check_writer(name: str) -> str:
+    """A writer's name as stored: trimmed, NFC; a clear error for an empty, overlong or control-laden one."""
+    value = unicodedata.normalize("NFC", (name or "").strip())
+    if not value:
+        raise WorkspaceError("没有登录用户名，无法打开工作区。")
+    if len(value) > MAX_WRITER_CHARS or any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise WorkspaceError(f"用户名无效：{value[:MAX_WRITER_CHARS]!r}")
+    return value
+
+
+def current_writer(settings: Settings) -> str:
+    """Who this process acts for in team mode outside the app: DRAFTING_WRITER, else the OS user."""
+    return check_writer(settings.writer or getpass.getuser())
+
+
+def open_workspace(settings: Settings) -> Workspace:
+    """The workspace for CLI use: per-writer in team mode, everything in local mode."""
+    ws = Workspace(settings.workspace_path)
+    return ws.for_writer(current_writer(settings)) if settings.team else ws
 
 
 class ProjectSummary(_Model):
@@ -44,6 +85,7 @@ class ProjectSummary(_Model):
     genre: str = ""
     updated: str = ""
     versions: int = 0
+    owner: str = ""  # team mode: who created it ("" in local mode)
 
 
 class Project(_Model):
@@ -57,6 +99,7 @@ class Project(_Model):
     versions: list[Version] = Field(default_factory=list)
     comments: list[Comment] = Field(default_factory=list)
     locks: list[str] = Field(default_factory=list)  # locked sentences/paragraphs, kept by every revision
+    facts: list[ConfirmedFact] = Field(default_factory=list)  # the facts ledger's confirmed facts
 
     @property
     def latest(self) -> Draft | None:
@@ -65,6 +108,8 @@ class Project(_Model):
 
 
 class Workspace:
+    writer: str | None = None  # team mode: the signed-in writer this view acts for
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         private_dir(self.path.parent)  # 0700: drafts are not for other local users
@@ -73,8 +118,33 @@ class Workspace:
         try:
             with self._conn() as db:
                 db.executescript(_SCHEMA)
+                if "owner" not in {r[1] for r in db.execute("PRAGMA table_info(projects)")}:
+                    db.execute("ALTER TABLE projects ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"工作区文件损坏或无法打开：{self.path}（{exc}）") from exc
+
+    def for_writer(self, writer: str) -> Workspace:
+        """A view of this workspace for one signed-in writer (cheap: same file, no schema work)."""
+        view = copy.copy(self)
+        view.writer = check_writer(writer)
+        return view
+
+    def _check(self, pid: str, owner_only: bool = False) -> None:
+        """Raise "not found" unless this view may open (or, ``owner_only``, administer) the project."""
+        if self.writer is None:
+            return
+        with self._conn() as db:
+            row = db.execute("SELECT owner FROM projects WHERE id = ?", (pid,)).fetchone()
+            shared = (
+                row is not None
+                and not owner_only
+                and db.execute(
+                    "SELECT 1 FROM shares WHERE project_id = ? AND writer = ?", (pid, self.writer)
+                ).fetchone()
+                is not None
+            )
+        if row is None or (row[0] != self.writer and not shared):
+            raise WorkspaceError(f"找不到文稿项目：{pid}")
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -92,20 +162,62 @@ class Workspace:
         now = now_iso()
         with self._conn() as db:
             db.execute(
-                "INSERT INTO projects (id, name, genre, created, updated, brief) VALUES (?, ?, ?, ?, ?, ?)",
-                (pid, title, brief.genre if brief else "", now, now, brief.model_dump_json() if brief else None),
+                "INSERT INTO projects (id, name, genre, created, updated, brief, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pid,
+                    title,
+                    brief.genre if brief else "",
+                    now,
+                    now,
+                    brief.model_dump_json() if brief else None,
+                    self.writer or "",
+                ),
             )
         return pid
 
     def list_projects(self) -> list[ProjectSummary]:
+        """All projects (local mode), or the writer's own and those shared with them (team mode)."""
+        sql = (
+            "SELECT p.id, p.name, p.genre, p.updated, (SELECT COUNT(*) FROM versions v WHERE v.project_id = p.id),"
+            " p.owner FROM projects p"
+        )
+        args: tuple[str, ...] = ()
+        if self.writer is not None:
+            sql += " WHERE p.owner = ? OR p.id IN (SELECT project_id FROM shares WHERE writer = ?)"
+            args = (self.writer, self.writer)
         with self._conn() as db:
-            rows = db.execute(
-                "SELECT p.id, p.name, p.genre, p.updated, (SELECT COUNT(*) FROM versions v WHERE v.project_id = p.id)"
-                " FROM projects p ORDER BY p.updated DESC"
-            ).fetchall()
-        return [ProjectSummary(id=r[0], name=r[1], genre=r[2] or "", updated=r[3] or "", versions=r[4]) for r in rows]
+            rows = db.execute(sql + " ORDER BY p.updated DESC", args).fetchall()
+        return [
+            ProjectSummary(id=r[0], name=r[1], genre=r[2] or "", updated=r[3] or "", versions=r[4], owner=r[5] or "")
+            for r in rows
+        ]
+
+    def share(self, pid: str, colleague: str) -> None:
+        """Let a named colleague list, open and edit this project (owner only)."""
+        self._check(pid, owner_only=True)
+        name = check_writer(colleague)
+        if name == self.writer:
+            raise WorkspaceError("不能与自己共享。")
+        with self._conn() as db:
+            db.execute(
+                "INSERT INTO shares (project_id, writer, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (pid, name, now_iso()),
+            )
+
+    def unshare(self, pid: str, colleague: str) -> bool:
+        self._check(pid, owner_only=True)
+        with self._conn() as db:
+            cur = db.execute("DELETE FROM shares WHERE project_id = ? AND writer = ?", (pid, check_writer(colleague)))
+        return cur.rowcount > 0
+
+    def shared_with(self, pid: str) -> list[str]:
+        self._check(pid)
+        with self._conn() as db:
+            rows = db.execute("SELECT writer FROM shares WHERE project_id = ? ORDER BY writer", (pid,)).fetchall()
+        return [r[0] for r in rows]
 
     def _set(self, pid: str, column: str, value: str | None) -> None:
+        self._check(pid)
         with self._conn() as db:
             cur = db.execute(f"UPDATE projects SET {column} = ?, updated = ? WHERE id = ?", (value, now_iso(), pid))  # noqa: S608 - fixed column names
             if cur.rowcount == 0:
@@ -132,6 +244,7 @@ class Workspace:
         self._set(pid, "review", review.model_dump_json())
 
     def add_version(self, pid: str, version: Version) -> None:
+        self._check(pid)
         with self._conn() as db:
             db.execute(
                 "INSERT OR REPLACE INTO versions (project_id, number, body, created) VALUES (?, ?, ?, ?)",
@@ -140,6 +253,7 @@ class Workspace:
             db.execute("UPDATE projects SET updated = ? WHERE id = ?", (now_iso(), pid))
 
     def save_comment(self, pid: str, version: int, comment: Comment) -> None:
+        self._check(pid)
         with self._conn() as db:
             db.execute(
                 # An upsert, not INSERT OR REPLACE: the row keeps its rowid, so deciding a comment never
@@ -151,6 +265,7 @@ class Workspace:
             )
 
     def comments(self, pid: str, version: int | None = None) -> list[Comment]:
+        self._check(pid)
         sql = "SELECT body FROM comments WHERE project_id = ?" + (" AND version = ?" if version is not None else "")
         args: tuple[object, ...] = (pid, version) if version is not None else (pid,)
         with self._conn() as db:
@@ -158,11 +273,13 @@ class Workspace:
         return [Comment.model_validate_json(r[0]) for r in rows]
 
     def versions(self, pid: str) -> list[Version]:
+        self._check(pid)
         with self._conn() as db:
             rows = db.execute("SELECT body FROM versions WHERE project_id = ? ORDER BY number", (pid,)).fetchall()
         return [Version.model_validate_json(r[0]) for r in rows]
 
     def load(self, pid: str) -> Project:
+        self._check(pid)
         with self._conn() as db:
             row = db.execute(
                 "SELECT id, name, brief, passages, outline, working, review FROM projects WHERE id = ?", (pid,)
@@ -180,6 +297,7 @@ class Workspace:
             versions=self.versions(pid),
             comments=self.comments(pid),
             locks=self.locks(pid),
+            facts=self.confirmed_facts(pid),
         )
 
     def lock(self, pid: str, text: str) -> str:
@@ -197,6 +315,7 @@ class Workspace:
         return value
 
     def unlock(self, pid: str, text: str) -> bool:
+        self._check(pid)
         from drafting.checks.locks import normalise_lock
 
         with self._conn() as db:
@@ -204,13 +323,41 @@ class Workspace:
         return cur.rowcount > 0
 
     def locks(self, pid: str) -> list[str]:
+        self._check(pid)
         with self._conn() as db:
             rows = db.execute("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
         return [r[0] for r in rows]
 
+    # --- the facts ledger (drafting.checks.ledger): facts the writer confirmed or corrected ---------------------
+
+    def confirm_fact(self, pid: str, fact: ConfirmedFact) -> None:
+        """Record a confirmed fact; confirming the same value again replaces the record."""
+        self.load(pid)  # the project must exist
+        with self._conn() as db:
+            db.execute(
+                "INSERT INTO facts (project_id, value, body, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (project_id, value) DO UPDATE SET body = excluded.body",
+                (pid, fact.value, fact.model_dump_json(), fact.created_at),
+            )
+
+    def unconfirm_fact(self, pid: str, value: str) -> bool:
+        self._check(pid)
+        with self._conn() as db:
+            cur = db.execute("DELETE FROM facts WHERE project_id = ? AND value = ?", (pid, value))
+        return cur.rowcount > 0
+
+    def confirmed_facts(self, pid: str) -> list[ConfirmedFact]:
+        self._check(pid)
+        with self._conn() as db:
+            rows = db.execute("SELECT body FROM facts WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
+        return [ConfirmedFact.model_validate_json(r[0]) for r in rows]
+
     def delete_project(self, pid: str) -> None:
+        self._check(pid, owner_only=True)
         with self._conn() as db:
             for table, col in (
+                ("shares", "project_id"),
+                ("facts", "project_id"),
                 ("comments", "project_id"),
                 ("versions", "project_id"),
                 ("locks", "project_id"),

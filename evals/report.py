@@ -18,6 +18,9 @@ __all__ = [
     "render_report",
     "render_chart",
     "cjk_font",
+    "evidence_shares",
+    "length_min",
+    "slow_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,12 +59,15 @@ SYSTEM_LABELS = {"urgent": "急稿流程", "slow": "急稿+慢稿一轮", "basel
 CHART_METRICS = (
     "length_score",
     "genre_correct",
-    "evidence_coverage",
     "placeholders",
     "coverage",
     "grounding",
     "seconds",
 )
+# Short names under the chart's bars, so four systems' labels do not run into each other.
+CHART_LABELS = {"urgent": "急稿", "slow": "急稿+慢稿", "baseline": "一次成稿", "previous": "上一版本"}
+PRINCIPLE_NAMES = ("通天气", "接地气", "聚人气", "溢才气", "显霸气")
+PRINCIPLE_ASCII = ("policy", "local", "audience", "classics", "firm")
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")
 
 
@@ -126,6 +132,59 @@ def slow_rounds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if not r.get("error") and "chars_before" in r]
 
 
+def evidence_shares(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """Per system and principle: the share of drafts whose deterministic evidence has a body sentence for it.
+
+    Only drafts the evidence was computed on count (``evidence_coverage`` not None); None when none was.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for system in systems:
+        measured = [r for r in _ok(rows, system) if r.get("evidence_coverage") is not None]
+        out[system] = {
+            p: (sum(1 for r in measured if p in (r.get("evidence_principles") or [])) / len(measured))
+            if measured
+            else None
+            for p in PRINCIPLE_NAMES
+        }
+        out[system]["n"] = float(len(measured))
+    return out
+
+
+def length_min(rows: Sequence[dict[str, Any]], system: str) -> float | None:
+    values = [float(r["length_score"]) for r in _ok(rows, system) if r.get("length_score") is not None]
+    return min(values) if values else None
+
+
+def slow_summary(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Issue 13's measure over the 慢稿 rounds: rounds counted, version 2 worse than version 1 (more
+    defects by the same count), and rounds whose version 2 has leaked brief fields or reference blocks."""
+    rounds = slow_rounds(rows)
+    judged = [r for r in rounds if r.get("worse") is not None]
+    return {
+        "rounds": len(rounds),
+        "judged": len(judged),
+        "worse": sum(1 for r in judged if r["worse"]),
+        "fewer": sum(1 for r in judged if (r.get("defects_total") or 0) < (r.get("defects_total_before") or 0)),
+        "brief_fields": sum(1 for r in rounds if r.get("leaked_brief_fields")),
+        "reference_blocks": sum(1 for r in rounds if r.get("leaked_reference_blocks")),
+        "evidence_lost": sum(
+            1
+            for r in rounds
+            if r.get("evidence_coverage") is not None
+            and r.get("evidence_coverage_before") is not None
+            and r["evidence_coverage"] < r["evidence_coverage_before"]
+        ),
+    }
+
+
+def _principle_marks(row: dict[str, Any]) -> str:
+    """The per-brief evidence cell: the count, then the first character of each principle found (通接聚溢显)."""
+    if row.get("evidence_coverage") is None:
+        return "N/A"
+    found = row.get("evidence_principles") or []
+    return f"{row['evidence_coverage']}（{''.join(p[0] for p in PRINCIPLE_NAMES if p in found) or '无'}）"
+
+
 def _has_judge(rows: Sequence[dict[str, Any]]) -> bool:
     return any(r.get("principles_mean") is not None for r in rows)
 
@@ -174,16 +233,18 @@ def _slow_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     rounds = slow_rounds(rows)
     if not rounds:
         return []
-    judged = [r for r in rounds if r.get("worse") is not None]
-    worse = sum(1 for r in judged if r["worse"])
+    sm = slow_summary(rows)
     lines = [
         "",
-        "## 慢稿一轮：前后对比",
+        "## 慢稿一轮：第2稿比第1稿差的次数（议题 13）",
         "",
-        f"一轮修改让缺陷变多：**{worse}/{len(judged)}** 篇（目标：0）。",
+        f"- 第2稿缺陷多于第1稿（同一确定性计数）：**{sm['worse']}/{sm['judged']}** 轮（目标：0）；缺陷变少：{sm['fewer']} 轮。",
+        f"- 第2稿里有任务书字段（“文种：”“篇幅：”等）：**{sm['brief_fields']}/{sm['rounds']}** 轮；"
+        f"有参考材料块（“[n] 来源：…”）：**{sm['reference_blocks']}/{sm['rounds']}** 轮（目标：0）。",
+        f"- 五气有据数下降：{sm['evidence_lost']}/{sm['rounds']} 轮。",
         "",
-        "| 用例 | 缺陷 前→后 | 待补 前→后 | 要点覆盖 前→后 | 五气有据 前→后 | 字数 前→后 | 变差 |",
-        "|---|---|---|---|---|---|---|",
+        "| 用例 | 缺陷 前→后 | 待补 前→后 | 要点覆盖 前→后 | 五气有据 前→后 | 任务书字段 前→后 | 参考块 前→后 | 字数 前→后 | 变差 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rounds:
         cells = [
@@ -192,10 +253,32 @@ def _slow_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
             f"{_fmt(r.get('placeholders_before'))}→{_fmt(r.get('placeholders'))}",
             f"{_fmt(r.get('coverage_before'))}→{_fmt(r.get('coverage'))}",
             f"{_fmt(r.get('evidence_coverage_before'))}→{_fmt(r.get('evidence_coverage'))}",
+            f"{_fmt(r.get('leaked_brief_fields_before'))}→{_fmt(r.get('leaked_brief_fields'))}",
+            f"{_fmt(r.get('leaked_reference_blocks_before'))}→{_fmt(r.get('leaked_reference_blocks'))}",
             f"{r.get('chars_before')}→{r.get('chars')}",
             "N/A" if r.get("worse") is None else ("是" if r["worse"] else "否"),
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _evidence_lines(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> list[str]:
+    shares = evidence_shares(rows, systems)
+    lines = ["", "## 五气有据率（确定性依据：稿中有非标题句承载该“气”的稿件比例）", ""]
+    if not any(shares[s]["n"] for s in systems):
+        return [*lines, "本次运行时 drafting 的 principle_evidence 不可用，没有计五气依据。"]
+    lines += [
+        "每个系统的稿子都用本提交的 principle_evidence 判定（上一版本、一次成稿的稿子也一样），标题不算依据。",
+        "",
+        "| 五气 | " + " | ".join(_label(s) for s in systems) + " |",
+        "|---|" + "---|" * len(systems),
+    ]
+    for p in PRINCIPLE_NAMES:
+        cells = []
+        for s in systems:
+            v = shares[s][p]
+            cells.append("N/A" if v is None else f"{v:.0%}（{round(v * shares[s]['n'])}/{int(shares[s]['n'])}）")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -212,9 +295,14 @@ def _detail_lines(rows: Sequence[dict[str, Any]], per_draft: int = 8) -> list[st
     return lines
 
 
-def render_report(rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: dict[str, Any]) -> str:
-    """report.md: run facts, per-system means, defect table, slow rounds, per-brief rows, failures, definitions."""
+def render_report(
+    rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: dict[str, Any], *, chart: str = "chart.png"
+) -> str:
+    """report.md: run facts, per-system means, defect table, evidence per principle, slow rounds,
+    per-brief rows, failures, definitions. ``chart`` is the chart's file name next to the report."""
     m = means(rows, systems)
+    genres = {(r.get("expect_genre") or [r.get("genre")])[0] for r in rows} - {None, ""}
+    n_cases = len({r["case_id"] for r in rows})
     judge = _has_judge(rows)
     lines = [
         "# 文稿质量评测报告",
@@ -223,15 +311,30 @@ def render_report(rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: 
         f"- 写作模型：{meta.get('writer_model', '')}",
         f"- 评审模型：{meta.get('judge_model', '') if meta.get('judge') or judge else '未使用（--judge 未开）'}",
         f"- 机器：{meta.get('machine', '')}",
-        f"- 用例：{meta.get('cases_file', '')}（{meta.get('n_cases', 0)} 篇，分组：{meta.get('split', 'all')}）",
+        f"- 用例：{meta.get('cases_file', '')}（本次选 {meta.get('n_cases', 0)} 篇，分组：{meta.get('split', 'all')}；"
+        f"报告含 {n_cases} 篇、{len(genres)} 个文种）",
         f"- 对比系统：{'、'.join(f'{_label(s)}（{s}）' for s in systems)}",
         f"- 代码版本：{meta.get('git_commit', '')}"
         + (f"；上一版本（previous）：{meta['previous_commit']}" if meta.get("previous_commit") else ""),
         f"- 提示词版本：{meta.get('prompt_versions', '')}",
     ]
+    if meta.get("slow_limit") is not None:
+        lines.append(f"- 慢稿一轮只跑前 {meta['slow_limit']} 篇（--slow-limit），在其余系统跑完之后")
+    if meta.get("first_started") and meta.get("first_started") != meta.get("date"):
+        lines.append(f"- 续跑：本目录首次开跑于 {meta['first_started']}")
+    if meta.get("earlier_commits"):
+        lines.append(f"- 注意：部分结果来自更早的提交 {'、'.join(meta['earlier_commits'])}")
     if meta.get("reproduce"):
         at = f"提交 {meta['git_commit']}" if meta.get("git_commit") else "同一提交"
-        lines += ["", f"复现（检出{at}，同一模型服务）：", "", "```bash", str(meta["reproduce"]), "```"]
+        lines += [
+            "",
+            f"复现（检出{at}，同一模型服务；同一 --run-dir 再跑一次即续跑，已完成的跳过）：",
+            "",
+            "```bash",
+            str(meta["reproduce"]),
+            "```",
+        ]
+    lines += ["", f"![各系统平均指标]({chart})"]
     lines += [
         "",
         "## 各系统平均值",
@@ -244,8 +347,25 @@ def render_report(rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: 
             continue
         arrow = "↑" if better else "↓"
         lines.append(f"| {label} {arrow} | " + " | ".join(_fmt(m[s][key]) for s in systems) + " |")
+    lines.append("| 篇幅得分最低 ↑ | " + " | ".join(_fmt(length_min(rows, s), 1) for s in systems) + " |")
+    shares = evidence_shares(rows, systems)
+    for p in PRINCIPLE_NAMES:
+        lines.append(f"| 有据率·{p} ↑ | " + " | ".join(_fmt(shares[s][p]) for s in systems) + " |")
+    if "slow" in systems and slow_rounds(rows):
+        sm = slow_summary(rows)
+        worse = f"{sm['worse']}/{sm['judged']}"
+        leaks = f"{sm['brief_fields']}/{sm['rounds']} / {sm['reference_blocks']}/{sm['rounds']}"
+        lines.append(
+            "| 慢稿第2稿比第1稿差（轮）↓ | " + " | ".join(worse if s == "slow" else "" for s in systems) + " |"
+        )
+        lines.append(
+            "| 慢稿第2稿含任务书字段 / 参考块（轮）↓ | "
+            + " | ".join(leaks if s == "slow" else "" for s in systems)
+            + " |"
+        )
     lines.append("| 成功/失败篇数 | " + " | ".join(f"{m[s]['n']}/{m[s]['failed']}" for s in systems) + " |")
     lines += _defect_lines(rows, systems)
+    lines += _evidence_lines(rows, systems)
     lines += _slow_lines(rows)
     if judge:
         lines += ["", "## 五气三情分项平均（评审模型打分，1-10）", ""]
@@ -275,7 +395,7 @@ def render_report(rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: 
             _fmt(r.get("length_score"), 1),
             _fmt(r.get("defects_total")),
             _fmt(r.get("placeholders")),
-            _fmt(r.get("evidence_coverage")),
+            _principle_marks(r),
             _fmt(r.get("coverage")),
             _fmt(r.get("grounding")),
             _fmt(r.get("calls")),
@@ -296,14 +416,15 @@ def render_report(rows: Sequence[dict[str, Any]], systems: Sequence[str], meta: 
         f"- 待补占位：稿中“〔待补：…〕”的个数（正则 {meta.get('placeholder_pattern', '〔待补：[^〕]*〕')}）；缺事实时写占位而不是编数字，占位多说明材料不够，不算缺陷。",
         "- 篇幅得分：LongBench-Write 公式，y 为正文汉字数、x 为任务书的目标字数；y>x 时 100·max(0, 1−(y/x−1)/3)，否则 100·max(0, 1−(x/y−1)/2)。",
         "- 文种正确率：系统实际采用的文种（稿子所带任务书的 genre）属于用例 expect_genre 的比例；只给“领导交代”的用例要系统自己判断文种。",
-        "- 五气有据数：drafting.review.principle_evidence 给出至少一句依据的“气”的个数（0-5）；该函数不存在时记 N/A。",
+        "- 五气有据数 / 有据率：本提交的 drafting review 模块 principle_evidence（确定性，不用模型；标题不算）在稿中找到至少一句依据的“气”的个数（0-5），有据率是某一“气”有依据的稿件比例；逐篇表里括号中是找到的“气”的首字（通接聚溢显）。每个系统的稿子都用同一份代码判定。",
         f"- 提纲符合度：提纲各一级标题在稿中出现（某行与标题的字二元组重合度 ≥ {meta.get('heading_match', 0.6)}）且顺序一致的比例；基线用同一轮急稿流程的提纲衡量，没有则记 N/A。",
         "- 要点覆盖率：任务书要点中被某一段落覆盖（要点字二元组至少一半出现在该段）的比例（drafting.revise.coverage_map）。",
         f"- 引文支撑率：带 [n] 标注的句子中，所引材料包含该句至少 {meta.get('grounding_threshold', 0.2)} 的字二元组的比例；不引用的稿子记 N/A。",
         "- 体例问题数：自动检查（篇幅、标题层级、重复句、空段/薄段、未核实数字、体例 lint）中严重程度为 error 或 warning 的条数。",
         "- 五气/三情均分：只在 --judge 时由评审模型打 1-10 分（drafting.review.score_draft）；1.5B 评审模型几乎给什么都打 8 分左右，只宜作参考。",
         "- 调用次数、词元、耗时：写作模型的开销（不含评审打分）；慢稿一轮的开销包含其急稿初稿；上一版本的开销取自它自己的 JSON。",
-        "- 慢稿前后：同一初稿在一轮修改前后的上述确定性指标；“变差”指缺陷总数上升。",
+        "- 慢稿前后：同一初稿（第1稿）在一轮修改前后的上述确定性指标；“变差”指第2稿的缺陷总数多于第1稿；任务书字段指以“文种：”“标题：”“篇幅：”等开头（或一行里有两个以上）的行，参考块指“[n] 来源：”。",
+        "- 篇幅得分最低：各篇篇幅得分中的最低值（验收要求每篇 ≥ 85）。",
         "",
     ]
     return "\n".join(lines)
@@ -325,6 +446,33 @@ def cjk_font() -> str | None:
 _COLORS = ["#3b6ea8", "#d9822b", "#7a7a7a", "#4f9a5b", "#a64d79", "#c23b22", "#8c6d31", "#17becf"]
 
 
+def _evidence_panel(
+    ax: Any, rows: Sequence[dict[str, Any]], systems: Sequence[str], names: list[str], font: str | None
+) -> None:
+    """Grouped bars: per principle, each system's share of drafts with evidence (0-1)."""
+    ff = {"fontfamily": font} if font else {}
+    shares = evidence_shares(rows, systems)
+    width = 0.8 / max(len(systems), 1)
+    for i, system in enumerate(systems):
+        xs = [j + (i - (len(systems) - 1) / 2) * width for j in range(len(PRINCIPLE_NAMES))]
+        heights = [shares[system][p] or 0.0 for p in PRINCIPLE_NAMES]
+        ax.bar(xs, heights, width=width, color=_COLORS[i % len(_COLORS)], label=names[i])
+    if not any(shares[s]["n"] for s in systems):
+        ax.annotate("N/A", (0.5, 0.5), xycoords="axes fraction", ha="center", fontsize=10)
+    ax.set_ylim(0, 1.1)
+    ax.set_xticks(range(len(PRINCIPLE_NAMES)))
+    ax.set_xticklabels(list(PRINCIPLE_NAMES if font else PRINCIPLE_ASCII), fontsize=8, **ff)
+    ax.set_title("五气有据率（稿件比例）" if font else "evidence share per principle", fontsize=10, **ff)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=min(len(systems), 4),
+        fontsize=6,
+        frameon=False,
+        prop={"family": font, "size": 6} if font else None,
+    )
+
+
 def render_chart(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> bytes:
     """chart.png: defects per draft by kind (stacked), then one panel per metric (system means).
 
@@ -337,9 +485,9 @@ def render_chart(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> byte
     font = cjk_font()
     ff = {"fontfamily": font} if font else {}
     labels = {k: (cn if font else en) for k, cn, en, _ in METRICS}
-    names = [_label(s) if font else s for s in systems]
+    names = [CHART_LABELS.get(s, _label(s)) if font else s for s in systems]
     keys = list(CHART_METRICS) + (["principles_mean", "stances_mean"] if _has_judge(rows) else [])
-    n_panels = 1 + len(keys)
+    n_panels = 2 + len(keys)
     cols = 4
     rows_n = (n_panels + cols - 1) // cols
     with warnings.catch_warnings():
@@ -379,7 +527,8 @@ def render_chart(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> byte
                 prop={"family": font, "size": 6} if font else None,
             )
         ax.margins(y=0.15)
-        for ax, key in zip(axes[1:], keys, strict=False):
+        _evidence_panel(axes[1], rows, systems, names, font)
+        for ax, key in zip(axes[2:], keys, strict=False):
             values = [m[s][key] for s in systems]
             heights = [v if v is not None else 0.0 for v in values]
             bars = ax.bar(range(len(systems)), heights, color=_COLORS[: len(systems)])

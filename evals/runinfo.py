@@ -57,8 +57,14 @@ def prompt_versions() -> dict[str, str]:
 
 
 def machine() -> str:
+    """The machine and how busy it was when the run started (the shared 2-core machine's load changes timings)."""
+    try:
+        load = "，开跑时负载 " + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        load = ""
     return (
         f"{platform.platform()}，{platform.machine()}，{os.cpu_count()} 个 CPU 核，Python {platform.python_version()}"
+        + load
     )
 
 

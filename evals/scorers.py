@@ -9,6 +9,7 @@ returns ``None`` — shown as N/A, and left out of means.
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ from drafting.writing.revise import UNCOVERED, coverage_map
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+log = logging.getLogger("evals")
 
 __all__ = [
     "HEADING_MATCH",
@@ -44,6 +47,10 @@ __all__ = [
     "defect_counts",
     "genre_correct",
     "principle_coverage",
+    "evidence_available",
+    "leaked_brief_fields",
+    "leaked_reference_blocks",
+    "BRIEF_LABELS",
 ]
 
 # A heading counts as present when some line of the draft holds this share of its bigrams.
@@ -220,6 +227,10 @@ def placeholders(draft: Draft) -> list[str]:
     return PLACEHOLDER.findall(draft_text(draft))
 
 
+# Where the gate lives: drafting/checks/gate.py after the layout move (issue 17), drafting/gate.py before.
+GATE_MODULES = ("drafting.checks.gate", "drafting.gate")
+
+
 def _gate() -> Any | None:
     """drafting.gate of this checkout, or None while it does not exist.
 
@@ -228,13 +239,15 @@ def _gate() -> Any | None:
     """
     import drafting
 
-    try:
-        gate = importlib.import_module("drafting.checks.gate")
-    except ImportError:
-        return None
-    if Path(drafting.__file__ or "").resolve().parent not in Path(gate.__file__ or "").resolve().parents:
-        return None
-    return gate
+    root = Path(drafting.__file__ or "").resolve().parent
+    for name in GATE_MODULES:
+        try:
+            gate = importlib.import_module(name)
+        except ImportError:
+            continue
+        if Path(gate.__file__ or "").resolve().is_relative_to(root):
+            return gate
+    return None
 
 
 def gate_available() -> bool:
@@ -282,19 +295,47 @@ def _evidence_items(value: Any) -> int:
     return 1
 
 
+# Where the review module lives: after the layout move (issue 17) it is drafting.writing.review.
+REVIEW_MODULES = ("drafting.writing.review", "drafting.review")
+
+
+def _evidence_fn() -> Any | None:
+    """drafting's deterministic ``principle_evidence`` of this checkout, or None while there is none.
+
+    Imported by module name: ``from drafting import review`` gives the package's re-exported
+    ``review()`` function, not the module, which is why an attribute lookup on it always missed.
+    """
+    for name in REVIEW_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        fn = getattr(module, "principle_evidence", None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def evidence_available() -> bool:
+    return _evidence_fn() is not None
+
+
 def principle_coverage(draft: Draft) -> tuple[int | None, list[str]]:
     """(how many of the five principles have at least one evidence sentence, which ones).
 
-    Uses drafting.review.principle_evidence(draft) when it exists; ``(None, [])`` otherwise. It may
-    return a mapping from principle (Criterion or its name) to sentences, or a list of items with
-    ``criterion`` and ``sentences``/``evidence``.
+    Always this checkout's drafting review ``principle_evidence(draft)`` (headings never count), whichever
+    system wrote the draft, so every system is measured the same way; ``(None, [])`` when it does not
+    exist or fails on this draft. It may return a mapping from principle (Criterion or its name) to
+    sentences, or a list of items with ``criterion`` and ``sentences``/``evidence``.
     """
-    from drafting.writing import review
-
-    fn = getattr(review, "principle_evidence", None)
+    fn = _evidence_fn()
     if fn is None:
         return None, []
-    evidence = fn(draft)
+    try:
+        evidence = fn(draft)
+    except Exception as exc:  # noqa: BLE001 - a metric must not stop a run that spent model time
+        log.warning("principle_evidence failed on %s: %s", draft.title, exc)
+        return None, []
     per: dict[str, int] = {}
     if isinstance(evidence, Mapping):
         for key, value in evidence.items():
@@ -307,3 +348,40 @@ def principle_coverage(draft: Draft) -> tuple[int | None, list[str]]:
             per[name] = per.get(name, 0) + _evidence_items(value)
     covered = [c.value for c in PRINCIPLES if per.get(c.value, 0) > 0]
     return len(covered), covered
+
+
+# -- leaks a revision round must never bring in (issue 13 acceptance) -------------------------------
+# The labels drafting.brief.brief_summary writes before each field of the brief.
+BRIEF_LABELS = (
+    "文种",
+    "标题",
+    "场合",
+    "讲话人/发文单位",
+    "讲话人",
+    "发文单位",
+    "听众/主送",
+    "篇幅",
+    "领导交代",
+    "上级精神",
+    "本地情况和数据",
+    "必须讲到的要点",
+)
+_BRIEF_FIELD = re.compile(r"(?:^|[\s/｜|；;])(?:" + "|".join(map(re.escape, BRIEF_LABELS)) + r")\s*[：:]")
+_REFERENCE_BLOCK = re.compile(r"\[\d{1,3}\]\s*来源[：:]")
+
+
+def leaked_brief_fields(draft: Draft) -> list[str]:
+    """Lines of the draft that carry the brief's own fields: a line starting with ``文种：``/``篇幅：``…,
+    or any line with two or more of them ("文种：讲话稿 / 标题：…")."""
+    out = []
+    for line in draft_text(draft).splitlines():
+        text = line.strip()
+        hits = _BRIEF_FIELD.findall(text)
+        if len(hits) >= 2 or (hits and _BRIEF_FIELD.match(text)):
+            out.append(text)
+    return out
+
+
+def leaked_reference_blocks(draft: Draft) -> list[str]:
+    """Reference blocks pasted into the draft: ``[5] 来源：《…》…`` as the prompts present passages."""
+    return [m.group(0) for m in _REFERENCE_BLOCK.finditer(draft_text(draft))]

@@ -19,6 +19,7 @@ reuse above is possible whatever order ``--systems`` names them in.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ __all__ = [
     "run_baseline",
     "run_previous",
     "parse_baseline",
+    "restore_run",
 ]
 
 BASELINE_PROMPT = "baseline.oneshot.v1"
@@ -96,6 +98,22 @@ def _pipeline_run(brief: Brief, ctx: CaseContext) -> tuple[DraftRun, bool]:
     run = run_draft(brief, store=ctx.store, llm=ctx.llm, with_review=False, context_tokens=ctx.context_tokens)
     ctx.memo["urgent_run"] = run
     return run, False
+
+
+def restore_run(drafts_dir: Path, case_id: str) -> DraftRun | None:
+    """The urgent run of a case as an earlier (killed) eval process saved it: its draft, outline and
+    passages (``<case>__urgent.json`` and ``.run.json``), so a resumed 慢稿 round revises that same
+    draft; None when the files are missing or unreadable."""
+    draft_file = drafts_dir / f"{case_id}__urgent.json"
+    run_file = drafts_dir / f"{case_id}__urgent.run.json"
+    try:
+        draft = Draft.model_validate_json(draft_file.read_text(encoding="utf-8"))
+        data = json.loads(run_file.read_text(encoding="utf-8"))
+        outline = Outline.model_validate(data["outline"]) if data.get("outline") else draft.outline
+        passages = [Passage.model_validate(p) for p in data.get("passages") or []]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return DraftRun(brief=draft.brief, passages=passages, outline=outline, draft=draft)
 
 
 def run_urgent(brief: Brief, ctx: CaseContext) -> SystemOutput:

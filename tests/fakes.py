@@ -1,71 +1,57 @@
-"""A routed fake chat model: answers by what the prompt asks for, streams, and records every call."""
+"""Test fakes over drafting.testing's FakeChatModel: answers chosen by the prompt template that made
+the call (its stage, e.g. ``draft.body``), never by prompt wording; every call is recorded."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import re
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-Answer = str | BaseException | Callable[[str], str]
+from drafting.testing import Answer, FakeChatModel, FakeRequest
+
+# The stages (prompt template names) the pipeline calls the model with.
+OUTLINE_STAGE = "outline.default"
+BODY_STAGE = "draft.body"
+MORE_STAGE = "draft.more"
+SCORES_STAGE = "review.scores"
+COMMENTS_STAGE = "revise.comments"
+REWRITE_STAGE = "revise.section"
+REPAIR_STAGE = "repair.json"
+_STAGE = re.compile(r"[a-z_]+\.[a-z_]+")
 
 
-class RoutedFakeChat(BaseChatModel):
-    """``routes`` maps a marker found in the last user message to a list of answers used in turn
-    (the last one repeats). An answer may be a string, an exception to raise, or a callable."""
+class RoutedFakeChat(FakeChatModel):
+    """``routes`` maps a stage (prompt template name) to answers used in turn (the last one repeats);
+    a stage without a route gets ``default``. An answer may be a string, an exception to raise, or a
+    callable given the :class:`FakeRequest` (a str: the whole prompt, plus ``stage`` and ``values``).
+
+    A route key that is not a stage name is matched as text in the last message: for messages a
+    test builds itself (no template), and for tests written before stage routing."""
 
     routes: dict[str, list[Any]] = Field(default_factory=dict)
     default: Any = "好。"
+    repeat_last: bool = True
     calls: list[dict[str, Any]] = Field(default_factory=list)
-    fail_after_chars: int | None = None  # raise mid-stream after this many characters
 
     @property
     def _llm_type(self) -> str:
         return "routed-fake"
 
-    def _answer(self, messages: list[BaseMessage], **kwargs: Any) -> str:
-        prompt = str(messages[-1].content)
-        everything = "\n".join(str(m.content) for m in messages)
-        self.calls.append({"prompt": prompt, "all": everything, "kwargs": kwargs})
-        for marker, answers in self.routes.items():
-            if marker in prompt:
-                used = sum(1 for c in self.calls[:-1] if marker in c["prompt"])
-                answer = answers[min(used, len(answers) - 1)]
-                break
-        else:
-            answer = self.default
-        if isinstance(answer, BaseException):
-            raise answer
-        if callable(answer):
-            return str(answer(everything))
-        return str(answer)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self._answer(messages, **kwargs)))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        text = self._answer(messages, **kwargs)
-        for i in range(0, len(text), 8):
-            if self.fail_after_chars is not None and i >= self.fail_after_chars:
-                raise TimeoutError("fake timeout mid-stream")
-            yield ChatGenerationChunk(message=AIMessageChunk(content=text[i : i + 8]))
+    def choose(self, request: FakeRequest) -> Answer:
+        self.calls.append(
+            {"prompt": request.prompt, "all": str(request), "kwargs": dict(request.kwargs), "stage": request.stage}
+        )
+        key = request.stage if request.stage in self.routes else None
+        if key is None:
+            key = next((m for m in self.routes if not _STAGE.fullmatch(m) and m in request.prompt), None)
+        if key is None:
+            return self.default  # type: ignore[no-any-return]
+        answers = self.routes[key]
+        used = self._served.get(key, 0)
+        self._served[key] = used + 1
+        return answers[min(used, len(answers) - 1)]  # type: ignore[no-any-return]
 
 
 def outline_json(headings: list[str], refs: list[int] | None = None) -> str:
@@ -118,23 +104,25 @@ def prose(chars: int, seed: str = "安全生产责任重于泰山") -> str:
     return text
 
 
-BODY_MARKER = "请写出全文正文"
-MORE_MARKER = "还写得太短"
+BODY_MARKER = BODY_STAGE  # the names tests used when routes were prompt wording
+MORE_MARKER = MORE_STAGE
+
+
+def _values(prompt: str) -> dict[str, str]:
+    return dict(prompt.values) if isinstance(prompt, FakeRequest) else {}
 
 
 def outline_parts(prompt: str) -> list[tuple[str, int]]:
-    """(heading, budget) of the numbered parts of the outline a body prompt carries."""
-    import re
-
-    return [(h, int(b)) for h, b in re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)]
+    """(heading, budget) of the numbered parts of the outline a body prompt carries (as the writer
+    stage renders the outline: ``一、标题（约N字）``)."""
+    text = _values(prompt).get("outline", prompt)
+    return [(h, int(b)) for h, b in re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", text, re.M)]
 
 
 def body_answer(prompt: str, *, scale: float = 1.0, cite: str = "[1]", headings: bool = True) -> str:
     """A fake writer for the one-call body: opening, each outline part with prose of its budget, closing."""
-    import re
-
-    total = int(re.findall(r"请写出全文正文，约 (\d+) 字", prompt)[-1])
     parts = outline_parts(prompt)
+    total = int(_values(prompt).get("length", 0) or 0)
     frame = max(40, (total - sum(b for _, b in parts)) // 2)
     lines = ["同志们：", prose(int(frame * scale), "今天召开这次会议就是要统一思想")]
     for k, (heading, budget) in enumerate(parts):
@@ -147,15 +135,14 @@ def body_answer(prompt: str, *, scale: float = 1.0, cite: str = "[1]", headings:
 
 def more_answer(prompt: str) -> str:
     """A fake answer to a follow-up for one part: new prose about that part, of the length asked."""
-    import re
-
-    heading = re.findall(r"中“(.+?)”这一部分", prompt)[-1]
-    more = int(re.findall(r"再写约 (\d+) 字", prompt)[-1])
+    values = _values(prompt)
+    heading = values.get("heading", "这一部分")
+    more = int(values.get("more", 120))
     return prose(more, f"补充{heading[:6]}的具体措施要落到实处")
 
 
 def writer_routes(scale: float = 1.0, **overrides: list[Any]) -> dict[str, list[Any]]:
-    """Routes answering the drafting calls; ``overrides`` (marker -> answers) come first."""
+    """Routes answering the drafting calls; ``overrides`` (stage -> answers) come first."""
     routes: dict[str, list[Any]] = dict(overrides)
     routes.setdefault(BODY_MARKER, [lambda p: body_answer(p, scale=scale)])
     routes.setdefault(MORE_MARKER, [more_answer])

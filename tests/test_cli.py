@@ -16,7 +16,16 @@ import drafting.llm.client
 from drafting import config
 from drafting.cli import main
 from drafting.workspace import Workspace
-from tests.fakes import RoutedFakeChat, outline_json, prose, scores_json, writer_routes
+from tests.fakes import (
+    COMMENTS_STAGE,
+    OUTLINE_STAGE,
+    REWRITE_STAGE,
+    RoutedFakeChat,
+    outline_json,
+    prose,
+    scores_json,
+    writer_routes,
+)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "docs"
 
@@ -31,9 +40,9 @@ def writer(text: str) -> str:
 def make_llm(**extra: list[Any]) -> RoutedFakeChat:
     routes: dict[str, list[Any]] = writer_routes(**extra)
     for marker, answers in {
-        "请拟一份提纲": [outline_json(["提高站位", "压实责任", "狠抓整治"])],
-        "修改意见，每条对应一个段号": ['{"comments": [{"paragraph": 2, "quote": "", "comment": "多举基层实例"}]}'],
-        "请输出修改后的这一部分正文": [lambda t: prose(300, "修改后要更接地气")],
+        OUTLINE_STAGE: [outline_json(["提高站位", "压实责任", "狠抓整治"])],
+        COMMENTS_STAGE: ['{"comments": [{"paragraph": 2, "quote": "", "comment": "多举基层实例"}]}'],
+        REWRITE_STAGE: [lambda t: prose(300, "修改后要更接地气")],
     }.items():
         routes.setdefault(marker, answers)
     return RoutedFakeChat(routes=routes, default=scores_json("讲提高站位就要压实安全生产责任"))
@@ -56,7 +65,9 @@ def fake_world(monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any, tmp_path: 
     return state
 
 
-def test_draft_from_request_writes_docx_and_json(fake_world: dict[str, Any], tmp_path: Path) -> None:
+def test_draft_from_request_writes_docx_and_json(
+    fake_world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, js = tmp_path / "x.docx", tmp_path / "x.json"
     code = main(
         [
@@ -73,6 +84,8 @@ def test_draft_from_request_writes_docx_and_json(fake_world: dict[str, Any], tmp
         ]
     )
     assert code == 0
+    progress = capsys.readouterr().err
+    assert "[正文] 已写完" in progress and not re.search(r"opening|body|closing", progress)  # no internal names
     paragraphs = [p.text for p in docx.Document(str(out)).paragraphs if p.text.strip()]
     assert paragraphs[0] == "在全县安全生产工作会议上的讲话"
     # 急稿: the outline is made at once from the brief, about this meeting's subject.

@@ -13,7 +13,7 @@ from drafting.errors import BriefError, ConfigError, ModelOutputError, PromptErr
 from drafting.llm.calls import complete, complete_structured, count_tokens, extract_json
 from drafting.llm.prompts import PROMPTS_DIR, list_prompts, load_prompt
 from drafting.writing.brief import brief_from_request, brief_summary, load_brief, validate_brief
-from tests.fakes import RoutedFakeChat
+from tests.fakes import REPAIR_STAGE, RoutedFakeChat
 
 
 def test_settings_from_env_and_file(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_complete_timeout_becomes_provider_error_with_partial() -> None:
     llm = RoutedFakeChat(default="一二三四五六七八九十" * 5, fail_after_chars=16)
     with pytest.raises(ProviderError, match="超时") as info:
         complete(llm, [("user", "x")], stage="draft")
-    assert info.value.partial == ("一二三四五六七八九十" * 5)[:16]  # type: ignore[attr-defined]
+    assert info.value.partial == ("一二三四五六七八九十" * 5)[:16]
 
 
 def test_complete_structured_repairs_then_retries_then_fails() -> None:
@@ -145,7 +145,7 @@ def test_complete_structured_repairs_then_retries_then_fails() -> None:
     class Thing(BaseModel):
         name: str
 
-    llm = RoutedFakeChat(routes={"给我": ["不是 JSON 的回答"], "无法按要求解析": ['{"name": "好"}']})
+    llm = RoutedFakeChat(routes={"给我": ["不是 JSON 的回答"], REPAIR_STAGE: ['{"name": "好"}']})
     got = complete_structured(llm, [("user", "给我一个对象")], Thing, stage="t")
     assert got.name == "好"
     assert len(llm.calls) == 2 and "不是 JSON 的回答" in llm.calls[1]["all"]
@@ -202,13 +202,15 @@ def test_check_endpoint_down_busy_and_refusing_key() -> None:
 
 
 def test_answer_cut_at_token_limit_keeps_the_text() -> None:
-    class LengthFinishReasonError(Exception):
-        pass
+    import openai
+    from openai.types.chat import ChatCompletion
+
+    completion = ChatCompletion(id="c", choices=[], created=0, model="m", object="chat.completion")
 
     class Cut(RoutedFakeChat):
         def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
             yield from super()._stream(messages, stop, run_manager, **kwargs)
-            raise LengthFinishReasonError("length limit reached")
+            raise openai.LengthFinishReasonError(completion=completion)  # the provider's own type
 
     from pydantic import BaseModel
 

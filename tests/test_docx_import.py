@@ -178,7 +178,7 @@ def test_comment_with_a_reference_but_no_range_is_placed_on_its_paragraph():
 
 def test_the_leaders_wording_is_locked_and_survives_the_next_slow_round(project):
     from drafting.writing.pipeline import run_revision
-    from tests.fakes import RoutedFakeChat
+    from tests.fakes import COMMENTS_STAGE, REWRITE_STAGE, RoutedFakeChat
 
     ws, pid = project
     result = import_edited(ws, pid, edit_like_a_leader(export_docx(speech_draft())))
@@ -188,10 +188,8 @@ def test_the_leaders_wording_is_locked_and_survives_the_next_slow_round(project)
     comments = [{"paragraph": paras.index(p) + 1, "quote": p[:6], "comment": "再改改"} for p in (REWRITTEN, ADDED)]
     llm = RoutedFakeChat(
         routes={
-            "修改意见，每条对应一个段号": [json.dumps({"comments": comments}, ensure_ascii=False)],
-            "请输出修改后的这一部分正文": [
-                "各级各部门要把责任扛在肩上，层层传导压力，确保不出问题。排查工作要全面铺开，不留死角。"
-            ],
+            COMMENTS_STAGE: [json.dumps({"comments": comments}, ensure_ascii=False)],
+            REWRITE_STAGE: ["各级各部门要把责任扛在肩上，层层传导压力，确保不出问题。排查工作要全面铺开，不留死角。"],
         }
     )
     # Reviewer comments are only proposals now (issue 13); accepting them all is the writer's deliberate act.

@@ -321,7 +321,8 @@ def test_run_eval_end_to_end(tmp_path: Path, store: Any) -> None:
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## 各系统平均值" in md and "| 篇幅得分(0-100) ↑ |" in md and "写作模型：fake" in md
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((out / "drafts").glob("*.json"))) == 6
+    drafts = [f for f in (out / "drafts").glob("*.json") if not f.name.endswith(".run.json")]
+    assert len(drafts) == 6 and len(list((out / "drafts").glob("*__urgent.run.json"))) == 2
     # Every draft as text, and the slow system's draft before its round.
     assert len(list((out / "drafts").glob("*.txt"))) == 8 and len(list((out / "drafts").glob("*__before.txt"))) == 2
     assert len(list((out / "passages").glob("*.json"))) == 2
@@ -571,19 +572,62 @@ def test_a_gate_from_another_checkout_does_not_count(monkeypatch: pytest.MonkeyP
 
 def test_principle_coverage_reads_principle_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
     from drafting.domain import Criterion
-    from drafting.writing import review
 
-    monkeypatch.delattr(review, "principle_evidence", raising=False)
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: None)
     assert scorers.principle_coverage(_draft(INTACT)) == (None, [])
     as_map = {Criterion.TONGTIANQI: ["贯彻条例。"], "接地气": ["全县86家。"], "聚人气": [], "溢才气": ""}
-    monkeypatch.setattr(review, "principle_evidence", lambda draft: as_map, raising=False)
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: lambda draft: as_map)
     assert scorers.principle_coverage(_draft(INTACT)) == (2, ["通天气", "接地气"])
     items = [
         types.SimpleNamespace(criterion=Criterion.XIANBAQI, sentences=["6月底前完成。"]),
         types.SimpleNamespace(criterion=Criterion.YICAIQI, sentences=[]),
     ]
-    monkeypatch.setattr(review, "principle_evidence", lambda draft: items, raising=False)
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: lambda draft: items)
     assert scorers.principle_coverage(_draft(INTACT)) == (1, ["显霸气"])
+
+    def broken(draft: Draft) -> Any:
+        raise RuntimeError("bank file unreadable")
+
+    monkeypatch.setattr(scorers, "_evidence_fn", lambda: broken)
+    assert scorers.principle_coverage(_draft(INTACT)) == (None, [])  # a metric failure never stops the run
+
+
+def test_principle_coverage_uses_the_real_review_module() -> None:
+    """The last usable run showed N/A on every system: ``from drafting import review`` is the package's
+    re-exported review() function, which has no principle_evidence. The module must be found by name."""
+    assert scorers.evidence_available()
+    firm = _draft(
+        [
+            ("压实责任", "同志们，各乡镇必须在6月底前完成隐患整改，逾期的严肃问责。"),
+            ("落实部署", "我们要认真贯彻省委、省政府关于安全生产的部署要求，把工作落到基层一线。"),
+        ]
+    )
+    count, found = scorers.principle_coverage(firm)
+    assert count is not None and {"通天气", "接地气", "聚人气", "显霸气"} <= set(found)
+    # Headings never count: a draft whose only firm or policy wording is in its headings has none of it.
+    headings_only = _draft([("必须确保6月底前完成整改", "要把这件事办好。"), ("贯彻省委部署要求", "做好工作。")])
+    count, found = scorers.principle_coverage(headings_only)
+    assert count is not None and "显霸气" not in found and "通天气" not in found
+
+
+def test_leaked_brief_fields_and_reference_blocks() -> None:
+    leaky = _draft(
+        [
+            (
+                "形势",
+                "文种：讲话稿 / 标题：在全县会议上的讲话 / 篇幅：约1500字\n篇幅：约1500字\n"
+                "[5] 来源：《在全县安全生产工作会议上的讲话》 一、形势\n「去年，全县上下……」\n"
+                "要把标题：写清楚的事放在心上。今年的工作场合很多。",
+            )
+        ]
+    )
+    assert scorers.leaked_brief_fields(leaky) == [
+        "文种：讲话稿 / 标题：在全县会议上的讲话 / 篇幅：约1500字",
+        "篇幅：约1500字",
+    ]
+    assert scorers.leaked_reference_blocks(leaky) == ["[5] 来源："]
+    clean = _draft(INTACT)
+    assert scorers.leaked_brief_fields(clean) == [] and scorers.leaked_reference_blocks(clean) == []
 
 
 def test_case_passages_are_retrieval_plus_all_material(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -784,7 +828,7 @@ def test_run_eval_with_previous_and_gate(tmp_path: Path, store: Any, fake_gate: 
     assert saved[2]["defect_list"] == old["defect_list"]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## 缺陷计数" in md and "| 泄漏的提示词/提纲/任务书文字（leaked） |" in md
-    assert "## 慢稿一轮：前后对比" in md and "python -m evals.run --cases evals/cases/usable.yaml" in md
+    assert "## 慢稿一轮：第2稿比第1稿差的次数" in md and "python -m evals.run --cases evals/cases/usable.yaml" in md
     assert "五气三情分项平均" not in md  # no judge this run
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -837,7 +881,7 @@ def test_cli_usable_split_previous_and_judge_flag(
         main([*argv, "--split", "train", "--out", str(tmp_path / "x")])
     assert main([*argv, "--previous", "no-such-rev", "--out", str(tmp_path / "x")]) == 2
     assert main([*argv, "--only", "no-such-case", "--out", str(tmp_path / "x")]) == 2
-    only = ["--cases", str(USABLE_CASES), "--only", "letter-insurance-joint-check", "--systems", "baseline"]
+    only = ["--cases", str(USABLE_CASES), "--cases-ids", "letter-insurance-joint-check", "--systems", "baseline"]
     assert main([*only, "--out", str(tmp_path / "only")]) == 0
     (only_dir,) = (tmp_path / "only").iterdir()
     assert json.loads((only_dir / "config.json").read_text(encoding="utf-8"))["case_ids"] == [only[3]]
@@ -902,3 +946,301 @@ def test_find_defects_with_the_real_gate() -> None:
     assert {"11起", "26.7%"} <= {d["text"] for d in found if d["kind"] == "transplanted_fact"}
     clean = _draft([("清醒认识形势", "全县有企业86家，要把安全责任落实到每一家企业。")], brief=brief)
     assert scorers.find_defects(clean, brief, passages) == []
+
+
+# -- the decisive run: resumable, ordered, slow on a subset, evidence and 慢稿 columns (issues 11-13) -----------
+class FakeSystems:
+    """Systems that write fixed drafts without any model, counting what ran; ``kill_after`` raises
+    KeyboardInterrupt on that call (a run killed mid-way)."""
+
+    def __init__(self, kill_after: int = 0) -> None:
+        self.ran: list[tuple[str, str]] = []
+        self.kill_after = kill_after
+        self.slow_input: list[str] = []
+
+    def _tick(self, system: str, ctx: systems.CaseContext) -> None:
+        self.ran.append((ctx.case_id, system))
+        if self.kill_after and len(self.ran) == self.kill_after:
+            raise KeyboardInterrupt
+
+    def urgent(self, brief: Brief, ctx: systems.CaseContext) -> systems.SystemOutput:
+        self._tick("urgent", ctx)
+        draft = _draft(
+            [
+                ("压实责任", f"同志们，各乡镇必须在6月底前完成{brief.title}的整改。"),
+                ("抓好落实", "要把工作落到基层一线。"),
+            ],
+            brief=brief,
+        )
+        ctx.memo["urgent_run"] = systems.DraftRun(brief=brief, passages=[], outline=draft.outline, draft=draft)
+        return systems.SystemOutput(draft=draft, reference_outline=draft.outline)
+
+    def baseline(self, brief: Brief, ctx: systems.CaseContext) -> systems.SystemOutput:
+        self._tick("baseline", ctx)
+        return systems.SystemOutput(draft=_draft([("工作", "做好工作。")], brief=brief), reference_outline=None)
+
+    def slow(self, brief: Brief, ctx: systems.CaseContext) -> systems.SystemOutput:
+        self._tick("slow", ctx)
+        run = ctx.memo.get("urgent_run")
+        assert run is not None, "the slow round must revise the urgent draft"
+        before = run.draft
+        self.slow_input.append(before.body_text)
+        # Every other case, version 2 pastes the brief's fields and a reference block.
+        worse = len(self.slow_input) % 2 == 1
+        extra = "文种：讲话稿 / 篇幅：约600字\n[3] 来源：《范文》" if worse else ""
+        after = before.model_copy(
+            update={
+                "sections": [
+                    *before.sections[:-1],
+                    before.sections[-1].model_copy(update={"text": "要落实。\n" + extra}),
+                ]
+            }
+        )
+        return systems.SystemOutput(draft=after, reference_outline=run.outline, before=before)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("urgent", "baseline", "slow"):
+            monkeypatch.setitem(systems.SYSTEMS, name, getattr(self, name))
+
+
+def _usable(n: int) -> list[Case]:
+    from evals.run import interleave
+
+    return interleave(load_cases(USABLE_CASES))[:n]
+
+
+def _run(cases: Sequence[Case], out: Path, **kw: Any) -> list[dict[str, Any]]:
+    kw.setdefault("systems", ["urgent", "baseline", "slow"])
+    return run_eval(
+        cases,
+        kw.pop("systems"),
+        llm=ScriptedChatModel(),
+        judge=None,
+        store=None,
+        out_dir=out,
+        meta={},
+        retry_wait=0,
+        **kw,
+    )
+
+
+def test_interleave_spreads_genres_and_splits() -> None:
+    from evals.run import interleave
+
+    def case(cid: str, genre: str, split: str) -> Case:
+        return Case(id=cid, brief=_brief(genre=genre), split=split, expect_genre=(genre,))
+
+    cases = [
+        case("s1", "讲话稿", "tune"),
+        case("s2", "讲话稿", "holdout"),
+        case("s3", "讲话稿", "tune"),
+        case("n1", "通知", "tune"),
+        case("n2", "通知", "holdout"),
+        case("h1", "主持词", "holdout"),
+    ]
+    order = [c.id for c in interleave(cases)]
+    assert sorted(order) == sorted(c.id for c in cases)
+    assert order[:3] == ["s1", "h1", "n1"]  # first one of each genre, tune and holdout alternating
+    assert {c.split for c in interleave(cases)[:2]} == {"tune", "holdout"}
+    usable = _usable(12)
+    assert len({c.expect_genre[0] for c in usable}) == 12 and {c.split for c in usable} == {"tune", "holdout"}
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = _usable(3)
+    out = tmp_path / "run"
+    first = FakeSystems(kill_after=5)
+    first.install(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(cases, out, slow_limit=2)
+    # Killed on its 5th draft: the 4 before it are on disk, one line each, plus a line cut off mid-write.
+    kept = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [(json.loads(x)["case_id"], json.loads(x)["system"]) for x in kept] == first.ran[:4]
+    with (out / "results.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"system": "baseline", "case_id": "')
+    second = FakeSystems()
+    second.install(monkeypatch)
+    rows = _run(cases, out, slow_limit=2)
+    # Only what was not finished ran again: the rest of the main systems, then slow on the first two cases.
+    ids = [c.id for c in cases]
+    assert first.ran[:4] == [(ids[0], "urgent"), (ids[0], "baseline"), (ids[1], "urgent"), (ids[1], "baseline")]
+    assert second.ran == [(ids[2], "urgent"), (ids[2], "baseline"), (ids[0], "slow"), (ids[1], "slow")]
+    # The slow round of case 0 revised the urgent draft the killed process wrote (restored from drafts/).
+    assert cases[0].brief.title in second.slow_input[0]
+    assert [(r["case_id"], r["system"]) for r in rows] == [
+        (ids[0], "urgent"),
+        (ids[0], "slow"),
+        (ids[0], "baseline"),
+        (ids[1], "urgent"),
+        (ids[1], "slow"),
+        (ids[1], "baseline"),
+        (ids[2], "urgent"),
+        (ids[2], "baseline"),
+    ]
+    saved = [json.loads(x) for x in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(saved) == 8 and [(r["case_id"], r["system"]) for r in saved] == [
+        (r["case_id"], r["system"]) for r in rows
+    ]
+    # A third run with the same folder has nothing to do, and a failed pair is retried.
+    third = FakeSystems()
+    third.install(monkeypatch)
+    assert _run(cases, out, slow_limit=2) == rows and third.ran == []
+    broken = [*saved[:-1], {**saved[-1], "error": "RuntimeError: 模型服务断开"}]
+    (out / "results.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in broken), "utf-8")
+    assert [r["error"] for r in _run(cases, out, slow_limit=2)] == [""] * 8 and third.ran == [(ids[2], "baseline")]
+
+
+def test_eta_uses_measured_seconds_then_priors() -> None:
+    from evals.run import ETA_PRIOR, eta_seconds
+
+    done = [{"system": "urgent", "wall_seconds": 100.0}, {"system": "urgent", "wall_seconds": 140.0}]
+    assert eta_seconds(["urgent", "urgent", "baseline"], done) == 240.0 + ETA_PRIOR["baseline"]
+    assert eta_seconds([], done) == 0
+
+
+def test_report_has_evidence_per_principle_and_the_slow_worse_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_gate: FakeGate
+) -> None:
+    fakes = FakeSystems()
+    fakes.install(monkeypatch)
+    rows = _run(_usable(3), tmp_path, slow_limit=2)
+    by = {(r["case_id"], r["system"]): r for r in rows}
+    cid = rows[0]["case_id"]
+    # The urgent fake draft speaks to 同志们, sets a deadline, names the base: 接地气 聚人气 显霸气, never a heading.
+    assert set(by[cid, "urgent"]["evidence_principles"]) == {"接地气", "聚人气", "显霸气"}
+    assert by[cid, "baseline"]["evidence_coverage"] == 0
+    slow_rows = [r for r in rows if r["system"] == "slow"]
+    assert [r["leaked_brief_fields"] for r in slow_rows] == [1, 0]
+    assert [r["leaked_reference_blocks"] for r in slow_rows] == [1, 0]
+    assert slow_rows[0]["leaked_brief_fields_before"] == 0 and slow_rows[0]["leaks_added"] == 2
+    # The fake gate flags lines starting with 【 only: no defect either side, so no round is worse by defects.
+    assert [r["worse"] for r in slow_rows] == [False, False]
+    shares = report.evidence_shares(rows, ["urgent", "baseline"])
+    assert (
+        shares["urgent"]["显霸气"] == 1.0 and shares["baseline"]["显霸气"] == 0.0 and shares["urgent"]["溢才气"] == 0.0
+    )
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| 有据率·显霸气 ↑ | 1 | 1 | 0 |" in md and "| 有据率·溢才气 ↑ | 0 | 0 | 0 |" in md  # urgent, slow, baseline
+    assert "| 显霸气 | 100%（3/3） | 100%（2/2） | 0%（0/3） |" in md
+    assert "第2稿缺陷多于第1稿（同一确定性计数）：**0/2** 轮" in md
+    assert "第2稿里有任务书字段（“文种：”“篇幅：”等）：**1/2** 轮" in md and "**1/2** 轮（目标：0）" in md
+    assert "| 慢稿第2稿比第1稿差（轮）↓ |  | 0/2 |  |" in md
+    assert "| 慢稿第2稿含任务书字段 / 参考块（轮）↓ |  | 1/2 / 1/2 |  |" in md
+    assert (
+        "报告含 3 篇、3 个文种" in md
+        and "| 篇幅得分最低 ↑ |" in md
+        and "3（接聚显）" in md
+        and "![各系统平均指标](chart.png)" in md
+    )
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_worse_rounds_are_counted_in_the_report() -> None:
+    def round_row(case: str, before: int, after: int) -> dict[str, Any]:
+        return {
+            "system": "slow",
+            "case_id": case,
+            "error": "",
+            "chars": 500,
+            "chars_before": 480,
+            "defects_total": after,
+            "defects_total_before": before,
+            "worse": after > before,
+            "leaked_brief_fields": 0,
+            "leaked_reference_blocks": 0,
+        }
+
+    rows = [round_row("a", 2, 3), round_row("b", 2, 2), round_row("c", 4, 1)]
+    assert report.slow_summary(rows) == {
+        "rounds": 3,
+        "judged": 3,
+        "worse": 1,
+        "fewer": 1,
+        "brief_fields": 0,
+        "reference_blocks": 0,
+        "evidence_lost": 0,
+    }
+    md = report.render_report(rows, ["slow"], {})
+    assert "**1/3** 轮（目标：0）" in md and "| a | 2→3 |" in md and "| 慢稿第2稿比第1稿差（轮）↓ | 1/3 |" in md
+
+
+def test_publish_names_the_report_by_date_and_never_overwrites_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime
+
+    from evals.run import publish
+
+    fakes = FakeSystems()
+    fakes.install(monkeypatch)
+    run = tmp_path / "run"
+    _run(_usable(1), run, systems=["urgent"])
+    meta: dict[str, Any] = {"case_ids": [_usable(1)[0].id], "systems": ["urgent"]}
+    (run / "config.json").write_text(json.dumps(meta), encoding="utf-8")
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    today = f"usable-{datetime.now().strftime('%Y%m%d')}"
+    (bench / f"{today}.md").write_text("an earlier run", encoding="utf-8")
+    md = publish(run, bench, meta)
+    assert md.name == f"{today}-2.md" and (bench / f"{today}.md").read_text(encoding="utf-8") == "an earlier run"
+    assert f"![各系统平均指标]({today}-2.png)" in md.read_text(encoding="utf-8")
+    assert {p.name for p in bench.iterdir()} >= {f"{today}-2.png", f"{today}-2.results.jsonl", f"{today}-2.config.json"}
+    # Published again (a resumed run): the same name.
+    assert publish(run, bench, meta) == md and json.loads((run / "config.json").read_text())["publish_name"] == md.stem
+
+
+def test_cli_run_dir_resumes_and_pins_the_previous_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_embeddings: Any
+) -> None:
+    import drafting.corpus.store
+    import drafting.llm.client
+    import evals.run
+
+    real_open = drafting.corpus.store.open_store
+    monkeypatch.setattr(drafting.llm.client, "get_chat_model", lambda settings=None, **kw: ScriptedChatModel())
+    monkeypatch.setattr(
+        drafting.corpus.store, "open_store", lambda settings=None, embeddings=None: real_open(settings, fake_embeddings)
+    )
+    repo = _git_repo(tmp_path / "repo")
+    monkeypatch.setattr(
+        evals.run,
+        "PreviousPipeline",
+        lambda rev, settings: prev.PreviousPipeline(
+            rev, settings, repo=repo, runner=FakeOldCli(), workdir=tmp_path / "p"
+        ),
+    )
+    fakes = FakeSystems()
+    fakes.install(monkeypatch)
+    run_dir = tmp_path / "decisive"
+    argv = ["--cases", str(USABLE_CASES), "--limit", "2", "--systems", "urgent,previous", "--run-dir", str(run_dir)]
+    assert main([*argv, "--previous", "HEAD^", "--publish", str(tmp_path / "bench")]) == 0
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["case_ids"] == [c.id for c in _usable(2)] and "--run-dir" in config["reproduce"]
+    assert len(fakes.ran) == 2 and list((tmp_path / "bench").glob("usable-*.md"))
+    # The same folder with another previous commit would mix two commits' rows: refused.
+    assert main([*argv, "--previous", "HEAD"]) == 2
+    assert main([*argv, "--previous", "HEAD^"]) == 0 and len(fakes.ran) == 2  # nothing left to run
+    assert json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["publish_name"] == config["publish_name"]
+    # A stopped run's report is rebuilt from its results alone, without the model.
+    (run_dir / "report.md").unlink()
+    assert main(["--run-dir", str(run_dir), "--report-only"]) == 0 and len(fakes.ran) == 2
+    assert _usable(2)[1].id in (run_dir / "report.md").read_text(encoding="utf-8")
+    assert main(["--report-only"]) == 2
+
+
+def test_a_scorer_failure_is_recorded_and_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes = FakeSystems()
+    fakes.install(monkeypatch)
+    real = scorers.find_defects
+    calls: list[str] = []
+
+    def flaky(draft: Draft, brief: Brief, passages: Sequence[Passage]) -> Any:
+        calls.append(draft.title)
+        if len(calls) == 1:
+            raise IndexError("gate bug on an odd draft")
+        return real(draft, brief, passages)
+
+    monkeypatch.setattr(scorers, "find_defects", flaky)
+    rows = _run(_usable(2), tmp_path, systems=["urgent"])
+    assert "评分失败" in rows[0]["error"] and "IndexError" in rows[0]["error"] and rows[1]["error"] == ""
+    assert (tmp_path / "drafts" / f"{rows[0]['case_id']}__urgent.txt").is_file()  # the draft is kept

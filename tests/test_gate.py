@@ -108,6 +108,33 @@ def test_one_item_lists_and_empty_announcements_are_repaired(brief: Brief) -> No
     assert kinds(text, brief, []) == {k: 0 for k in kinds(text, brief, [])}
 
 
+def test_parroted_headings_lone_quotes_and_cited_salutations_are_repaired(brief: Brief) -> None:
+    outline = quick_outline(brief)
+    h = [s.heading for s in outline.body_sections]
+    core = [x.split("、", 1)[1] if x[:2].endswith("、") else x for x in h]
+    answer = "\n".join(
+        [
+            "同志们：[1]\n今天召开这次会议，主要是部署今年的安全生产工作。",
+            f"一、{h[0]}\n会议的目的是为了{core[0]}；\n为了进一步{core[0]}，我们要加强宣传教育和培训，落实管理制度。\n"
+            "“安全生产是头等大事，必须时刻绷紧这根弦。今年以来全县发生事故3起，形势依然严峻。",
+            f"二、{h[1]}\n接下来，我们要{core[1]}。\n企业主要负责人要亲自抓、负总责，乡镇要守土有责。",
+            f"三、{h[2]}\n各级各部门要把安全生产摆在突出位置，决不能有丝毫懈怠。",
+            "同志们，让我们以更加务实的作风，坚决打好安全生产攻坚战！",
+        ]
+    )
+    llm = RoutedFakeChat(routes=writer_routes(**{BODY_MARKER: [answer]}), default="好。")
+    draft = write_draft(brief, outline, [], llm)
+    body = draft.body_text
+    assert "同志们：\n" in body + "\n" and "同志们：[" not in body
+    for c in core[:2]:
+        assert body.count(c) == 1, c  # only in its heading
+    assert "我们要加强宣传教育和培训，落实管理制度。" in body  # the sentence's own content stays
+    assert "安全生产是头等大事，必须时刻绷紧这根弦。" in body and body.count("“") == body.count("”")
+    assert "企业主要负责人要亲自抓" in body
+    found = kinds("\n".join([draft.title, body]), brief, [])
+    assert sum(found.values()) == 0, found
+
+
 def test_a_clean_text_has_no_defects(brief: Brief) -> None:
     text = (
         "在全县安全生产工作会议上的讲话\n同志们：\n今天召开这次会议，主要是分析形势、部署任务。\n"

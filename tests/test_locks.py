@@ -14,14 +14,14 @@ from drafting.workspace import Workspace
 from drafting.writing.pipeline import run_revision
 from drafting.writing.revise import instruction_for, revise, rewrite_section
 from tests.docx_edits import speech_draft
-from tests.fakes import RoutedFakeChat
+from tests.fakes import COMMENTS_STAGE, REWRITE_STAGE, RoutedFakeChat
 
 LOCKED = "要健全责任体系，做到层层有人抓。"
 # What a model does to approved wording: it rewrites it, and shortens around it.
 CHANGED = "安全生产责任重于泰山。各级各部门要守土尽责。要健全责任链条，做到层层有人抓、事事有人管。"
 DROPPED = "安全生产责任重于泰山，各级各部门要守土尽责，把每一项措施落到实处，不留死角。"
-REWRITE = "请输出修改后的这一部分正文"
-REVIEWERS = "修改意见，每条对应一个段号"
+REWRITE = REWRITE_STAGE
+REVIEWERS = COMMENTS_STAGE
 
 
 def fake(answer: str) -> RoutedFakeChat:

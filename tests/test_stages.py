@@ -27,7 +27,10 @@ from drafting.writing.revise import (
 )
 from tests.fakes import (
     BODY_MARKER,
+    COMMENTS_STAGE,
     MORE_MARKER,
+    OUTLINE_STAGE,
+    REWRITE_STAGE,
     RoutedFakeChat,
     body_answer,
     outline_json,
@@ -85,7 +88,7 @@ def test_outline_structure_budgets_and_request(brief: Brief, passages: list[Pass
 
 
 def test_outline_falls_back_to_skeleton_on_broken_json(brief: Brief) -> None:
-    llm = RoutedFakeChat(routes={"请拟一份提纲": ["{{{ not json"]}, default="仍然不是")
+    llm = RoutedFakeChat(routes={OUTLINE_STAGE: ["{{{ not json"]}, default="仍然不是")
     outline = make_outline(brief, [], llm)
     assert [s.heading for s in outline.body_sections] == brief.key_points  # key points become the body
     assert sum(s.budget for s in outline.sections) == brief.length
@@ -119,7 +122,7 @@ def test_draft_is_one_call_laid_onto_the_outline(brief: Brief, passages: list[Pa
     assert "提高政治站位" in draft.sections[1].text and "压实安全责任" in draft.sections[2].text
     assert abs(draft.char_count - brief.length) <= brief.length * 0.15
     assert [c.n for c in draft.citations] == [1] and draft.citations[0].passage.chunk_id == "c1"
-    drafting = [c for c in llm.calls if BODY_MARKER in c["prompt"]]
+    drafting = [c for c in llm.calls if c["stage"] == BODY_MARKER]
     assert len(drafting) == 1
     asked = drafting[0]["all"]
     assert all(h in asked for h in HEADINGS) and "压实企业主体责任" in asked and "〔待补" in asked
@@ -127,7 +130,7 @@ def test_draft_is_one_call_laid_onto_the_outline(brief: Brief, passages: list[Pa
 
 def test_a_piece_without_headings_is_laid_onto_the_parts_in_order(brief: Brief) -> None:
     llm = RoutedFakeChat(
-        routes={"请拟一份提纲": [outline_json(HEADINGS)], BODY_MARKER: [lambda p: body_answer(p, headings=False)]}
+        routes={OUTLINE_STAGE: [outline_json(HEADINGS)], BODY_MARKER: [lambda p: body_answer(p, headings=False)]}
     )
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
@@ -138,7 +141,7 @@ def test_a_piece_without_headings_is_laid_onto_the_parts_in_order(brief: Brief) 
 
 
 def test_over_long_parts_are_trimmed_at_a_sentence(brief: Brief) -> None:
-    llm = RoutedFakeChat(routes={"请拟一份提纲": [outline_json(HEADINGS)], **writer_routes(scale=3)})
+    llm = RoutedFakeChat(routes={OUTLINE_STAGE: [outline_json(HEADINGS)], **writer_routes(scale=3)})
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
     for s, o in zip(draft.sections, outline.sections, strict=True):
@@ -150,13 +153,13 @@ def test_short_parts_get_follow_ups_that_cannot_restart(brief: Brief) -> None:
     restart = prose(300, "补充的具体措施要落到实处") + "\n二、压实安全责任\n" + prose(100, "从头再讲一遍")
     llm = RoutedFakeChat(
         routes={
-            "请拟一份提纲": [outline_json(HEADINGS)],
+            OUTLINE_STAGE: [outline_json(HEADINGS)],
             **writer_routes(scale=0.2, **{MORE_MARKER: [restart, prose(300, "第二次补充要讲具体")]}),
         },
     )
     outline = make_outline(brief, [], llm)
     draft = write_draft(brief, outline, [], llm)
-    follow_ups = [c for c in llm.calls if MORE_MARKER in c["prompt"]]
+    follow_ups = [c for c in llm.calls if c["stage"] == MORE_MARKER]
     assert 1 <= len(follow_ups) <= 3
     # A follow-up is a fresh, short prompt that carries the part's text so far.
     assert "压实企业主体责任" in follow_ups[0]["prompt"] and len(follow_ups[0]["all"]) < 2000
@@ -176,13 +179,13 @@ def test_timeout_mid_draft_keeps_partial_and_resumes(brief: Brief, passages: lis
     failing.fail_after_chars = 400
     with pytest.raises(ProviderError, match="超时") as info:
         write_draft(brief, outline, passages, failing)
-    partial = info.value.draft  # type: ignore[attr-defined]
-    assert not partial.complete and partial.sections[0].text.startswith("同志们")
+    partial = info.value.draft
+    assert partial is not None and not partial.complete and partial.sections[0].text.startswith("同志们")
     resumed_llm = fake_writer()
     done = write_draft(brief, outline, passages, resumed_llm, resume=partial)
     assert done.sections[0].text == partial.sections[0].text  # finished work kept, not rewritten
-    assert not [c for c in resumed_llm.calls if BODY_MARKER in c["prompt"]]  # the body is not restarted
-    assert [c for c in resumed_llm.calls if MORE_MARKER in c["prompt"]]  # missing parts are written
+    assert not [c for c in resumed_llm.calls if c["stage"] == BODY_MARKER]  # the body is not restarted
+    assert [c for c in resumed_llm.calls if c["stage"] == MORE_MARKER]  # missing parts are written
     assert all(s.text for s in done.sections if s.kind == "body")
 
 
@@ -249,11 +252,11 @@ def test_slow_revision_round(brief: Brief, passages: list[Passage]) -> None:
         {"comments": [{"paragraph": 3, "quote": "", "comment": "多讲基层实际困难"}]}, ensure_ascii=False
     )
     rewritten = prose(200, "基层困难要摆到桌面上解决")
-    rev_llm = fake_writer(**{"修改意见，每条对应一个段号": [comment_json], "请输出修改后的这一部分正文": [rewritten]})
+    rev_llm = fake_writer(**{COMMENTS_STAGE: [comment_json], REWRITE_STAGE: [rewritten]})
     comments = reviewer_comments(draft, brief, rev_llm)
     # Four perspectives are asked; the fake gives each the same comment on the same paragraph, and a
     # comment that repeats another is dropped (issue 13), so one remains.
-    assert sum("修改意见，每条对应一个段号" in c["prompt"] for c in rev_llm.calls) == 4
+    assert sum(c["stage"] == COMMENTS_STAGE for c in rev_llm.calls) == 4
     assert [(c.author, c.paragraph, c.status) for c in comments] == [("上级政策把关", 2, CommentStatus.PENDING)]
     writer = Comment(
         id="w1",
@@ -268,7 +271,7 @@ def test_slow_revision_round(brief: Brief, passages: list[Passage]) -> None:
     assert version.diff.startswith("--- 第1稿")
     assert "w1" in {c.id for c in version.addressed} and "w2" not in {c.id for c in version.addressed}
     assert set(version.coverage) == set(brief.key_points)
-    rewrite_prompts = [c["all"] for c in rev_llm.calls if "请输出修改后的这一部分正文" in c["prompt"]]
+    rewrite_prompts = [c["all"] for c in rev_llm.calls if c["stage"] == REWRITE_STAGE]
     # Reviewer comments are proposals (issue 13): returned pending, not applied without the writer.
     assert any(c.text == "多讲基层实际困难" and c.status == CommentStatus.PENDING for c in considered)
     assert not any("多讲基层实际困难" in p for p in rewrite_prompts)
@@ -282,7 +285,7 @@ def test_coverage_map_and_completeness_pass(brief: Brief, passages: list[Passage
     cov = coverage_map(draft, brief.key_points)
     assert cov["压实企业主体责任"] != "未覆盖"
     assert cov["开展燃气安全专项整治"] == "未覆盖"
-    rev_llm = fake_writer(**{"请输出修改后的这一部分正文": [prose(300, "开展燃气安全专项整治排查隐患")]})
+    rev_llm = fake_writer(**{REWRITE_STAGE: [prose(300, "开展燃气安全专项整治排查隐患")]})
     version = consolidate(draft, [], rev_llm, passages)
     assert any("补充任务要点“开展燃气安全专项整治”" in c["all"] for c in rev_llm.calls)
     assert version.coverage["开展燃气安全专项整治"] != "未覆盖"
@@ -291,7 +294,7 @@ def test_coverage_map_and_completeness_pass(brief: Brief, passages: list[Passage
 def test_one_click_rewrites(brief: Brief, passages: list[Passage]) -> None:
     llm = fake_writer()
     draft = write_draft(brief, make_outline(brief, passages, llm), passages, llm)
-    rw = fake_writer(**{"请输出修改后的这一部分正文": [prose(100, "大白话讲安全")]})
+    rw = fake_writer(**{REWRITE_STAGE: [prose(100, "大白话讲安全")]})
     instruction = instruction_for("colloquial")
     version = rewrite_section(draft, 2, instruction, rw, passages, budget=100)
     assert "大白话讲安全" in version.draft.sections[2].text
@@ -327,7 +330,7 @@ def test_outline_drops_frame_parts_and_repeated_points(brief: Brief) -> None:
         },
         ensure_ascii=False,
     )
-    outline = make_outline(brief, [], RoutedFakeChat(routes={"请拟一份提纲": [raw]}))
+    outline = make_outline(brief, [], RoutedFakeChat(routes={OUTLINE_STAGE: [raw]}))
     assert [s.heading for s in outline.body_sections] == ["认清形势", "狠抓落实"]
     assert outline.body_sections[1].points == ["开展专项整治"]
 

@@ -24,7 +24,7 @@ from drafting.workspace import Workspace
 from drafting.writing.pipeline import resume_draft, run_draft, run_revision
 from drafting.writing.references import format_references, neutralise
 from tests.fake_openai import FakeOpenAI
-from tests.fakes import RoutedFakeChat, outline_json, prose
+from tests.fakes import OUTLINE_STAGE, RoutedFakeChat, outline_json, prose
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ def test_endpoint_trust_follows_the_setting() -> None:
 
 def _writer() -> RoutedFakeChat:
     return RoutedFakeChat(
-        routes={"请拟一份提纲": [outline_json(["提高站位", "压实责任"])]},
+        routes={OUTLINE_STAGE: [outline_json(["提高站位", "压实责任"])]},
         default=lambda t: prose(200, "压实安全生产责任"),
     )
 

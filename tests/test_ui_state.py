@@ -164,19 +164,20 @@ def test_radar_figure_has_eight_chinese_axes_with_a_cjk_font() -> None:
 
 def test_progress_follows_pipeline_events() -> None:
     from drafting.domain import Draft, DraftSection
+    from drafting.events import DraftWritten, OutlineReady, SectionWritten, TokenStreamed
 
     p = ui_views.Progress()
-    p.on_event("outline", _outline())
-    p.on_event("token", (1, "形势"))
-    p.on_event("token", (1, "严峻"))
+    p.on_event(OutlineReady(_outline()))
+    p.on_event(TokenStreamed(1, "形势"))
+    p.on_event(TokenStreamed(1, "严峻"))
     assert p.text == "形势严峻" and "认清形势" in p.status()
     assert p.fraction == 0.0
     draft = Draft(
         title="t", brief=_brief(), outline=_outline(), sections=[DraftSection(heading="", kind="opening", text="开场")]
     )
-    p.on_event("section", draft)
+    p.on_event(SectionWritten(draft))
     assert p.fraction == 0.25
-    p.on_event("draft", draft)
+    p.on_event(DraftWritten(draft))
     assert p.message == "初稿已完成"
 
 
@@ -480,7 +481,9 @@ def test_a_click_elsewhere_waits_for_the_generation_and_only_cancel_stops_it(ws:
 
 
 def test_progress_never_shows_a_heading_split_across_two_parts() -> None:
+    from drafting.events import TokenStreamed
+
     progress = ui_views.Progress()
     for index, piece in [(0, "同志们：\n今天开会。\n一"), (1, "、提高政治站位\n要抓落实。")]:
-        progress.on_event("token", (index, piece))
+        progress.on_event(TokenStreamed(index=index, piece=piece))
     assert "\n一、提高政治站位\n" in progress.text

@@ -21,6 +21,10 @@ __all__ = [
     "placeholder_for",
     "placeholders_in",
     "normalise",
+    "fact_kind",
+    "uses",
+    "replace_uses",
+    "supplied_by",
 ]
 
 PLACEHOLDER = re.compile(r"〔待补[:：]([^〕]{0,60})〕")
@@ -31,6 +35,7 @@ class FactKind(str, Enum):
     DATE = "date"  # 2025年, 3月15日, 2025年3月
     PLACE = "place"  # 青山县, 东岭镇, 江川市
     ORG = "org"  # 县应急管理局, 江川化工有限公司
+    PERSON = "person"  # 王建国同志, 李明县长 (only with find_facts(people=True): the ledger lists them)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,21 @@ _PLACE_NOT = re.compile(
     r"部分|大部分|绝大部分|一些|有些|有的|某些|多数|大多数|少数|个别|其他|其余|其它|另外|每个|各个|这个|那个|这些|那些|"
     r"[几两多一二三四五六七八九十百千0-9０-９]+个|相邻|毗邻|兄弟|友邻|先进|落后|上级|下级|同级|外地|外省|外市|外县)"
 )
+# "今天召开全县" ends in 县 but names no place: a generic word (全县, 各乡镇, 我市) at its end.
+_GENERIC_TAIL = re.compile(r"[全各本我该](?:省|市|县|区|镇|乡|村|乡镇|街道|社区)$")
+# A person named with a title: a common surname, one or two more characters, then the title.
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_TITLES = (
+    r"(?:同志|副?书记|副?县长|副?市长|副?区长|副?镇长|副?乡长|副?局长|副?主任|副?部长|副?厅长|副?处长|副?科长|"
+    r"董事长|总经理|副?校长|副?院长|主席|委员|代表)"
+)
+# Only at the start of a phrase, or after a word that introduces a person ("由王明同志牵头").
+_NAME = rf"(?:(?<![\u4e00-\u9fff])|(?<=[由请向和与对是在的把让同及为给]))[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}?"
+_PERSON = re.compile(rf"{_NAME}(?={_TITLES})")  # the name alone
+_PERSON_TITLED = re.compile(rf"{_NAME}{_TITLES}")  # the name with its title
 _ORG = re.compile(
     r"[\u4e00-\u9fff]{2,10}?(?:管理局|局|委员会|办公室|公司|集团|医院|学校|中学|小学|大学|银行|研究院|中心)"
 )
@@ -82,8 +102,9 @@ def fact_key(fact: Fact) -> str:
     return normalise(figure.group(0) if figure else fact.text)
 
 
-def find_facts(text: str) -> list[Fact]:
-    """Fact-like spans in reading order, placeholders excluded, without overlaps (dates win over numbers)."""
+def find_facts(text: str, *, people: bool = False) -> list[Fact]:
+    """Fact-like spans in reading order, placeholders excluded, without overlaps (dates win over numbers).
+    With ``people``, persons named with a title ("王建国同志") too; the gate leaves them out."""
     masked = PLACEHOLDER.sub(lambda m: "〔" + "＿" * (len(m.group(0)) - 2) + "〕", text)
     # Citation marks [3] and heading numbers are not facts.
     masked = re.sub(r"\[\d{1,3}\]", lambda m: "＿" * len(m.group(0)), masked)
@@ -97,6 +118,12 @@ def find_facts(text: str) -> list[Fact]:
             taken[i] = True
         found.append(Fact(kind, text[start:end], start, end, unit))
 
+    if people:
+        for m in _PERSON.finditer(masked):
+            if "某" not in m.group(0):  # "王某某" is a template's stand-in, not a person
+                claim(FactKind.PERSON, m.start(), m.end())
+        # The person and the title after it are no place name ("李明县长" is not a 县).
+        masked = _PERSON_TITLED.sub(lambda m: "＿" * len(m.group(0)), masked)
     for m in _DATE.finditer(masked):
         claim(FactKind.DATE, m.start(), m.end())
     for m in _NUMBER.finditer(masked):
@@ -123,7 +150,7 @@ def find_facts(text: str) -> list[Fact]:
         )
         start = m.start() + (lead.end() if lead else 0)
         name = text[start : m.end()]
-        if len(name) < 3 or _PLACE_NOT.match(name):
+        if len(name) < 3 or _PLACE_NOT.match(name) or _GENERIC_TAIL.search(name):
             continue
         claim(FactKind.PLACE, start, m.end())
     for m in _ORG.finditer(masked):
@@ -181,6 +208,8 @@ def placeholder_for(fact: Fact, context: str) -> str:
         what = "地名"
     elif fact.kind is FactKind.ORG:
         what = "单位名称"
+    elif fact.kind is FactKind.PERSON:
+        what = "姓名"
     else:
         unit = fact.unit.lstrip("余")
         label = _UNIT_LABELS.get(unit, f"数字（{unit}）" if unit else "数字")
@@ -198,3 +227,55 @@ def placeholders_in(texts: Iterable[str]) -> list[str]:
         for m in PLACEHOLDER.finditer(t):
             seen.setdefault(m.group(1).strip(), None)
     return list(seen)
+
+
+# --- the facts ledger: where a fact is used, and replacing it everywhere ------------------------------------
+
+
+def fact_kind(value: str) -> FactKind | None:
+    """The kind of a value that is one fact as a whole ("12起", "2025年3月", "青山县"), else None."""
+    found = find_facts(value.strip(), people=True)
+    if len(found) == 1 and found[0].text == value.strip():
+        return found[0].kind
+    return None
+
+
+def uses(value: str, text: str) -> list[tuple[int, int]]:
+    """Every span of ``text`` where the fact ``value`` is used. Figures and dates count where the text
+    has that very fact ("11起" is not in "211起", nor "2025年" in "2025年3月"); a placeholder, a name or
+    any other value wherever it occurs, except inside a placeholder's label."""
+    value = value.strip()
+    if not value:
+        return []
+    if fact_kind(value) in (FactKind.NUMBER, FactKind.DATE):
+        want = normalise(value)
+        return [(f.start, f.end) for f in find_facts(text) if normalise(f.text) == want]
+    inside = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)] if not PLACEHOLDER.fullmatch(value) else []
+    spans: list[tuple[int, int]] = []
+    at = text.find(value)
+    while at >= 0:
+        end = at + len(value)
+        if not any(a <= at and end <= b for a, b in inside):
+            spans.append((at, end))
+        at = text.find(value, end)
+    return spans
+
+
+def replace_uses(text: str, value: str, new: str) -> tuple[str, int]:
+    """``text`` with every use of ``value`` replaced by ``new``; nothing else changes. Returns the count."""
+    spans = uses(value, text)
+    for start, end in reversed(spans):
+        text = text[:start] + new + text[end:]
+    return text, len(spans)
+
+
+def supplied_by(fact: Fact, source: str) -> bool:
+    """Whether ``source`` supplies ``fact``, as the gate judges it: a figure as a whole number ("6" is
+    not in "2026"), anything else as its text."""
+    key = fact_key(fact)
+    if not key:
+        return False
+    text = normalise(source)
+    if fact.kind is FactKind.NUMBER:
+        return re.search(rf"(?<![0-9.]){re.escape(key)}(?![0-9])", text) is not None
+    return key in text

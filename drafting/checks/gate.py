@@ -112,6 +112,51 @@ _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|�
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
 
+def _heading_core(heading: str) -> str:
+    """A heading without its number and end punctuation: the words a sentence may parrot."""
+    return _SUB.sub("", _TOP.sub("", heading.strip())).rstrip("。；;：:！ ")
+
+
+def _unheading(s: str, cores: Sequence[str]) -> str | None:
+    """``s`` without a heading it parrots ("接下来，我们要聚焦重点、精准发力，…落地见效。"): the sentence
+    left over, "" when nothing of its own is left, None when it parrots no heading."""
+    for core in cores:
+        if count_chars(core) < 10 or core not in s:
+            continue
+        idx = s.index(core)
+        before, after = s[:idx], s[idx + len(core) :]
+        cut = max(before.rfind("，"), before.rfind(","))
+        keep = before[: cut + 1] if cut >= 0 else ""
+        after = after.lstrip("，,；;：:")
+        if count_chars(after) == 0:
+            after = ""
+            keep = keep.rstrip("，,") + ("。" if keep else "")
+        left = keep + after
+        return left if count_chars(left) >= 8 else ""
+    return None
+
+
+def _balance_quotes(line: str) -> str:
+    """Drop a lone Chinese quotation mark (the small model opens “ and forgets ”)."""
+    if line.count("“") == line.count("”"):
+        return line
+    out, depth = [], 0
+    for ch in line:
+        if ch == "“":
+            depth += 1
+        elif ch == "”":
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(ch)
+    text = "".join(out)
+    while depth:  # unclosed: drop the last opening marks
+        i = text.rfind("“")
+        text = text[:i] + text[i + 1 :]
+        depth -= 1
+    return text
+
+
 def _split_sentences(line: str) -> list[str]:
     return [s for s in _SENT.findall(line) if s.strip()]
 
@@ -167,6 +212,7 @@ class _Context:
             brief.date,
             *brief.key_points,
             *brief.material,
+            *brief.confirmed,  # facts the writer confirmed in the ledger (drafting.checks.ledger)
             *confirmed,
             *(p.text for p in passages if p.origin == "material"),
         ]
@@ -308,14 +354,25 @@ def clean_lines(
     seen: list[str],
     fix: bool,
     headings_seen: set[str],
+    headings: Sequence[str] = (),
 ) -> tuple[list[str], list[Defect]]:
-    """Check (and with ``fix`` repair) a run of lines. ``seen`` carries sentences across parts."""
+    """Check (and with ``fix`` repair) a run of lines. ``seen`` carries sentences across parts;
+    ``headings`` are the draft's headings, which no sentence should parrot."""
     out: list[str] = []
     defects: list[Defect] = []
+    cores = [c for c in (_heading_core(h) for h in headings) if c]
     for raw in lines:
         line = raw.strip()
         if not line:
             continue
+        # A salutation carries no citation ("同志们：[1]").
+        if _SALUTATION.match(_CITE.sub("", line)) and _CITE.search(line):
+            defects.append(Defect(DefectKind.LEAKED, line, "称呼后面的引用标记"))
+            line = _CITE.sub("", line) if fix else line
+        balanced = _balance_quotes(line)
+        if balanced != line:
+            defects.append(Defect(DefectKind.FRAGMENT, line[:30], "引号不成对"))
+            line = balanced if fix else line
         # Leaked markup and markers.
         stripped = _LEAK_SPAN.sub("", _MARKER.sub("", line)).strip()
         if stripped != line:
@@ -362,6 +419,13 @@ def clean_lines(
                     continue
         kept: list[str] = []
         for s in _split_sentences(line):
+            # A sentence that parrots a heading.
+            if (left := _unheading(s, cores)) is not None:
+                defects.append(Defect(DefectKind.REPEAT, s, "复述标题"))
+                if fix:
+                    if not left:
+                        continue
+                    s = left
             # Prompt text or talk about the text.
             if (
                 _META.search(s)
@@ -456,7 +520,7 @@ def _lists(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
                     if out and _ANNOUNCES.search(out[-1]):
                         out.pop()
                     line = _ARABIC.sub("", line, count=1).strip()
-        elif _ANNOUNCES.search(line) and not _SALUTATION.match(line):
+        elif _ANNOUNCES.search(line) and not _SALUTATION.match(line) and not _LEAK_SPAN.search(line):
             follows = lines[i + 1] if i + 1 < len(lines) else ""
             if not (_ARABIC.match(follows) or _SUB.match(follows)):
                 defects.append(Defect(DefectKind.FRAGMENT, line[-30:], "引出下文却没有下文"))
@@ -481,7 +545,8 @@ def find_defects(
     lines = [x for x in text.splitlines() if x.strip()]
     if lines and not _is_heading(lines[0]) and count_chars(lines[0]) <= 40 and lines[0][-1:] not in "。！？；":
         lines = lines[1:]  # the title
-    _, defects = clean_lines(lines, ctx, seen=[], fix=False, headings_seen=set())
+    headings = [x for x in lines if _is_heading(x)]
+    _, defects = clean_lines(lines, ctx, seen=[], fix=False, headings_seen=set(), headings=headings)
     _, numbering = _numbering(lines, fix=False)
     _, lists = _lists(lines, fix=False)
     return defects + numbering + lists
@@ -516,7 +581,12 @@ def repair_draft(
     for i, sec in enumerate(draft.sections):
         own = {_bare(_TOP.sub("", sec.heading))}
         lines, defects = clean_lines(
-            sec.text.splitlines(), ctx, seen=seen, fix=True, headings_seen=headings_seen - own | set()
+            sec.text.splitlines(),
+            ctx,
+            seen=seen,
+            fix=True,
+            headings_seen=headings_seen - own | set(),
+            headings=[s.heading for s in draft.sections if s.heading],
         )
         # A part's own heading repeated inside it is a repeat, handled above via headings_seen.
         lines, numbering = _numbering(lines, fix=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from drafting.docx import layout as L
-from drafting.domain import GENRES, CheckFinding, Draft, count_chars
+from drafting.domain import GENRES, CheckFinding, Draft, Severity, count_chars
 
 __all__ = ["lint_text", "lint_draft", "QINGSHI_MAX_CHARS", "BAOGAO_MAX_CHARS"]
 
@@ -50,7 +50,7 @@ _DEPARTMENT = re.compile(r"(?:局|委员会|委|办公室|办|厅|署|中心|所
 
 
 def _finding(rule: str, message: str, position: str, severity: str = "warning", quote: str = "") -> CheckFinding:
-    return CheckFinding(rule=rule, message=message, severity=severity, position=position, quote=quote)
+    return CheckFinding(rule=rule, message=message, severity=Severity(severity), position=position, quote=quote)
 
 
 def _short(text: str, n: int = 30) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from drafting.config import private_file
 from drafting.domain import Chunk, DocumentMeta, Passage
 
-__all__ = ["KeywordIndex", "tokenize", "query_tokens", "year_of", "index_text", "embed_text"]
+__all__ = ["KeywordIndex", "choose_terms", "tokenize", "query_tokens", "year_of", "index_text", "embed_text"]
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,54 @@ def embed_text(chunk: Chunk, max_chars: int = 0) -> str:
     return "\n".join([*chunk.section_path, text])
 
 
+def choose_terms(terms: list[str], df: dict[str, int], total: int) -> list[str]:
+    """Drop words found in more than COMMON_SHARE of the ``total`` chunks (while rarer ones remain),
+    then keep the rarest, at most MAX_QUERY_TERMS of them and POSTING_BUDGET postings in all.
+
+    Their BM25 weight is near zero anyway, and scoring every chunk that contains "发展" or
+    "工作" is what makes an OR query slow on 100k chunks. Words absent from the index are
+    dropped too (they cannot match). ``df`` maps a word to the number of chunks holding it.
+    Shared by the local (SQLite) and the team (PostgreSQL) index, so both choose alike.
+    """
+    if len(terms) < 2:
+        return terms
+    present = [t for t in terms if df.get(t, 0) > 0]
+    rare = [t for t in present if df[t] <= COMMON_SHARE * total] or present or terms
+    chosen: list[str] = []
+    spent = 0
+    for t in sorted(rare, key=lambda t: df.get(t, 0))[:MAX_QUERY_TERMS]:
+        if chosen and spent + df.get(t, 0) > POSTING_BUDGET:
+            break
+        chosen.append(t)
+        spent += df.get(t, 0)
+    return chosen
+
+
+def passages_from_rows(chunk_ids: list[str], rows: dict[str, Any]) -> list[Passage]:
+    """Passages in ``chunk_ids`` order from stored rows ``(chunk_id, doc_id, section_path, text, meta_json)``;
+    ids without a row are skipped. Shared by the local index and the team database."""
+    out: list[Passage] = []
+    for cid in chunk_ids:
+        if cid not in rows:
+            continue
+        _, doc_id, section_path, text, meta_json = rows[cid]
+        meta = DocumentMeta.model_validate_json(meta_json)
+        out.append(
+            Passage(
+                chunk_id=cid,
+                doc_id=doc_id,
+                title=meta.title,
+                text=text,
+                section_path=json.loads(section_path),
+                genre=meta.genre,
+                date=meta.date,
+                issuing_body=meta.issuing_body,
+                source=meta.source,
+            )
+        )
+    return out
+
+
 class KeywordIndex:
     """SQLite file with the documents, chunk texts and the FTS5 index. Thread-safe (one lock)."""
 
@@ -284,29 +332,14 @@ class KeywordIndex:
         return [(cid, -float(s)) for cid, s in rows]
 
     def _selective(self, terms: list[str]) -> list[str]:
-        """Drop words found in more than COMMON_SHARE of the chunks (while rarer ones remain), then
-        keep the rarest, at most MAX_QUERY_TERMS of them and POSTING_BUDGET postings in all.
-
-        Their BM25 weight is near zero anyway, and scoring every chunk that contains "发展" or
-        "工作" is what makes an OR query slow on 100k chunks. Words absent from the index are
-        dropped too (they cannot match).
-        """
+        """The query words worth scoring (see :func:`choose_terms`), by this index's chunk counts."""
         if len(terms) < 2:
             return terms
         with self._lock:
             total = self._chunk_count()
             marks = ",".join("?" * len(terms))
             df = dict(self._db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", terms).fetchall())
-        present = [t for t in terms if df.get(t, 0) > 0]
-        rare = [t for t in present if df[t] <= COMMON_SHARE * total] or present or terms
-        chosen: list[str] = []
-        spent = 0
-        for t in sorted(rare, key=lambda t: df.get(t, 0))[:MAX_QUERY_TERMS]:
-            if chosen and spent + df.get(t, 0) > POSTING_BUDGET:
-                break
-            chosen.append(t)
-            spent += df.get(t, 0)
-        return chosen
+        return choose_terms(terms, df, total)
 
     def _chunk_count(self) -> int:
         """COUNT(*) of the chunks, recounted only after a write (ours: total_changes; another
@@ -349,26 +382,7 @@ class KeywordIndex:
                     f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({','.join('?' * len(part))})"
                 )
                 rows.update({r[0]: r for r in self._db.execute(q, part)})
-        out: list[Passage] = []
-        for cid in chunk_ids:
-            if cid not in rows:
-                continue
-            _, doc_id, section_path, text, meta_json = rows[cid]
-            meta = DocumentMeta.model_validate_json(meta_json)
-            out.append(
-                Passage(
-                    chunk_id=cid,
-                    doc_id=doc_id,
-                    title=meta.title,
-                    text=text,
-                    section_path=json.loads(section_path),
-                    genre=meta.genre,
-                    date=meta.date,
-                    issuing_body=meta.issuing_body,
-                    source=meta.source,
-                )
-            )
-        return out
+        return passages_from_rows(chunk_ids, rows)
 
     def document(self, doc_id: str) -> DocumentMeta | None:
         with self._lock:

@@ -3,7 +3,8 @@
 Both halves are kept in step per document. ``open_store`` picks chroma embedded
 (``PersistentClient`` under ``index_dir/chroma``) or a chroma server (``HttpClient``) when
 ``chroma_host`` is set; everything else is the same code. The SQLite file always lives locally in
-``index_dir/keyword.sqlite3``.
+``index_dir/keyword.sqlite3``, unless ``team_db_url`` is set (team mode): then documents, chunk
+texts and the keyword index live in PostgreSQL (:mod:`drafting.corpus.pg_index`), shared by every writer.
 
 Vectors are stored under a *vec_id* (``<chunk_id>@<sha8>``) distinct from the chunk id, so a
 changed document's new vectors can be written before the old ones are removed: a failure at any
@@ -20,9 +21,12 @@ from drafting.config import Settings, get_settings, private_dir
 from drafting.corpus.keyword import KeywordIndex, embed_text, year_of
 from drafting.domain import Chunk, DocumentMeta, Passage
 from drafting.errors import IngestError, RetrievalError
+from drafting.team import acting_writer
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
+
+    from drafting.corpus.pg_index import PgKeywordIndex
 
 __all__ = ["Store", "IndexStore", "open_store", "HNSW_CONFIG"]
 
@@ -71,13 +75,22 @@ class IndexStore:
     """Chroma collection + SQLite keyword index. Use :func:`open_store` to build one."""
 
     def __init__(
-        self, collection: Any, keyword: KeywordIndex, embeddings: Embeddings, batch: int = 1000, embed_chars: int = 0
+        self,
+        collection: Any,
+        keyword: KeywordIndex | PgKeywordIndex,
+        embeddings: Embeddings,
+        batch: int = 1000,
+        embed_chars: int = 0,
+        writer: str = "",
     ) -> None:
         self._col = collection
         self.keyword = keyword
         self.embeddings = embeddings
         self._batch = batch
         self.embed_chars = embed_chars
+        # Team mode: the name stamped on the documents this store adds (DocumentMeta.added_by); when
+        # empty, the signed-in writer of the current app run (drafting.team.acting_writer).
+        self.writer = writer
 
     # -- writes -----------------------------------------------------------------------------------
     def add(self, meta: DocumentMeta, chunks: list[Chunk]) -> None:
@@ -93,6 +106,9 @@ class IndexStore:
         vec_ids: list[list[str]] = []
         metas: list[dict[str, Any]] = []
         old: list[str] = []
+        writer = self.writer or acting_writer()
+        if writer:
+            docs = [(m if m.added_by else m.model_copy(update={"added_by": writer}), c) for m, c in docs]
         for meta, chunks in docs:
             if any(c.doc_id != meta.doc_id for c in chunks):
                 raise IngestError(f"文档 {meta.title} 的分块编号与文档不一致")
@@ -125,7 +141,7 @@ class IndexStore:
         try:
             with self.keyword.transaction() as db:
                 for (meta, chunks), ids in zip(docs, vec_ids, strict=True):
-                    KeywordIndex.write_document(db, meta, chunks, ids)
+                    self.keyword.write_document(db, meta, chunks, ids)
         except Exception as exc:
             self._drop_vectors(flat)
             raise IngestError(f"写入关键词索引失败（{title}）：{exc}") from exc
@@ -134,7 +150,7 @@ class IndexStore:
     def delete(self, doc_id: str) -> None:
         old = self.keyword.vec_ids(doc_id)
         with self.keyword.transaction() as db:
-            KeywordIndex.remove_document(db, doc_id)
+            self.keyword.remove_document(db, doc_id)
         self._drop_vectors(old)
 
     def _drop_vectors(self, vec_ids: list[str]) -> None:
@@ -193,8 +209,9 @@ class IndexStore:
         self.keyword.close()
 
 
-def open_store(settings: Settings | None = None, embeddings: Embeddings | None = None) -> IndexStore:
-    """Open (creating if needed) the index described by ``settings``."""
+def open_store(settings: Settings | None = None, embeddings: Embeddings | None = None, writer: str = "") -> IndexStore:
+    """Open (creating if needed) the index described by ``settings``; ``writer`` (team mode) is the
+    name put on the documents added through it."""
     import chromadb
     import chromadb.config
 
@@ -224,6 +241,11 @@ def open_store(settings: Settings | None = None, embeddings: Embeddings | None =
     except Exception as exc:
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else str(settings.index_dir)
         raise RetrievalError(f"无法打开向量库（{where}）：{exc}") from exc
-    return IndexStore(
-        collection, KeywordIndex(settings.index_dir / "keyword.sqlite3"), embeddings, embed_chars=settings.embed_chars
-    )
+    keyword: KeywordIndex | PgKeywordIndex
+    if settings.team_db_url:
+        from drafting.corpus.pg_index import PgKeywordIndex
+
+        keyword = PgKeywordIndex(settings.team_db_url, settings.collection)
+    else:
+        keyword = KeywordIndex(settings.index_dir / "keyword.sqlite3")
+    return IndexStore(collection, keyword, embeddings, embed_chars=settings.embed_chars, writer=writer)

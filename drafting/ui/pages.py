@@ -14,11 +14,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from drafting import team
 from drafting.config import Settings
 from drafting.domain import GENRES, Brief, Draft, Outline, RevisionMode
+from drafting.events import EventKind, ProgressEvent
 from drafting.ui import actions as act
 from drafting.ui import state as S
 from drafting.ui import views as V
+from drafting.ui.ledger import section_ledger
 from drafting.workspace import Project, Workspace
 from drafting.writing.outline import outline_from_text, outline_to_text
 
@@ -294,9 +297,7 @@ def page_corpus(ws: Workspace, project: Project | None, settings: Settings) -> N
                 bar.progress(i / max(n, 1), text=f"正在导入第 {i}/{n} 个文件")
 
             data = [(f.name, f.getvalue()) for f in files or []]
-            report, err = S.attempt(
-                act.upload_to_corpus, data, store, settings.data_dir / "uploads", on_progress=progress
-            )
+            report, err = S.attempt(act.upload_to_corpus, data, store, team.uploads_dir(settings), on_progress=progress)
             bar.empty()
             if err or report is None:
                 st.error(V.md_text(err or S.GENERIC_ERROR))
@@ -519,10 +520,10 @@ def _stream(action: Any, ws: Workspace, project_id: str, *args: Any) -> tuple[An
     live = st.empty()
     last = [0.0]
 
-    def on_event(kind: str, data: Any) -> None:
-        progress.on_event(kind, data)
+    def on_event(event: ProgressEvent) -> None:
+        progress.on_event(event)
         now = time.perf_counter()
-        if kind != "token" or now - last[0] > 0.3:
+        if event.kind is not EventKind.TOKEN or now - last[0] > 0.3:
             last[0] = now
             status.caption(V.md_text(progress.status()))
             bar.progress(progress.fraction)
@@ -597,4 +598,6 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
         with st.expander("复制全文（纯文本，不带引用标记）", icon=":material/content_copy:"):
             st.caption("点文本框右上角的复制按钮，即可粘贴到 Word 或办公系统。")
             st.code(V.clean_text(draft), language=None, wrap_lines=True)
+        if not unfinished:
+            section_ledger(ws, project)  # the facts ledger (drafting.ui.ledger)
     next_step("审阅", "审阅", "draft_next")

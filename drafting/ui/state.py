@@ -3,18 +3,17 @@
 The factories are the page's only way to get a workspace, a store and a model; tests patch the
 seams under them (``drafting.llm.get_chat_model``, ``drafting.llm.get_embeddings``).
 
-``DRAFTING_FAKE_LLM=1`` (tests and quick local runs only) makes :func:`chat_model` return
-:class:`ScriptedChatModel`, a deterministic offline stand-in that answers every prompt of the
-pipeline in the right shape, so the whole workflow runs without a model server.
+``DRAFTING_FAKE_LLM=1`` (``Settings.fake_llm``; tests and quick local runs only) makes
+:func:`chat_model` return :class:`drafting.testing.ScriptedChatModel`, a deterministic offline
+stand-in that answers every stage of the pipeline in the right shape, so the whole workflow runs
+without a model server.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,17 +21,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field
+from pydantic import PrivateAttr
 
 from drafting import config
 from drafting.corpus.store import IndexStore
 from drafting.errors import DraftingError, ProviderError
 from drafting.llm import client as llm
 from drafting.secrets import effective_settings
+from drafting.testing import ScriptedChatModel, demo_chat_model  # ScriptedChatModel: re-exported for page tests
 from drafting.workspace import Workspace
 
 __all__ = [
@@ -76,7 +76,7 @@ QUERY = "search_query"
 BRIEF_FORM = "brief_form"
 
 STEPS = ("任务", "范文", "提纲", "正文", "审阅", "修改", "导出")
-FAKE_LLM_ENV = "DRAFTING_FAKE_LLM"
+FAKE_LLM_ENV = "DRAFTING_FAKE_LLM"  # the environment name of Settings.fake_llm
 FAKE_DELAY_ENV = "DRAFTING_FAKE_LLM_DELAY"  # seconds between the scripted model's pieces (tests of streaming)
 GENERIC_ERROR = "操作没有完成：程序出现意外错误，已记录日志。已保存的内容不受影响，请重试或联系维护人员。"
 
@@ -115,14 +115,17 @@ def get_store(settings: config.Settings) -> IndexStore:
 
 def _model_key(settings: config.Settings) -> str:
     digest = hashlib.sha256(settings.llm_api_key.encode()).hexdigest()[:12]
-    return f"{settings.llm_base_url}|{settings.llm_model}|{digest}|{os.environ.get(FAKE_LLM_ENV, '')}"
+    return f"{settings.llm_base_url}|{settings.llm_model}|{digest}|{settings.fake_llm}"
 
 
 @st.cache_resource(show_spinner=False)
 def _chat_model(key: str, _settings: config.Settings) -> BaseChatModel:
-    if os.environ.get(FAKE_LLM_ENV) == "1":
+    if _settings.fake_llm:
         log.warning("%s=1: using the scripted fake chat model", FAKE_LLM_ENV)
-        return ScriptedChatModel()
+        delay = float(os.environ.get(FAKE_DELAY_ENV) or 0)
+        if delay:  # streams slowly, so a test can watch a generation and stop it
+            return WatchedChatModel(inner=demo_chat_model(), on_piece=lambda _: time.sleep(delay))
+        return demo_chat_model()
     return llm.get_chat_model(_settings)
 
 
@@ -157,11 +160,10 @@ def go_to(step: str) -> None:
 # -- stopping a generation -------------------------------------------------------------------------
 class GenerationStopped(ProviderError):
     """The writer stopped a generation (取消, or left the page while it ran). A ProviderError, so every
-    stage keeps what was written so far exactly as it does when the model server fails mid-answer."""
+    stage keeps what was written so far exactly as it does when the model server fails mid-answer.
+    Keeps ProviderError's constructor; the interrupt itself stays with :class:`StopOnInterrupt`."""
 
-    def __init__(self, interrupt: BaseException) -> None:
-        super().__init__("已停止生成。")
-        self.interrupt = interrupt
+    MESSAGE = "已停止生成。"
 
 
 STOP_KEY = "stop_generation"  # the 取消 button shown while a generation runs
@@ -236,7 +238,7 @@ class StopOnInterrupt:
 
     def __call__(self, *args: Any) -> None:
         if self.interrupt is not None:
-            raise GenerationStopped(self.interrupt)
+            raise GenerationStopped(GenerationStopped.MESSAGE)
         try:
             self.update(*args)
         except (Exception, KeyboardInterrupt, SystemExit, GeneratorExit):
@@ -247,7 +249,7 @@ class StopOnInterrupt:
                 self.deferred = interrupt
                 return
             self.interrupt = interrupt
-            raise GenerationStopped(interrupt) from interrupt
+            raise GenerationStopped(GenerationStopped.MESSAGE) from interrupt
 
     def rerun(self) -> None:
         """Rerun the page: Streamlit's own pending rerun when a click came during the generation."""
@@ -256,12 +258,33 @@ class StopOnInterrupt:
         st.rerun()
 
 
+class _Labels(BaseCallbackHandler):
+    """The metadata of the run that just started on this thread (the prompt template's name and values)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, metadata: Any = None, **kwargs: Any) -> None:
+        self._local.metadata = dict(metadata or {})
+
+    def take(self) -> dict[str, Any]:
+        meta: dict[str, Any] = getattr(self._local, "metadata", {})
+        self._local.metadata = {}
+        return meta
+
+
 class WatchedChatModel(BaseChatModel):
     """A chat model whose streamed pieces also go to ``on_piece`` (the page's live progress), for stages
     that take no token callback of their own (the outline). Raising there stops the stream."""
 
     inner: Any
     on_piece: Any = None
+    _labels: _Labels = PrivateAttr(default_factory=_Labels)
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        callbacks = self.callbacks if isinstance(self.callbacks, list) else []
+        self.callbacks = [*callbacks, self._labels]
 
     @property
     def _llm_type(self) -> str:
@@ -284,139 +307,10 @@ class WatchedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for chunk in self.inner._stream(messages, stop=stop, **kwargs):
+        # The inner model's public stream, with this run's labels (the prompt template's name), so the inner
+        # model's own callbacks see the call as if it were made to it directly.
+        config = {"metadata": self._labels.take()}
+        for piece in self.inner.stream(messages, config=config, stop=stop, **kwargs):
             if self.on_piece is not None:
-                self.on_piece(str(chunk.message.content))
-            yield chunk
-
-
-# -- deterministic fake model (DRAFTING_FAKE_LLM=1) --------------------------------------------
-_FAKE_HEADINGS = [
-    ("提高政治站位，切实增强做好工作的责任感", ["深刻认识重要意义", "准确把握形势任务"], ["通天气"]),
-    ("突出工作重点，扎实推进各项任务落地", ["聚焦群众关切抓整改", "创新方法抓落实"], ["接地气", "显霸气"]),
-    ("加强组织领导，确保各项部署落到实处", ["压实各级责任", "强化督查考核"], ["聚人气"]),
-    ("坚持久久为功，巩固拓展工作成果", ["完善长效机制", "营造良好氛围"], ["溢才气"]),
-    ("强化要素保障，凝聚推动发展的强大合力", ["加强队伍建设", "保障经费投入"], ["聚人气"]),
-]
-_FAKE_CLAUSES = [
-    "要把思想和行动统一到上级决策部署上来，坚持问题导向，拿出过硬措施。",
-    "各乡镇、各部门要结合实际，细化任务清单，明确时间节点，一项一项抓落实。",
-    "要深入基层一线，倾听群众呼声，把群众满意作为检验工作成效的根本标准。",
-    "要敢于担当、善于作为，对看准了的事情雷厉风行、一抓到底。",
-    "要加强统筹协调，形成上下联动、齐抓共管的工作格局。",
-    "要把责任压实到岗、落实到人，确保各项任务按期完成。",
-]
-_FAKE_LEADS = ["围绕", "抓好", "推进", "落实", "聚焦", "做实", "深化", "巩固"]
-
-
-class ScriptedChatModel(BaseChatModel):
-    """Answers outline, section, review and comment prompts deterministically; records what it was asked."""
-
-    history: list[str] = Field(default_factory=list)
-    fail_on_call: int | None = None  # 1-based call number that breaks mid-stream (connection lost)
-    chunk_chars: int = 6
-    delay: float = Field(default_factory=lambda: float(os.environ.get(FAKE_DELAY_ENV) or 0))
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-fake"
-
-    def _answer(self, prompt: str) -> str:
-        if "请拟一份提纲" in prompt:
-            n = int(m.group(1)) if (m := re.search(r"主体分 (\d+) 部分", prompt)) else 3
-            sections = [
-                {"heading": h, "purpose": f"讲清{p[0]}", "points": p, "principles": pr, "refs": [1]}
-                for h, p, pr in _FAKE_HEADINGS[:n]
-            ]
-            return json.dumps({"title": "", "sections": sections}, ensure_ascii=False)
-        if "按上面 8 项标准逐项审阅" in prompt:
-            names = ["通天气", "接地气", "聚人气", "溢才气", "显霸气", "动之以情", "晓之以理", "孚之以威"]
-            scores = [
-                {
-                    "criterion": c,
-                    "score": 6 + i % 3,
-                    "evidence": _FAKE_CLAUSES[i % 6],
-                    "suggestion": f"进一步加强{c}的表达。",
-                }
-                for i, c in enumerate(names)
-            ]
-            return json.dumps({"scores": scores}, ensure_ascii=False)
-        if "条最重要的修改意见" in prompt:
-            # One comment per perspective (identical comments on one paragraph are dropped as repeats).
-            texts = {
-                "基层一线": "这一段要写明基层落实的难点和解决办法。",
-                "文字把关": "这一段句子偏长，建议拆成短句，删去套话。",
-                "领导视角": "这一段要点明责任单位和牵头领导。",
-            }
-            said = next((t for k, t in texts.items() if f"你是{k}" in prompt), "这一段要补充具体措施和时间节点。")
-            comment = {"paragraph": 2, "quote": "", "comment": said}
-            return json.dumps({"comments": [comment]}, ensure_ascii=False)
-        if "请写出全文正文" in prompt and "还写得太短" not in prompt:
-            # The one-call body: the opening, every outline heading in order with its prose, the closing.
-            parts = re.findall(r"^[一二三四五六七八九十]+、(.+?)（约(\d+)字）$", prompt, re.M)
-            cite = "[1]" if "【范文片段" in prompt and "（只学写法）】\n（无）" not in prompt else ""
-            lines = ["同志们：", "今天召开这次会议，" + self._prose("开好这次会议", 60)]
-            for k, (heading, budget) in enumerate(parts):
-                text = self._prose(heading.split("，")[0][:8], int(budget))
-                lines += [f"{'一二三四五六七八九十'[k]}、{heading}", text[:-1] + cite + "。" if k == 0 else text]
-            lines.append("同志们，" + self._prose("会后抓落实", 60))
-            return "\n".join(lines)
-        asked = re.findall(r"约\s*(\d+)\s*字", prompt)
-        budget = int(asked[-1]) if asked else 120
-        # Every sentence is new: the pipeline drops sentences a section repeats from earlier ones.
-        # The drafting conversation asks for one part per turn; the last request names the part.
-        named = re.findall(
-            r"(?:接着写第.部分|现在只写)“(?:[一二三四五六七八九十]+、)?(.+?)”|“(.+?)”这一部分还写得太短", prompt
-        )
-        topic = "".join(named[-1]).split("，")[0] if named else "这项工作"
-        if prompt.rfind("最后写全文的结尾") > max(prompt.rfind("接着写第"), prompt.rfind("还写得太短")):
-            topic = "会后抓落实"
-        out, i = "", len(self.history) * 6
-        while len(out) < budget * 0.95:
-            lead = _FAKE_LEADS[(i // len(_FAKE_CLAUSES)) % len(_FAKE_LEADS)]
-            out += f"{lead}{topic}，{_FAKE_CLAUSES[i % len(_FAKE_CLAUSES)]}"
-            i += 1
-            if "[1]" not in out and "【范文片段" in prompt and "（无）\n\n现在" not in prompt:
-                out = out[:-1] + "[1]。"
-        return out
-
-    def _prose(self, topic: str, budget: int) -> str:
-        """Sentences that never repeat (the gate drops repeats), about ``budget`` characters."""
-        out = ""
-        i = len(self.history) * 6 + len(out)
-        while len(out) < budget * 0.95:
-            lead = _FAKE_LEADS[(i // len(_FAKE_CLAUSES)) % len(_FAKE_LEADS)]
-            out += f"{lead}{topic}，{_FAKE_CLAUSES[i % len(_FAKE_CLAUSES)]}"
-            i += 1
-        return out
-
-    def _prompt(self, messages: list[BaseMessage]) -> str:
-        return "\n".join(str(m.content) for m in messages)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        text = "".join(str(c.message.content) for c in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        prompt = self._prompt(messages)
-        self.history.append(prompt)
-        text = self._answer(prompt)
-        failing = self.fail_on_call is not None and len(self.history) == self.fail_on_call
-        for i in range(0, len(text), self.chunk_chars):
-            if failing and i >= len(text) // 2:
-                raise ConnectionError("fake model: connection lost")
-            if self.delay:
-                time.sleep(self.delay)
-            yield ChatGenerationChunk(message=AIMessageChunk(content=text[i : i + self.chunk_chars]))
+                self.on_piece(str(piece.content))
+            yield ChatGenerationChunk(message=piece)

@@ -26,9 +26,19 @@ from drafting.domain import (
     OutlineSection,
     Passage,
     Review,
+    SectionKind,
     count_chars,
 )
 from drafting.errors import BriefError
+from drafting.events import (
+    DraftWritten,
+    OutlineReady,
+    PassagesChosen,
+    ProgressEvent,
+    ReviewFailed,
+    SectionWritten,
+    TokenStreamed,
+)
 from drafting.llm.prompts import PROMPTS_DIR
 
 if TYPE_CHECKING:
@@ -106,7 +116,7 @@ def outline_from_rows(rows: list[dict[str, Any]], title: str, brief: Brief) -> O
         sections.append(
             OutlineSection(
                 heading=heading,
-                kind=kind,
+                kind=SectionKind(kind),
                 purpose=_cell(row, "目的"),
                 points=[p.strip() for p in re.split(r"[；;\n]", _cell(row, "要点")) if p.strip()],
                 budget=budget,
@@ -409,27 +419,27 @@ class Progress:
     error: str = ""
     raw: str = ""  # the model's text as it streams, before the first gated draft lays it onto the parts
 
-    def on_event(self, kind: str, data: Any) -> None:
-        if kind == "passages":
-            self.message = f"已选参考材料 {len(data)} 段，正在拟提纲……"
-        elif kind == "outline":
-            self.outline = data
+    def on_event(self, event: ProgressEvent) -> None:
+        if isinstance(event, PassagesChosen):
+            self.message = f"已选参考材料 {len(event.passages)} 段，正在拟提纲……"
+        elif isinstance(event, OutlineReady):
+            self.outline = event.outline
             self.message = "提纲已定，开始写正文……"
-        elif kind == "token":
-            index, piece = data
+        elif isinstance(event, TokenStreamed):
+            index, piece = event.index, event.piece
             self.texts[index] = self.texts.get(index, "") + piece
             self.raw += piece
             self.tokens += 1
             self.message = f"正在写：{self._name(index)}"
-        elif kind == "section":
-            draft: Draft = data
+        elif isinstance(event, SectionWritten):
+            draft: Draft = event.draft
             self.done = set(range(len(draft.sections)))
             for i, s in enumerate(draft.sections):
                 self.texts[i] = (s.heading + "\n" if s.heading else "") + s.text
-        elif kind == "draft":
+        elif isinstance(event, DraftWritten):
             self.message = "初稿已完成"
-        elif kind == "error":
-            self.error = str(data)
+        elif isinstance(event, ReviewFailed):
+            self.error = str(event.error)
 
     def _name(self, index: int) -> str:
         if self.outline is None or index >= len(self.outline.sections):

@@ -46,6 +46,7 @@ from drafting.writing.banks import (
 )
 from drafting.writing.brief import brief_summary
 from drafting.writing.genres import genre_profile
+from drafting.writing.principles import ensure_principles
 from drafting.writing.references import format_references, overlap, rank_for_section
 
 if TYPE_CHECKING:
@@ -503,12 +504,11 @@ def write_draft(
                 max_tokens=token_cap(int(brief.length * LENGTH_ASK)),
             )
         except ProviderError as err:
-            parts.update(allot(str(getattr(err, "partial", "") or ""), outline))
+            parts.update(allot(err.partial, outline))
             # Every part before the one being written when the stream broke is finished.
             started = [i for i in parts if parts[i]]
             done.update(started[:-1])
-            err.draft = snapshot(incomplete=True)  # type: ignore[attr-defined]
-            raise
+            raise err.with_draft(snapshot(incomplete=True)) from err
         parts.update(allot(answer, outline))
         done.update(i for i in parts if parts[i])
         wrote_body = True
@@ -540,8 +540,7 @@ def write_draft(
                 max_tokens=token_cap(more),
             )
         except ProviderError as err:
-            err.draft = snapshot(incomplete=True)  # type: ignore[attr-defined]
-            raise
+            raise err.with_draft(snapshot(incomplete=True)) from err
         so_far = "\n".join("\n".join(v) for v in parts.values()).strip()
         added = _own_part(extra, outline, i, so_far)
         if not added:
@@ -553,6 +552,7 @@ def write_draft(
             on_section(gated)
     if genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered):
         gated = snapshot()
+    gated = snapshot() if ensure_principles(parts, outline, brief) else gated  # principles helper (issue 12)
     return gated
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from drafting.cnnum import cn_num
-from drafting.domain import PRINCIPLES, Brief, Costs, Criterion, Outline, OutlineSection, Passage, _Model
+from drafting.domain import PRINCIPLES, Brief, Costs, Criterion, Outline, OutlineSection, Passage, SectionKind, _Model
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import load_prompt
@@ -319,7 +319,7 @@ def outline_from_text(text: str, brief: Brief) -> Outline:
             b = _BUDGET.search(line)
             sec = OutlineSection(
                 heading=line[:2],
-                kind=kind,
+                kind=SectionKind(kind),
                 purpose=purpose,
                 budget=int(b.group(1)) if b else 0,
                 principles=[Criterion.QING if kind == "opening" else Criterion.WEI],

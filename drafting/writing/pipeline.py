@@ -6,13 +6,24 @@ Stages compute and return; only this module (and the CLI/app that call it) persi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from drafting.checks.ledger import with_confirmed
 from drafting.classified import guard_brief, guard_project, guard_resume
 from drafting.domain import Brief, Comment, Costs, Draft, Outline, Passage, Review, RevisionMode, Version
 from drafting.errors import DraftingError, ProviderError
+from drafting.events import (
+    DraftWritten,
+    OutlineReady,
+    PassagesChosen,
+    ProgressHandler,
+    ReviewFailed,
+    ReviewReady,
+    SectionWritten,
+    TokenStreamed,
+    ignore,
+)
 from drafting.workspace import Workspace
 from drafting.writing.draft import write_draft
 from drafting.writing.outline import make_outline, quick_outline
@@ -28,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["DraftRun", "gather_passages", "run_draft", "resume_draft", "run_revision", "Event"]
 
 log = logging.getLogger(__name__)
-Event = Callable[[str, Any], None]
+Event = ProgressHandler  # the old name, kept for callers that import it
 CORPUS_PASSAGES = 6
 MATERIAL_PASSAGES = 6
 
@@ -60,10 +71,6 @@ def gather_passages(brief: Brief, store: Store | None, *, k: int = CORPUS_PASSAG
     return material + corpus
 
 
-def _noop(kind: str, data: Any) -> None:
-    return None
-
-
 def run_draft(
     brief: Brief,
     *,
@@ -83,7 +90,7 @@ def run_draft(
     On a model failure mid-draft the partial draft is saved before the error propagates.
     """
     guard_brief(brief)
-    emit = on_event or _noop
+    emit = on_event or ignore
     costs = Costs()
     if workspace is not None and project_id is None:
         project_id = workspace.create_project(brief)
@@ -91,7 +98,7 @@ def run_draft(
         workspace.save_brief(project_id, brief)
     if passages is None:
         passages = gather_passages(brief, store)
-    emit("passages", passages)
+    emit(PassagesChosen(passages))
     if workspace is not None and project_id:
         workspace.save_passages(project_id, passages)
     if outline is None:
@@ -100,7 +107,7 @@ def run_draft(
             outline = quick_outline(brief)
         else:
             outline = make_outline(brief, passages, llm, costs=costs, context_tokens=context_tokens)
-    emit("outline", outline)
+    emit(OutlineReady(outline))
     if workspace is not None and project_id:
         workspace.save_outline(project_id, outline)
     draft = _write(brief, outline, passages, llm, costs, workspace, project_id, emit, None, context_tokens)
@@ -122,7 +129,7 @@ def _write(
     def saved(d: Draft) -> None:
         if workspace is not None and project_id:
             workspace.save_working(project_id, d)
-        emit("section", d)
+        emit(SectionWritten(d))
 
     try:
         return write_draft(
@@ -131,15 +138,14 @@ def _write(
             passages,
             llm,
             costs=costs,
-            on_token=lambda i, t: emit("token", (i, t)),
+            on_token=lambda i, t: emit(TokenStreamed(i, t)),
             on_section=saved,
             resume=resume,
             context_tokens=context_tokens,
         )
     except ProviderError as err:
-        partial = getattr(err, "draft", None)
-        if partial is not None and workspace is not None and project_id:
-            workspace.save_working(project_id, partial)
+        if err.draft is not None and workspace is not None and project_id:
+            workspace.save_working(project_id, err.draft)
         raise
 
 
@@ -155,7 +161,7 @@ def _finish(
     emit: Event,
     with_review: bool,
 ) -> DraftRun:
-    emit("draft", draft)
+    emit(DraftWritten(draft))
     version = Version(number=1, draft=draft, mode=brief.mode, note="初稿")
     if workspace is not None and project_id:
         # A new draft in a project that already has versions is the next version, never 第1稿 again.
@@ -171,9 +177,9 @@ def _finish(
             result.review = review_draft(draft, brief, llm, costs=costs)
         except DraftingError as err:
             log.warning("review failed after the draft was saved: %s", err)
-            emit("error", err)
+            emit(ReviewFailed(err))
         else:
-            emit("review", result.review)
+            emit(ReviewReady(result.review))
             if workspace is not None and project_id:
                 workspace.save_review(project_id, result.review)
     return result
@@ -193,7 +199,7 @@ def resume_draft(
     project = workspace.load(project_id)
     if project.brief is None or project.outline is None:
         raise DraftingError("这个项目还没有任务书和提纲，无法续写。")
-    emit = on_event or _noop
+    emit = on_event or ignore
     costs = Costs()
     draft = _write(
         project.brief,
@@ -229,6 +235,7 @@ def run_revision(
     current = project.latest
     if current is None:
         raise DraftingError("还没有可修改的稿子，请先生成初稿。")
+    current = with_confirmed(current, project.facts)  # the facts ledger's confirmed facts are kept
     given = comments if comments is not None else [c for c in project.comments if c.status != "rejected"]
     version, considered = revise(
         current, given, mode, llm, project.passages, locked=project.locks, accept_all=accept_all

@@ -44,6 +44,7 @@ __all__ = [
     "body_sentences",
     "body_text_without_headings",
     "bank_checks",
+    "principle_findings",
     "is_heading_line",
 ]
 
@@ -93,7 +94,7 @@ def _coerce_scores(data: Any) -> Any:
     return data
 
 
-_SENT = re.compile(r"[^。！？；\n]+[。！？；]?")
+_SENT = re.compile(r"[^。！？；\n]+[。！？；]?[”’」』]*")
 
 
 def _sentences(text: str) -> list[str]:
@@ -139,13 +140,18 @@ def _headings(draft: Draft) -> frozenset[str]:
     return frozenset(x for x in out if x)
 
 
+_LIST_HEAD = re.compile(
+    r"^\s*(?:\d{1,2}[.．、]|[（(][一二三四五六七八九十\d]{1,3}[)）])\s*[^：:。，；]{2,16}[：:]\s*(?=\S)"
+)
+
+
 def _body_paragraphs(draft: Draft) -> list[str]:
     """Body paragraphs as written, heading lines and run-in headings left out."""
     headings = _headings(draft)
     out: list[str] = []
     for section in draft.sections:
         for para in section.text.splitlines():
-            para = para.strip()
+            para = _LIST_HEAD.sub("", para.strip())  # run-in list head: “1. 强化组织领导：建立健全……”
             if not para or is_heading_line(para, headings):
                 continue
             first = _FIRST_SENTENCE.match(para)
@@ -224,29 +230,49 @@ def _classical_sentences(draft: Draft, banks: Any) -> set[str]:
     return out
 
 
+_PEOPLE = re.compile(
+    r"群众|老百姓|百姓|乡亲|村民|居民|农户|职工|工人|摊主|商户|基层|一线|家门口|田间地头|车间|工地|班组|乡镇|村组|村里|"
+    r"社区|街道"
+)
+_ADDRESS = re.compile(r"同志们|大家|各位|在座|咱们|朋友们|急难愁盼|关心|关切|期盼|盼望")
+
+
 def principle_evidence(draft: Draft, banks: Any = None) -> dict[Criterion, list[str]]:
-    """Per principle, up to five body sentences that carry it (deterministic; headings never count).
+    """Per principle, up to five body sentences that carry it (deterministic; headings never count),
+    the clearest first.
 
     溢才气: quotes a bank classic, or a quotation attributed to a classic (古人云, 《论语》中说); 通天气: a bank
-    formulation or an explicit reference to superior policy; 接地气: a figure, a 〔待补：…〕 placeholder, or the
-    people on the ground in plain words; 聚人气: speaks to the audience or to current concerns; 显霸气: firm
-    requirements."""
+    formulation, then an explicit reference to superior policy; 接地气: a local figure, a 〔待补：…〕
+    placeholder, a named place, then the people on the ground in plain words; 聚人气: speaks to the audience
+    (同志们, 大家) or to their concerns, then 我们/当前; 显霸气: a firm requirement naming who or by when, then
+    any firm wording."""
     from drafting.writing.banks import load_banks, used_entries
+    from drafting.writing.principles import closing_requirements, has_local_fact
 
     banks = banks or load_banks()
-    sentences = body_sentences(draft)
+    sentences = list(dict.fromkeys(body_sentences(draft)))
     formulation_keys = [f.text for f in used_entries(body_text_without_headings(draft), banks).formulations]
     classical = _classical_sentences(draft, banks)
-    tests = {
-        Criterion.YICAIQI: lambda s: s in classical,
-        Criterion.TONGTIANQI: lambda s: bool(_SUPERIOR.search(s)) or any(f in s for f in formulation_keys),
-        Criterion.JIEDIQI: lambda s: bool(_LOCAL.search(s)),
-        Criterion.JURENQI: lambda s: bool(_AUDIENCE.search(s)),
-        Criterion.XIANBAQI: lambda s: bool(_FIRM.search(s)),
+
+    def firm_named(s: str) -> bool:
+        have = closing_requirements(s)
+        return bool(_FIRM.search(s)) and (have["party"] or have["deadline"])
+
+    # (strong, weak) tests per principle: strong hits are listed before weak ones.
+    tests: dict[Criterion, tuple[Any, Any]] = {
+        Criterion.YICAIQI: (lambda s: s in classical, lambda s: False),
+        Criterion.TONGTIANQI: (
+            lambda s: any(f in s for f in formulation_keys),
+            lambda s: bool(_SUPERIOR.search(s)),
+        ),
+        Criterion.JIEDIQI: (has_local_fact, lambda s: bool(_PEOPLE.search(s.replace("人民群众", "")))),
+        Criterion.JURENQI: (lambda s: bool(_ADDRESS.search(s)), lambda s: bool(_AUDIENCE.search(s))),
+        Criterion.XIANBAQI: (firm_named, lambda s: bool(_FIRM.search(s))),
     }
     out: dict[Criterion, list[str]] = {}
     for criterion in PRINCIPLES:
-        hits = [s for s in dict.fromkeys(sentences) if tests[criterion](s)]
+        strong, weak = tests[criterion]
+        hits = [s for s in sentences if strong(s)] + [s for s in sentences if not strong(s) and weak(s)]
         out[criterion] = hits[:EVIDENCE_PER_PRINCIPLE]
     return out
 
@@ -289,7 +315,7 @@ _NUMBER = re.compile(
 def unverified_numbers(draft: Draft) -> list[str]:
     """Figures in the draft that appear neither in the brief nor in any cited passage or material."""
     b = draft.brief
-    sources = " ".join([brief_summary(b), *b.material, *(c.passage.text for c in draft.citations)])
+    sources = " ".join([brief_summary(b), *b.material, *b.confirmed, *(c.passage.text for c in draft.citations)])
     known = {m.group(1) for m in _NUMBER.finditer(sources)}
     flagged = []
     for m in _NUMBER.finditer(draft.body_text):
@@ -358,6 +384,7 @@ def check_draft(draft: Draft) -> list[CheckFinding]:
             )
         )
     findings.extend(bank_checks(draft))
+    findings.extend(principle_findings(draft))
     try:
         from drafting.checks.lint import lint_draft
     except ImportError:  # pragma: no cover - lint ships with the package
@@ -373,6 +400,13 @@ def bank_checks(draft: Draft) -> list[CheckFinding]:
     text = body_text_without_headings(draft)
     material = "\n".join([*b.material, *(c.passage.text for c in draft.citations)])
     return check_quotes(text) + check_formulations(text, brief_summary(b), material)
+
+
+def principle_findings(draft: Draft) -> list[CheckFinding]:
+    """接地气 per body part and 显霸气 in the closing (drafting.principles.principle_checks)."""
+    from drafting.writing.principles import principle_checks
+
+    return principle_checks(draft)
 
 
 def review(draft: Draft, brief: Brief, llm: BaseChatModel, *, costs: Costs | None = None) -> Review:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import Field
 
+from drafting.checks.ledger import keep_confirmed
 from drafting.checks.locks import locks_in, restore_locks
 from drafting.checks.revise_checks import defect_counts, findings_text, part_name, screen_comments, settle_parts
 from drafting.domain import (
@@ -254,6 +255,7 @@ def _rewrite(
     text = link_citations(fit_length(text, budget), passages, refs)
     if keep:  # whatever the model did, locked wording comes back character for character
         text = restore_locks(sec.text, text, keep)
+    text = keep_confirmed(sec.text, text, brief.confirmed)  # and so do facts confirmed in the ledger
     return DraftSection(heading=sec.heading, kind=sec.kind, text=text)
 
 
