@@ -32,6 +32,12 @@ st.markdown(
     .draft-text p {text-indent: 2em; margin: 0 0 0.6rem;}
     .draft-text p.heading {text-indent: 0; font-weight: 700;}
     .draft-text p.unfinished {text-indent: 0; color: #ad6800;}
+    @property --elapsed {syntax: '<integer>'; initial-value: 0; inherits: false;}
+    @keyframes elapsed-tick {from {--elapsed: 0;} to {--elapsed: 86400;}}
+    .gen-label {font-weight: 600; margin-right: 0.8rem;}
+    .elapsed-timer {animation: elapsed-tick 86400s linear forwards; counter-reset: elapsed var(--elapsed);
+        color: #555; font-variant-numeric: tabular-nums;}
+    .elapsed-timer::after {content: "已用 " counter(elapsed) " 秒";}
     </style>""",
     unsafe_allow_html=True,
 )
@@ -160,6 +166,7 @@ def main() -> None:
         st.error(V.md_text(err or S.GENERIC_ERROR))
         st.stop()
     ws = sign_in(ws, settings)
+    S.await_generation()  # a generation stopped by the click that started this run saves its text first
     project = load_project(ws)
     sidebar(ws, settings)
     if S.PENDING_STEP in st.session_state:

@@ -539,15 +539,16 @@ def test_review_reports_uncovered_key_points(models: Models) -> None:
 
 
 def test_writer_comment_on_a_quoted_passage(models: Models) -> None:
+    """A comment on a passage picked from the draft (a sentence, not only a paragraph number)."""
     at = fresh()
     pid = drafted_project(at)
     step(at, "修改")
     at.segmented_control(key=f"mode_{pid}").set_value("慢稿").run()
     draft = Workspace(get_settings().workspace_path).load(pid).versions[0].draft
-    quote = draft.paragraphs[3][:10]
-    at.text_input(key="own_quote").input(quote)
+    sentence = re.findall(r"[^。！？；]+[。！？；]", draft.paragraphs[3])[1]
+    at.selectbox(key="own_quote").set_value(f"第4段：{sentence}")
     next(t for t in at.text_area if t.label == "意见").input("这句换成本县的实例。")
     next(b for b in at.button if b.label == "添加意见").click().run()
     (comment,) = Workspace(get_settings().workspace_path).comments(pid, 1)
-    assert comment.quote == quote and comment.paragraph == 3 and comment.status.value == "accepted"
-    assert f"针对“{quote}”" in texts(at).replace("\\", "")
+    assert comment.quote == sentence and comment.paragraph == 3 and comment.status.value == "accepted"
+    assert f"针对“{sentence}”" in texts(at).replace("\\", "")

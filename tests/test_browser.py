@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -73,12 +74,13 @@ def _index_sample(data: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", code, str(corpus)], cwd=ROOT, env=env, check=True, timeout=300)
 
 
-def _model_server_answers(patience: float = 600.0) -> bool:
-    """True when the server lists its models; a busy llama.cpp server answers late, so keep asking a while."""
+def _model_server_answers(patience: float = 900.0) -> bool:
+    """True when the server lists its models. A busy llama.cpp server answers /models only between two
+    generations (it takes the model's lock), so each try waits its turn in the queue for minutes."""
     deadline = time.monotonic() + patience
     while True:
         try:
-            with urllib.request.urlopen(LOCAL_BASE_URL + "/models", timeout=30) as resp:  # noqa: S310 - fixed local URL
+            with urllib.request.urlopen(LOCAL_BASE_URL + "/models", timeout=300) as resp:  # noqa: S310 - fixed local URL
                 return resp.status == 200
         except OSError as exc:
             refused = isinstance(exc, ConnectionRefusedError) or isinstance(
@@ -134,7 +136,8 @@ def _app_env(data: Path, *, fake: bool) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def real_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app with the local model server (or the scripted model under DRAFTING_TEST_FAKE_LLM=1)."""
     if not FAKE and not _model_server_answers():
         pytest.fail(
             f"本地模型服务没有应答（{LOCAL_BASE_URL}）：请先运行 `make model-server`（`make test` 会自动启动），"
@@ -144,7 +147,12 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = _app_env(data, fake=FAKE)
     _index_sample(data, env)
     with _running_app(data, env) as url:
-        yield url
+        yield url, data
+
+
+@pytest.fixture(scope="module")
+def app_url(real_app: tuple[str, Path]) -> str:
+    return real_app[0]
 
 
 def _idle(page: Any, timeout_ms: int = 60_000) -> None:
@@ -179,13 +187,13 @@ def test_instruction_to_docx_in_a_real_browser(app_url: str, tmp_path: Path) -> 
             page.get_by_role("button", name="下一步：生成提纲 →").click()
             _idle(page)
 
-            page.get_by_role("button", name="生成提纲").click()
+            page.get_by_role("button", name="生成提纲", exact=True).click()
             expect(page.get_by_text("提纲已生成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_role("tab", name="表格编辑")).to_be_visible()
 
             page.get_by_role("button", name="下一步：写正文 →").click()
             _idle(page)
-            page.get_by_role("button", name="生成正文").click()
+            page.get_by_role("button", name="生成正文", exact=True).click()
             expect(page.get_by_text("初稿已完成")).to_be_visible(timeout=MODEL_TIMEOUT_MS)
             expect(page.get_by_text("一、").first).to_be_visible()
             page.wait_for_timeout(1500)  # let fonts and layout settle for the screenshot
@@ -290,10 +298,17 @@ def test_planted_payload_neither_runs_nor_loads(planted_app: str) -> None:
     assert not outside and not dialogs
 
 
-# -- a writer's whole day, with the scripted model (issue 19) ----------------------------------------
+# -- a writer's whole day (issue 19): with the scripted model, and once with the real model ---------
 VIEWPORT = {"width": 1440, "height": 1000}
 SCRIPTED_TIMEOUT_MS = 60_000  # the scripted model answers at once; only page work takes time
-DAY_REQUEST = "请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右，讲清形势、重点任务和责任落实。"
+DAY_REQUEST = "请为王县长起草一篇在全县安全生产工作会议上的讲话稿，{n}字左右，讲清形势、重点任务和责任落实。"
+NEW_HEADING = "提高思想认识，压实安全责任"
+# What a writer must never read: stage/kind/status names, Python values, ids, UTC ISO times.
+INTERNAL = re.compile(
+    r"\b(?:opening|closing|body|urgent|slow|pending|accepted|rejected|None|True|False|null|nan)\b"
+    r"|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}\b|\d{4}-\d{2}-\d{2}T\d{2}:"
+)
+LOCAL_TIME = re.compile(r"第\d+稿（\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}）")
 
 
 @pytest.fixture(scope="module")
@@ -318,38 +333,60 @@ def _page_height(page: Any) -> tuple[int, int]:
     )
 
 
-def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> None:
+def _keys(page: Any, prefix: str) -> list[str]:
+    """The widget keys starting with ``prefix`` in the order the page shows them."""
+    return page.evaluate(
+        """(prefix) => [...document.querySelectorAll(`[class*="st-key-${prefix}"]`)].map(
+            e => [...e.classList].find(c => c.startsWith(`st-key-${prefix}`)).slice(7))""",
+        prefix,
+    )
+
+
+def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[str, tuple[int, int]]:
+    """paste -> parsed brief -> 范文 -> outline edit -> draft edit/copy -> 审阅 -> 急稿 -> 慢稿 with three
+    comments decided one by one -> compare -> restore 第1稿 -> export; returns each step's page height."""
     from docx import Document
     from playwright.sync_api import expect, sync_playwright
 
+    from drafting.ui.revise import passage_options
     from drafting.workspace import Workspace
+    from drafting.writing.revise import WRITER
 
-    url, data = scripted_app
+    wait_ms = MODEL_TIMEOUT_MS if real else SCRIPTED_TIMEOUT_MS
+    length = 400 if real else 600
     ws = Workspace(data / "workspace.sqlite3")
     heights: dict[str, tuple[int, int]] = {}
+    problems: list[str] = []  # checked at the end, so one run shows every problem
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(accept_downloads=True, viewport=VIEWPORT, locale="zh-CN")
             page = context.new_page()
 
-            def idle() -> None:
-                _idle(page, SCRIPTED_TIMEOUT_MS)
+            def idle(timeout: int = SCRIPTED_TIMEOUT_MS) -> None:
+                _idle(page, timeout)
 
             def click(button: str, **kw: Any) -> None:
                 page.get_by_role("button", name=button, **kw).first.click()
                 idle()
 
+            def key(k: str) -> Any:
+                return page.locator(f".st-key-{k} button").first
+
             def settle(name: str) -> None:
                 idle()
                 heights[name] = _page_height(page)
+                shown = page.get_by_test_id("stMain").inner_text()
+                if INTERNAL.findall(shown):  # no internal identifier anywhere a writer reads
+                    problems.append(f"{name}: {INTERNAL.findall(shown)}")
 
             def shot(name: str) -> None:
-                page.wait_for_timeout(800)
-                page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"))
+                if not real:  # README screenshots come from the scripted run (same page every time)
+                    page.wait_for_timeout(800)
+                    page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"))
 
-            def flash(text: str) -> None:
-                expect(page.get_by_text(text).first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+            def flash(text: str, timeout: int = SCRIPTED_TIMEOUT_MS) -> None:
+                expect(page.get_by_text(text).first).to_be_visible(timeout=timeout)
 
             def fill(label: str, value: str) -> None:
                 box = page.get_by_role("textbox", name=label, exact=True)
@@ -357,18 +394,25 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
                 box.press("Tab")
                 page.wait_for_timeout(600)
 
+            def latest() -> Any:
+                return ws.load(pid).versions[-1]
+
             page.goto(url)
             expect(page.get_by_text("新建文稿")).to_be_visible(timeout=60_000)
             # 急稿 / 慢稿 is offered on the pasted-instruction path too.
             page.get_by_test_id("stRadio").get_by_text("慢稿", exact=True).click()
             idle()
-            fill("领导交代", DAY_REQUEST)
+            fill("领导交代", DAY_REQUEST.format(n=length))
+            before = {p.id for p in ws.list_projects()}
             click("按领导交代创建")
             flash("已按领导交代建好任务书")
-            (pid,) = [p.id for p in ws.list_projects()]
+            (pid,) = {p.id for p in ws.list_projects()} - before
             parsed = ws.load(pid).brief
-            assert parsed is not None and parsed.mode.value == "slow" and parsed.length == 600
+            assert parsed is not None and parsed.mode.value == "slow" and parsed.length == length
+            assert parsed.speaker and len(parsed.key_points) >= 3, parsed.key_points
             expect(page.get_by_text("当前任务书")).to_be_visible()
+            for point in parsed.key_points:  # the parsed brief is shown, key points included
+                expect(page.get_by_test_id("stMain").get_by_text(point).first).to_be_visible()
             shot("brief")
             # One-click correction: the parsed brief is the open tab, already filled in.
             expect(page.get_by_role("textbox", name="讲话人 / 发文单位")).to_have_value(parsed.speaker)
@@ -382,6 +426,8 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
                 parsed.occasion,
             )
             assert saved.audience == "各乡镇、县直各部门主要负责同志"
+            page.get_by_role("radio", name="任务", exact=True).click()
+            expect(page.get_by_role("button", name="下一步：生成提纲 →")).to_be_visible()
             settle("任务")
 
             page.get_by_role("radio", name="范文", exact=True).click()
@@ -395,29 +441,33 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
             settle("范文")
             click("下一步：生成提纲 →")
 
-            click("生成提纲")
-            flash("提纲已生成")
+            click("生成提纲", exact=True)
+            flash("提纲已生成", wait_ms)
+            idle()
             page.get_by_role("tab", name="文本编辑").click()
             box = page.get_by_role("textbox", name="提纲文本")
-            box.fill(box.input_value().replace("提高政治站位", "提高思想认识"))
+            edited = re.sub(r"^一、[^（\n]*", "一、" + NEW_HEADING, box.input_value(), count=1, flags=re.M)
+            box.fill(edited)
             box.press("Tab")
-            page.wait_for_timeout(600)
-            page.get_by_role("tab", name="文本编辑").click()
+            idle()
+            page.get_by_role("tab", name="文本编辑").first.click()
             click("保存文本")
             flash("提纲已保存")
-            assert any("提高思想认识" in s.heading for s in ws.load(pid).outline.sections)
+            outline = ws.load(pid).outline
+            assert outline is not None and outline.body_sections[0].heading == NEW_HEADING
             settle("提纲")
             click("下一步：写正文 →")
 
-            click("生成正文")
-            flash("初稿已完成")
-            expect(page.locator(".draft-text")).to_contain_text("提高思想认识")
+            click("生成正文", exact=True)
+            flash("初稿已完成", wait_ms)
+            idle()
+            expect(page.locator(".draft-text")).to_contain_text(NEW_HEADING)
             settle("正文")
             shot("draft")
             page.get_by_text("复制全文").click()
             code = page.get_by_test_id("stCode").first
-            expect(code).to_contain_text("提高思想认识")
-            assert "[1]" not in code.inner_text()
+            expect(code).to_contain_text(NEW_HEADING)
+            assert not re.search(r"\[\d+\]", code.inner_text())
             page.get_by_text("编辑正文").click()
             idle()
             first = page.get_by_role("textbox", name="开头", exact=True)
@@ -426,46 +476,94 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
             page.wait_for_timeout(600)
             click("保存为新的一稿")
             flash("已保存为第2稿")
+            assert latest().draft.sections[0].text.startswith("同志们：今天召开")
             expect(page.locator("mark.todo").first).to_be_visible()
             click("下一步：审阅 →")
 
             click("按“五气三情”评分")
-            flash("审阅完成")
-            page.get_by_text("通天气（五气）").click()
+            flash("审阅完成", wait_ms)
             idle()
-            page.get_by_role("button", name="在正文中标出").first.click()
-            idle()
-            expect(page.locator("mark.focus").first).to_be_visible(timeout=30_000)
+            review = ws.load(pid).review
+            assert review is not None and review.scores
+            body = latest().draft.body_text
+            grounded = [i for i, s in enumerate(review.scores) if s.evidence.strip() and s.evidence.strip() in body]
+            if grounded:
+                i = grounded[0]
+                s = review.scores[i]
+                page.get_by_text(f"{s.criterion.value}（", exact=False).first.click()
+                idle()
+                key(f"focus_{i}").click()
+                idle()
+                expect(page.locator("mark.focus").first).to_be_visible(timeout=30_000)
+                expect(page.locator("mark.focus").first).to_contain_text(s.evidence.strip()[:6])
+            else:
+                assert real, "the scripted review quotes the draft"
+                print("real model: no score's evidence is a sentence of the draft; the focus mark was not tried")
             settle("审阅")
             shot("review")
+            if not real:  # 按此修改: the suggestion's 急稿 action on the part that holds the evidence
+                n = latest().number
+                key(f"apply_{grounded[0]}").click()
+                idle()
+                flash(f"形成第{n + 1}稿")
+                assert latest().number == n + 1
             click("下一步：修改 →")
 
+            n = latest().number
             page.get_by_role("radio", name="急稿", exact=True).click()
             idle()
             page.get_by_test_id("stMain").locator("[data-testid='stExpander'] summary").first.click()
             page.get_by_role("button", name="更口语化").first.click()
-            idle()
-            flash("已形成第3稿")
+            idle(wait_ms)
+            flash(f"已形成第{n + 1}稿", wait_ms)
+            v = latest().number
+            assert v == n + 1
             page.get_by_role("radio", name="慢稿", exact=True).click()
             idle()
             click("请审稿人提意见")
-            flash("条意见")
-            order = [c.id for c in ws.comments(pid, 3)]
-            assert len(order) >= 3
-            for i, label in [(1, "采纳"), (0, "不采纳"), (2, "采纳")]:
-                page.get_by_role("button", name=label, exact=True).nth(i).click()
+            flash("条意见", wait_ms)
+            idle()
+            # A comment of the writer's own, on a passage picked from the draft.
+            label, (j, sentence) = next(
+                (k, v) for k, v in passage_options(latest().draft).items() if v[0] >= 1 and v[1].endswith("。")
+            )
+            page.get_by_text("添加我的意见").click()
+            pick = page.get_by_test_id("stSelectbox").filter(has_text="针对的原文").locator("input")
+            pick.click()
+            pick.fill(sentence[:10])
+            page.get_by_role("option", name=label).first.click()
+            page.get_by_role("textbox", name="意见", exact=True).fill("这一句要写明牵头单位和完成时限。")
+            click("添加意见")
+            flash("意见已添加")
+            own = [c for c in ws.comments(pid, v) if c.author == WRITER]
+            assert [(c.quote, c.paragraph) for c in own] == [(sentence, j)], own
+            while len(ws.comments(pid, v)) < 4:  # the real model may comment less than three times
+                page.get_by_text("添加我的意见").click()
+                page.get_by_role("textbox", name="意见", exact=True).fill(
+                    f"补充意见{len(ws.comments(pid, v))}：删去套话。"
+                )
+                click("添加意见")
                 idle()
-            statuses = {c.id: c.status.value for c in ws.comments(pid, 3)}
-            assert [statuses[c] for c in order[:3]] == ["rejected", "accepted", "accepted"], statuses
-            assert [c.id for c in ws.comments(pid, 3)] == order
-            if len(order) > 3:
+            order = [c.id for c in ws.comments(pid, v) if c.id not in {o.id for o in own}][:3]
+            shown = _keys(page, "acc_")
+            if any(c.status.value == "pending" for c in ws.comments(pid, v)):
+                expect(page.get_by_text("条意见待定").first).to_be_visible()
+                expect(page.get_by_role("button", name="按采纳的意见统稿，形成新稿")).to_be_disabled()
+            for cid, label in [(order[1], "acc"), (order[0], "rej"), (order[2], "acc")]:
+                key(f"{label}_{cid}").click()
+                idle()
+            statuses = {c.id: c.status.value for c in ws.comments(pid, v)}
+            assert [statuses[c] for c in order] == ["rejected", "accepted", "accepted"], statuses
+            assert _keys(page, "acc_") == shown  # deciding a comment never moves it
+            if any(c.status.value == "pending" for c in ws.comments(pid, v)):
                 expect(page.get_by_text("条意见待定").first).to_be_visible()
                 page.get_by_text("直接统稿").click()
                 idle()
             settle("修改·慢稿")
             shot("comments")
             click("按采纳的意见统稿，形成新稿")
-            flash("已形成第4稿")
+            flash(f"已形成第{v + 1}稿", wait_ms)
+            idle()
             table = page.locator("table.cmp")
             expect(table).to_be_visible()
             widths = table.locator("tr").nth(1).locator("td").evaluate_all("tds => tds.map(td => td.offsetWidth)")
@@ -479,23 +577,201 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
             pick.press("Enter")
             idle()
             click("恢复", exact=True)
-            flash("已把第1稿恢复为第5稿")
+            last = v + 2
+            flash(f"已把第1稿恢复为第{last}稿")
             versions = ws.load(pid).versions
-            assert len(versions) == 5 and versions[4].draft.sections == versions[0].draft.sections
+            assert len(versions) == last and versions[-1].draft.sections == versions[0].draft.sections
             click("下一步：导出 →")
 
             download_button = page.get_by_role("button", name="下载 Word（.docx）")
             expect(download_button).to_be_visible(timeout=30_000)
+            # Times as the writer reads them, in local time: 第5稿（2026年11月27日 16:27）.
+            pick = page.get_by_test_id("stSelectbox").filter(has_text="导出哪一稿")
+            picked = pick.inner_text() + " " + pick.locator("input").first.input_value()
+            if not LOCAL_TIME.search(picked):
+                problems.append(f"导出: time not in the writer's format: {picked}")
             settle("导出")
             with page.expect_download(timeout=60_000) as info:
                 download_button.click()
             target = tmp_path / "draft.docx"
             info.value.save_as(target)
-            assert info.value.suggested_filename.endswith(("第5稿_定稿.docx", "第5稿_送审稿.docx"))
+            assert info.value.suggested_filename.endswith((f"第{last}稿_定稿.docx", f"第{last}稿_送审稿.docx"))
         finally:
             browser.close()
 
     texts = [p.text.strip() for p in Document(io.BytesIO(target.read_bytes())).paragraphs if p.text.strip()]
     assert any(t.startswith("一、") for t in texts), texts[:12]
+    assert not problems, problems
+    return heights
+
+
+def _no_tall_pages(heights: dict[str, tuple[int, int]]) -> None:
+    """No page taller than 3 × the viewport unless the draft on it is."""
+    assert len(heights) >= 8, heights
     tall = {k: v for k, v in heights.items() if v[0] > 3 * VIEWPORT["height"] + v[1]}
     assert not tall, heights
+
+
+def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> None:
+    _no_tall_pages(_writers_day(*scripted_app, tmp_path, real=False))
+
+
+@pytest.mark.e2e
+def test_a_writers_whole_day_with_the_real_model(real_app: tuple[str, Path], tmp_path: Path) -> None:
+    started = time.monotonic()
+    heights = _writers_day(*real_app, tmp_path, real=not FAKE)
+    print(f"whole day with the {'scripted' if FAKE else 'real'} model: {time.monotonic() - started:.0f} s")
+    _no_tall_pages(heights)
+
+
+# -- per-part bank entries on the outline (issue 12) and stopping a generation (issue 14) ---------------
+def _new_project_to_outline(page: Any, ws: Any, request: str, *, timeout: int = SCRIPTED_TIMEOUT_MS) -> str:
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="新建项目").click()
+    _idle(page)
+    box = page.get_by_role("textbox", name="领导交代")
+    box.fill(request)
+    box.press("Tab")
+    page.wait_for_timeout(600)
+    before = {p.id for p in ws.list_projects()}
+    page.get_by_role("button", name="按领导交代创建").click()
+    expect(page.get_by_text("已按领导交代建好任务书")).to_be_visible(timeout=timeout)
+    (pid,) = {p.id for p in ws.list_projects()} - before
+    page.get_by_role("button", name="下一步：生成提纲 →").click()
+    _idle(page)
+    return str(pid)
+
+
+def test_outline_offers_bank_entries_per_part_and_the_draft_uses_the_swap(
+    scripted_app: tuple[str, Path],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from drafting.ui import views as ui_views
+    from drafting.workspace import Workspace
+    from drafting.writing.draft import bank_extras
+
+    url, data = scripted_app
+    ws = Workspace(data / "workspace.sqlite3")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport=VIEWPORT, locale="zh-CN").new_page()
+            page.goto(url)
+            expect(page.get_by_role("button", name="新建项目")).to_be_visible(timeout=60_000)
+            pid = _new_project_to_outline(page, ws, DAY_REQUEST.format(n=600))
+            page.get_by_role("button", name="生成提纲", exact=True).click()
+            expect(page.get_by_text("提纲已生成").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+            _idle(page)
+            project = ws.load(pid)
+            assert project.brief is not None and project.outline is not None
+            first = next(i for i, s in enumerate(project.outline.sections) if s.kind == "body")
+            section = project.outline.sections[first]
+            classics, _ = ui_views.offers_for(project.brief, section)
+            _, defaults, _ = bank_extras(project.brief)
+            swap = next(c for c in classics if c not in defaults)
+
+            page.get_by_text("各部分的侧重和引用").click()
+            _idle(page)
+            # Each part: its principles, and the entries offered (the defaults already chosen).
+            main = page.get_by_test_id("stExpander").filter(has_text="各部分的侧重和引用")
+            for s in project.outline.body_sections:
+                expect(main.get_by_text(s.heading).first).to_be_visible()
+            expect(main.get_by_text("侧重：" + "、".join(p.value for p in section.principles)).first).to_be_visible()
+            shown = ui_views.chosen_or_default(project.outline, project.brief)
+            for text in [t for s in shown.sections for t in (s.classics or [])]:
+                expect(main.get_by_text(text.rstrip("。")[:8]).first).to_be_visible()
+            picker = page.get_by_test_id("stMultiSelect").filter(has_text="经典名句").first  # the first body part
+            box = picker.locator("input")
+            box.click()
+            for _ in range(4):  # the writer drops what was offered for this part ...
+                box.press("Backspace")
+            box.press_sequentially(swap.text[:4])
+            page.get_by_role("option").filter(has_text=swap.text[:6]).first.click()  # ... and takes another line
+            page.keyboard.press("Escape")
+            page.get_by_role("button", name="保存引用选择").click()
+            expect(page.get_by_text("引用选择已保存").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+            saved = ws.load(pid).outline
+            assert saved is not None and saved.sections[first].classics == [swap.text]
+            page.screenshot(path=str(ROOT / "docs" / "screenshot-offers.png"))
+
+            page.get_by_role("button", name="下一步：写正文 →").click()
+            _idle(page)
+            page.get_by_role("button", name="生成正文", exact=True).click()
+            expect(page.get_by_text("初稿已完成").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+            # The scripted model quotes nothing itself; the writer step opens the part with the chosen line.
+            expect(page.locator(".draft-text")).to_contain_text(swap.text.rstrip("。！？")[:10])
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def slow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The scripted model streaming slowly (0.2 s a piece), so a generation can be watched and stopped."""
+    data = tmp_path_factory.mktemp("slow-data")
+    env = _app_env(data, fake=True)
+    env["DRAFTING_FAKE_LLM_DELAY"] = "0.2"
+    _index_sample(data, env)
+    with _running_app(data, env) as url:
+        yield url, data
+
+
+def test_streaming_shows_elapsed_time_and_cancel_keeps_the_partial_draft(slow_app: tuple[str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from drafting.workspace import Workspace
+
+    url, data = slow_app
+    ws = Workspace(data / "workspace.sqlite3")
+
+    def elapsed(page: Any) -> int:
+        return int(
+            page.evaluate(
+                "() => getComputedStyle(document.querySelector('.elapsed-timer')).getPropertyValue('--elapsed')"
+            )
+        )
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport=VIEWPORT, locale="zh-CN").new_page()
+            page.goto(url)
+            expect(page.get_by_role("button", name="新建项目")).to_be_visible(timeout=60_000)
+            pid = _new_project_to_outline(page, ws, DAY_REQUEST.format(n=600))
+
+            # The outline: its headings appear as they stream, with a ticking timer and 取消.
+            page.get_by_role("button", name="生成提纲", exact=True).click()
+            stop = page.get_by_role("button", name="取消")
+            expect(stop).to_be_visible(timeout=30_000)
+            expect(page.locator(".elapsed-timer")).to_be_visible()
+            expect(page.get_by_test_id("stMain").locator("li").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(2500)
+            assert elapsed(page) >= 2
+            expect(page.get_by_text("提纲已生成").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+            _idle(page)
+            assert ws.load(pid).outline is not None
+
+            # The body: text streams in, 取消 stops it, and what was written is kept as work in progress.
+            page.get_by_role("button", name="下一步：写正文 →").click()
+            _idle(page)
+            page.get_by_role("button", name="生成正文", exact=True).click()
+            expect(page.get_by_test_id("stMain").get_by_text("一、").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("已写", exact=False).first).to_be_visible()
+            page.screenshot(path=str(ROOT / "docs" / "screenshot-streaming.png"))
+            page.get_by_role("button", name="取消").click()
+            expect(page.get_by_text("已停止生成").first).to_be_visible(timeout=30_000)
+            _idle(page)
+            kept = ws.load(pid).working
+            assert kept is not None and not kept.complete and kept.char_count > 20, kept
+            assert not ws.load(pid).versions
+            expect(page.get_by_text(f"已写好的 {kept.char_count} 字已保存")).to_be_visible()
+            expect(page.get_by_text("上次写作中断")).to_be_visible()
+            shown = page.locator(".draft-text").inner_text()
+            assert kept.sections[0].text.splitlines()[0][:10] in shown
+
+            page.get_by_role("button", name="继续写").click()
+            expect(page.get_by_text("初稿已完成").first).to_be_visible(timeout=SCRIPTED_TIMEOUT_MS)
+            assert ws.load(pid).versions and ws.load(pid).versions[-1].draft.complete
+        finally:
+            browser.close()

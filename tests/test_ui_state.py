@@ -351,3 +351,139 @@ def test_clean_text_drops_citation_markers() -> None:
         sections=[DraftSection(heading="一、甲", text="要抓落实[1]。[2]")],
     )
     assert ui_views.clean_text(draft) == "讲话\n\n一、甲\n要抓落实。"
+
+
+# -- stopping a generation (issue 14 item 4) ------------------------------------------------------
+class _Interrupt(BaseException):
+    """Stands in for Streamlit's StopException / RerunException (BaseExceptions raised by a drawing call)."""
+
+
+def _stop_after(n: int) -> ui_state.StopOnInterrupt:
+    seen: list[object] = []
+
+    def update(*args: object) -> None:
+        seen.append(args)
+        if len(seen) >= n:
+            raise _Interrupt()
+
+    return ui_state.StopOnInterrupt(update)
+
+
+def _outlined(ws: Workspace, model: ui_state.ScriptedChatModel) -> str:
+    brief = brief_from_request(
+        "请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右，讲清形势、重点任务和责任落实。"
+    )
+    pid = ui_actions.create_or_update(ws, None, brief)
+    ui_actions.generate_outline(ws, pid, None, model)
+    return pid
+
+
+def test_stopping_the_draft_keeps_what_was_written_and_resume_finishes(ws: Workspace) -> None:
+    model = ui_state.ScriptedChatModel()
+    pid = _outlined(ws, model)
+    guard = _stop_after(40)
+    with pytest.raises(ui_state.GenerationStopped):
+        ui_actions.write_full_draft(ws, pid, model, on_event=guard)
+    assert isinstance(guard.interrupt, _Interrupt)  # the page re-raises it, so Streamlit's rerun goes on
+    kept = ws.load(pid).working
+    assert kept is not None and not kept.complete and kept.char_count > 20, kept
+    assert not ws.load(pid).versions  # a stopped draft is work in progress, not a version
+    run = ui_actions.continue_draft(ws, pid, model)
+    assert run.draft.complete and ws.load(pid).versions
+
+
+def test_watched_model_shows_pieces_and_stopping_the_outline_keeps_the_old_one(ws: Workspace) -> None:
+    inner = ui_state.ScriptedChatModel()
+    pid = _outlined(ws, inner)
+    before = ws.load(pid).outline
+    pieces: list[str] = []
+    watched = ui_state.WatchedChatModel(inner=inner, on_piece=pieces.append)
+    again = ui_actions.generate_outline(ws, pid, None, watched)
+    assert pieces and again.sections[1].heading in "".join(pieces)
+    guard = _stop_after(3)
+    with pytest.raises(ui_state.GenerationStopped):
+        ui_actions.generate_outline(ws, pid, None, ui_state.WatchedChatModel(inner=inner, on_piece=guard))
+    assert ws.load(pid).outline == again  # the stopped call saved nothing
+    assert before is not None
+
+
+# -- bank entries per outline part (issue 12) -------------------------------------------------------
+def test_outline_offers_per_part_and_the_writer_gets_the_chosen_entries(ws: Workspace) -> None:
+    from drafting.writing.draft import bank_extras
+    from drafting.writing.outline import outline_from_text, outline_to_text
+
+    model = ui_state.ScriptedChatModel()
+    pid = _outlined(ws, model)
+    project = ws.load(pid)
+    assert project.outline is not None and project.brief is not None
+    brief, outline = project.brief, project.outline
+    # Untouched: the page shows the writer step's default picks, each on the part carrying its principle.
+    shown = ui_views.chosen_or_default(outline, brief)
+    _, default_classics, default_formulations = bank_extras(brief)
+    assert [t for s in shown.sections for t in s.classics or []] == [c.text for c in default_classics]
+    assert [t for s in shown.sections for t in s.formulations or []] == [f.text for f in default_formulations]
+    first = next(i for i, s in enumerate(outline.sections) if s.kind == "body")
+    classics, formulations = ui_views.offers_for(brief, outline.sections[first])
+    assert classics and formulations
+    # The writer swaps: one classic and one formulation that were not default picks.
+    swap = next(c for c in classics if c not in default_classics)
+    policy = next(f for f in formulations if f not in default_formulations)
+    sections = [
+        s.model_copy(
+            update={"classics": [swap.text] if i == first else [], "formulations": [policy.text] if i == first else []}
+        )
+        for i, s in enumerate(outline.sections)
+    ]
+    ui_actions.save_outline(ws, pid, outline.model_copy(update={"sections": sections}))
+    chosen = ws.load(pid).outline
+    assert chosen is not None
+    extras, offered, offered_f = bank_extras(brief, outline=chosen)
+    assert offered == [swap] and offered_f == [policy] and swap.text in extras and policy.text in extras
+    # An edit of the outline text keeps the choice.
+    edited = ui_views.keep_refs(outline_from_text(outline_to_text(chosen), brief), chosen)
+    assert edited.sections[first].classics == [swap.text]
+    # The writer step gets exactly the chosen line.
+    ui_actions.write_full_draft(ws, pid, model)
+    body_prompt = next(p for p in model.history if "请写出全文正文" in p)
+    assert swap.text in body_prompt
+    assert not any(c.text in body_prompt for c in default_classics if c != swap)
+    assert policy.text in body_prompt and not any(f.text in body_prompt for f in default_formulations)
+
+
+def test_a_click_elsewhere_waits_for_the_generation_and_only_cancel_stops_it(ws: Workspace) -> None:
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+    from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+    def rerun_for(key: str) -> RerunException:
+        states = WidgetStates()
+        widget = states.widgets.add()
+        widget.id = f"$$ID-0123abcd-{key}"
+        widget.trigger_value = True
+        return RerunException(RerunData(widget_states=states))
+
+    assert ui_state.asks_to_stop(rerun_for(ui_state.STOP_KEY))
+    assert not ui_state.asks_to_stop(rerun_for("step"))
+    model = ui_state.ScriptedChatModel()
+    pid = _outlined(ws, model)
+    calls: list[object] = []
+
+    def clicked_elsewhere(*args: object) -> None:
+        calls.append(args)
+        if len(calls) == 5:
+            raise rerun_for("step")
+
+    guard = ui_state.StopOnInterrupt(clicked_elsewhere)
+    run = ui_actions.write_full_draft(ws, pid, model, on_event=guard)
+    assert run.draft.complete and guard.interrupt is None and guard.deferred is not None
+    with pytest.raises(RerunException):  # the page then reruns with the writer's click
+        guard.rerun()
+
+
+def test_progress_never_shows_a_heading_split_across_two_parts() -> None:
+    from drafting.events import TokenStreamed
+
+    progress = ui_views.Progress()
+    for index, piece in [(0, "同志们：\n今天开会。\n一"), (1, "、提高政治站位\n要抓落实。")]:
+        progress.on_event(TokenStreamed(index=index, piece=piece))
+    assert "\n一、提高政治站位\n" in progress.text

@@ -7,6 +7,7 @@ Each ``page_*`` function draws one step. No business logic here: actions live in
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ import streamlit as st
 
 from drafting import team
 from drafting.config import Settings
-from drafting.domain import GENRES, Brief, Draft, RevisionMode
+from drafting.domain import GENRES, Brief, Draft, Outline, RevisionMode
 from drafting.events import EventKind, ProgressEvent
 from drafting.ui import actions as act
 from drafting.ui import state as S
@@ -316,17 +317,15 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
         return
     label = "生成提纲" if project.outline is None else "重新生成提纲"
     if st.button(label, type="primary" if project.outline is None else "secondary", key="outline_go"):
-        with st.spinner("正在检索范文并拟提纲……"):
-            store, err = S.attempt(S.get_store, settings)
-            if err:
-                st.warning(V.md_text(f"范文库不可用，将只根据任务和素材拟提纲：{err}"))
-            outline, err = S.attempt(
-                act.generate_outline, ws, project.id, store, S.chat_model(settings), settings.context_tokens
-            )
+        store, err = S.attempt(S.get_store, settings)
         if err:
-            st.error(V.md_text(err))
+            st.warning(V.md_text(f"范文库不可用，将只根据任务和素材拟提纲：{err}"))
+        _, err, guard = _outline_stream(ws, project, store, settings)
+        if err:
+            S.flash("error", err)
         else:
-            _done("提纲已生成，可以直接修改。")
+            S.flash("success", "提纲已生成，可以直接修改。")
+        guard.rerun()
     outline = project.outline
     if outline is None:
         st.caption("生成后可用表格或纯文本修改提纲，再到“正文”页写稿。")
@@ -342,14 +341,15 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
             width="stretch",
             key=f"outline_rows_{rev}",
             column_config={
+                # Widths in pixels: every column, 字数 and 侧重 included, fits the page without scrolling.
                 "部分": st.column_config.SelectboxColumn(
-                    "部分", options=list(V.KIND_LABELS.values()), required=True, width="small"
+                    "部分", options=list(V.KIND_LABELS.values()), required=True, width=64
                 ),
-                "标题": st.column_config.TextColumn("标题", width="medium"),
-                "目的": st.column_config.TextColumn("目的", width="medium"),
-                "要点": st.column_config.TextColumn("要点（；分隔）", width="medium"),
-                "字数": st.column_config.NumberColumn("字数", min_value=0, step=50, width="small"),
-                "侧重": st.column_config.TextColumn("侧重（、分隔）", width="small"),
+                "标题": st.column_config.TextColumn("标题", width=220),
+                "目的": st.column_config.TextColumn("目的", width=170),
+                "要点": st.column_config.TextColumn("要点（；分隔）", width=250),
+                "字数": st.column_config.NumberColumn("字数", min_value=0, step=50, width=64),
+                "侧重": st.column_config.TextColumn("侧重（、分隔）", width=130),
             },
         )
         if st.button("保存表格", key="outline_save_rows"):
@@ -368,6 +368,7 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
             else:
                 act.save_outline(ws, project.id, V.keep_refs(new, outline))
                 _done("提纲已保存。")
+    _offers(ws, project, outline, rev)
     body = [(i, s.heading) for i, s in enumerate(outline.sections) if s.kind == "body"]
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     pick = c1.selectbox("重新生成某一部分", body, format_func=lambda x: x[1], key="regen_pick")
@@ -379,6 +380,59 @@ def page_outline(ws: Workspace, project: Project | None, settings: Settings) -> 
         else:
             _done(f"已重新生成“{pick[1]}”。")
     next_step("写正文", "正文", "to_draft")
+
+
+def _offers(ws: Workspace, project: Project, outline: Outline, rev: str) -> None:
+    """Per part: the principles it carries and the bank entries offered (名句 for 溢才气, 上级提法 for
+    通天气); the writer swaps them, and what is chosen here is what the writer step gets."""
+    assert project.brief is not None
+    shown = V.chosen_or_default(outline, project.brief)
+    mine = any(s.classics or s.formulations for s in outline.sections)
+    with (
+        st.expander("各部分的侧重和引用（经典名句、上级提法）", icon=":material/format_quote:", expanded=False),
+        st.form(f"offers_{rev}", border=False),
+    ):
+        st.caption(
+            ("以下是您选定的引用。" if mine else "以下是系统为本稿挑选的引用，可以替换。")
+            + "写正文时只提供这里选中的名句和提法（某一类一条都不选时，用系统挑选的），模型照原文引用并注明出处。"
+        )
+        chosen: list[tuple[list[str], list[str]]] = []
+        for i, s in enumerate(shown.sections):
+            if s.kind != "body":
+                chosen.append((list(s.classics or []), list(s.formulations or [])))
+                continue
+            classics, formulations = V.offers_for(project.brief, s)
+            c_opts = {c.text: c.display for c in classics}
+            f_opts = {f.text: f.display for f in formulations}
+            c_opts.update({t: V.entry_display(t) for t in s.classics or [] if t not in c_opts})
+            f_opts.update({t: V.entry_display(t) for t in s.formulations or [] if t not in f_opts})
+            principles = "、".join(p.value for p in s.principles) or "未指定"
+            st.markdown(f"**{V.md_text(s.heading)}** :gray[侧重：{V.md_text(principles)}]")
+            a, b = st.columns(2)
+            picked_c = a.multiselect(
+                "经典名句（溢才气）",
+                list(c_opts),
+                default=[t for t in s.classics or [] if t in c_opts],
+                format_func=c_opts.__getitem__,
+                key=f"offer_c_{rev}_{i}",
+                placeholder="不引用名句",
+            )
+            picked_f = b.multiselect(
+                "上级提法（通天气）",
+                list(f_opts),
+                default=[t for t in s.formulations or [] if t in f_opts],
+                format_func=f_opts.__getitem__,
+                key=f"offer_f_{rev}_{i}",
+                placeholder="不用上级提法",
+            )
+            chosen.append((list(picked_c), list(picked_f)))
+        if st.form_submit_button("保存引用选择"):
+            sections = [
+                sec.model_copy(update={"classics": c, "formulations": f})
+                for sec, (c, f) in zip(outline.sections, chosen, strict=True)
+            ]
+            act.save_outline(ws, project.id, outline.model_copy(update={"sections": sections}))
+            _done("引用选择已保存，写正文时按此提供。")
 
 
 # -- 正文 --------------------------------------------------------------------------------------
@@ -406,7 +460,60 @@ def render_draft(draft: Draft) -> None:
                 st.markdown(V.md_text(c.passage.text))
 
 
-def _stream(action: Any, *args: Any) -> tuple[Any, str | None]:
+_HEADING_IN_JSON = re.compile(r'"heading"\s*:\s*"([^"]+)"')
+
+
+def _stop_row(what: str) -> None:
+    """While a generation runs: what is being written, a ticking timer (CSS only, it keeps counting
+    while the model reads its prompt) and 取消, which stops it and keeps what was written."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.html(f'<span class="gen-label">{V.text_html(what)}</span><span class="elapsed-timer"></span>')
+    row.button("取消", key=S.STOP_KEY, icon=":material/stop_circle:", help="停止生成；已写好的部分会保存")
+
+
+def _outline_stream(
+    ws: Workspace, project: Project, store: Any, settings: Settings
+) -> tuple[Any, str | None, S.StopOnInterrupt]:
+    """The outline, its headings shown as they arrive; (outline, error, the guard that saw any click)."""
+    _stop_row("正在检索范文并拟提纲")
+    status = st.empty()
+    live = st.empty()
+    received: list[str] = []
+    last = [0.0]
+    started = time.perf_counter()
+
+    def update(piece: str) -> None:
+        received.append(piece)
+        now = time.perf_counter()
+        if now - last[0] > 0.3:
+            last[0] = now
+            status.caption(f"已用 {now - started:.0f} 秒，已收到 {len(''.join(received))} 字")
+            headings = _HEADING_IN_JSON.findall("".join(received))
+            live.markdown("\n".join(f"- {V.md_text(h)}" for h in headings) or "……")
+
+    guard = S.StopOnInterrupt(update)
+    model = S.WatchedChatModel(inner=S.chat_model(settings), on_piece=guard)
+    generation = S.begin_generation()
+    outline, err = S.attempt(act.generate_outline, ws, project.id, store, model, settings.context_tokens)
+    if guard.interrupt is not None:  # this run is being stopped: no st.* call from here on
+        generation.finish(("info", "已停止拟提纲。" + ("原来的提纲没有改动。" if project.outline else "")))
+        raise guard.interrupt
+    generation.finish()
+    status.empty()
+    live.empty()
+    return outline, err, guard
+
+
+def _stop_message(ws: Workspace, project_id: str) -> tuple[str, str]:
+    """What the writer reads after 取消: how much was kept (read without ``st``: the run is stopping)."""
+    kept, _ = S.attempt(lambda: ws.load(project_id).working)
+    chars = kept.char_count if kept is not None and not kept.complete else 0
+    return "info", f"已停止生成。已写好的 {chars} 字已保存为未完成稿，点“继续写”接着写。"
+
+
+def _stream(action: Any, ws: Workspace, project_id: str, *args: Any) -> tuple[Any, str | None, S.StopOnInterrupt]:
+    """Run a drafting action with its text shown as it arrives; (result, error, the guard that saw any click)."""
+    _stop_row("正在写正文")
     progress = V.Progress()
     status = st.empty()
     bar = st.progress(0.0)
@@ -422,11 +529,17 @@ def _stream(action: Any, *args: Any) -> tuple[Any, str | None]:
             bar.progress(progress.fraction)
             live.markdown(V.md_text(progress.text).replace("\n", "\n\n") or "……")
 
-    result, err = S.attempt(action, *args, on_event=on_event)
+    guard = S.StopOnInterrupt(on_event)
+    generation = S.begin_generation()
+    result, err = S.attempt(action, ws, project_id, *args, on_event=guard)
+    if guard.interrupt is not None:  # this run is being stopped: no st.* call from here on
+        generation.finish(_stop_message(ws, project_id))
+        raise guard.interrupt
+    generation.finish()
     status.empty()
     bar.empty()
     live.empty()
-    return result, err
+    return result, err, guard
 
 
 def _edit_draft(ws: Workspace, project: Project, draft: Draft) -> None:
@@ -459,16 +572,15 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
     resume = row.button("继续写", key="draft_resume", disabled=not unfinished)
     if write or resume:
         if write:
-            run, err = _stream(act.write_full_draft, ws, project.id, model)
+            run, err, guard = _stream(act.write_full_draft, ws, project.id, model)
         else:
-            run, err = _stream(act.continue_draft, ws, project.id, model)
+            run, err, guard = _stream(act.continue_draft, ws, project.id, model)
         if err:
             S.flash("error", err)
             S.flash("info", "已写好的部分已保存，模型恢复后点“继续写”接着写。")
-            st.rerun()
         else:
-            draft = run.draft
-            _done(f"初稿已完成：{draft.char_count} 字。{V.cost_line(draft.costs)}")
+            S.flash("success", f"初稿已完成：{run.draft.char_count} 字。{V.cost_line(run.draft.costs)}")
+        guard.rerun()
     draft = project.latest
     if draft is None:
         st.caption("按提纲逐段生成，边写边显示；中途出错时已写好的部分会保存。")
@@ -476,7 +588,8 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
     if unfinished:
         st.warning("上次写作中断，下面是已保存的部分。点“继续写”接着写完。")
         draft = project.working or draft
-    st.caption(V.md_text(f"第{draft.version}稿 · {V.cost_line(draft.costs, chars=draft.char_count)}"))
+    name = "未完成稿" if unfinished else f"第{draft.version}稿"
+    st.caption(V.md_text(f"{name} · {V.cost_line(draft.costs, chars=draft.char_count)}"))
     editing = not unfinished and st.toggle("编辑正文", key="edit_on")
     if editing:
         _edit_draft(ws, project, draft)

@@ -77,7 +77,8 @@ def _scores_beside_draft(ws: Workspace, project: Project, draft: Draft, review: 
         avg.metric("平均分", f"{mean:.1f} / 10")
         for i, s in enumerate(review.scores):
             group = "五气" if s.criterion in PRINCIPLES else "三情"
-            with st.expander(f"{s.criterion.value}（{group}）：{s.score} 分", expanded=s.score <= 5):
+            shown = s.score <= 5 or bool(focus and focus == s.evidence)  # the score whose evidence is marked
+            with st.expander(f"{s.criterion.value}（{group}）：{s.score} 分", expanded=shown):
                 st.markdown(f"**依据：** {V.md_text(s.evidence) or '（无）'}")
                 st.markdown(f"**建议：** {V.md_text(s.suggestion) or '（无）'}")
                 a, b = st.columns(2)
@@ -256,21 +257,43 @@ def _paragraphs_with_comments(ws: Workspace, project: Project, draft: Draft, by_
                 _comment_row(ws, project, draft, c)
 
 
+def passage_options(draft: Draft) -> dict[str, tuple[int, str]]:
+    """Every sentence of the draft as an option "第k段：sentence" -> (paragraph index, sentence)."""
+    options: dict[str, tuple[int, str]] = {}
+    for j, para in enumerate(draft.paragraphs):
+        for sentence in re.findall(r"[^。！？；]+[。！？；]?", para):
+            if sentence.strip():
+                options.setdefault(f"第{j + 1}段：{sentence.strip()}", (j, sentence.strip()))
+    return options
+
+
 def _own_comment_form(ws: Workspace, project: Project, draft: Draft) -> None:
+    """The writer's own comment: on a passage picked from the draft (or typed), a paragraph, or the whole."""
     with (
         st.expander("添加我的意见", icon=":material/add_comment:"),
         st.form("own_comment", clear_on_submit=True, border=False),
     ):
         n = len(draft.paragraphs)
+        options = passage_options(draft)
+        picked = st.selectbox(
+            "针对的原文（可选：选一句，或输入原文中的几个字）",
+            list(options),
+            index=None,
+            accept_new_options=True,
+            placeholder="输入几个字查找句子",
+            key="own_quote",
+        )
         target = st.selectbox(
-            "段落",
+            "没有选原文时：针对的段落",
             list(range(-1, n)),
             format_func=lambda j: "全文" if j < 0 else f"第{j + 1}段：{draft.paragraphs[j][:24]}",
         )
-        quote = st.text_input("针对的原文（可选，从上面复制一句或一个词）", key="own_quote")
         text = st.text_area("意见", height=70)
         if st.form_submit_button("添加意见"):
-            _, err = S.attempt(act.add_writer_comment, ws, project.id, draft.version, int(target), text, quote)
+            paragraph, quote = options.get(picked or "", (int(target), (picked or "").strip()))
+            if quote and picked not in options:
+                paragraph = -1  # a typed passage is found in the draft
+            _, err = S.attempt(act.add_writer_comment, ws, project.id, draft.version, paragraph, text, quote)
             _outcome(err, "意见已添加（默认采纳）。")
 
 

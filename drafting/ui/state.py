@@ -13,16 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
+from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
 
 from drafting import config
 from drafting.corpus.store import IndexStore
-from drafting.errors import DraftingError
+from drafting.errors import DraftingError, ProviderError
 from drafting.llm import client as llm
 from drafting.secrets import effective_settings
 from drafting.testing import ScriptedChatModel, demo_chat_model  # ScriptedChatModel: re-exported for page tests
@@ -46,6 +53,14 @@ __all__ = [
     "flash",
     "go_to",
     "ScriptedChatModel",
+    "WatchedChatModel",
+    "GenerationStopped",
+    "StopOnInterrupt",
+    "STOP_KEY",
+    "asks_to_stop",
+    "Generation",
+    "begin_generation",
+    "await_generation",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +77,7 @@ BRIEF_FORM = "brief_form"
 
 STEPS = ("任务", "范文", "提纲", "正文", "审阅", "修改", "导出")
 FAKE_LLM_ENV = "DRAFTING_FAKE_LLM"  # the environment name of Settings.fake_llm
+FAKE_DELAY_ENV = "DRAFTING_FAKE_LLM_DELAY"  # seconds between the scripted model's pieces (tests of streaming)
 GENERIC_ERROR = "操作没有完成：程序出现意外错误，已记录日志。已保存的内容不受影响，请重试或联系维护人员。"
 
 
@@ -106,6 +122,9 @@ def _model_key(settings: config.Settings) -> str:
 def _chat_model(key: str, _settings: config.Settings) -> BaseChatModel:
     if _settings.fake_llm:
         log.warning("%s=1: using the scripted fake chat model", FAKE_LLM_ENV)
+        delay = float(os.environ.get(FAKE_DELAY_ENV) or 0)
+        if delay:  # streams slowly, so a test can watch a generation and stop it
+            return WatchedChatModel(inner=demo_chat_model(), on_piece=lambda _: time.sleep(delay))
         return demo_chat_model()
     return llm.get_chat_model(_settings)
 
@@ -136,3 +155,162 @@ def flash(kind: str, message: str) -> None:
 def go_to(step: str) -> None:
     """Switch step on the next run (a widget's own key cannot be changed after it is drawn)."""
     st.session_state[PENDING_STEP] = step
+
+
+# -- stopping a generation -------------------------------------------------------------------------
+class GenerationStopped(ProviderError):
+    """The writer stopped a generation (取消, or left the page while it ran). A ProviderError, so every
+    stage keeps what was written so far exactly as it does when the model server fails mid-answer.
+    Keeps ProviderError's constructor; the interrupt itself stays with :class:`StopOnInterrupt`."""
+
+    MESSAGE = "已停止生成。"
+
+
+STOP_KEY = "stop_generation"  # the 取消 button shown while a generation runs
+GENERATION = "generation"
+STOP_WAIT_S = 60.0
+
+
+class Generation:
+    """A generation running in one script run, seen by the next run of the same session.
+
+    With Streamlit's fast reruns a click during a run (取消, or any other widget) stops the running
+    script and starts a new run at once, in another thread; the stopped run may not touch ``st`` any
+    more (every call raises again). It saves the partial text, leaves its message here and sets
+    ``done``; the new run waits for that before it loads the project (:func:`await_generation`)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.message: tuple[str, str] | None = None
+
+    def finish(self, message: tuple[str, str] | None = None) -> None:
+        self.message = message
+        self.done.set()
+
+
+def begin_generation() -> Generation:
+    generation = Generation()
+    st.session_state[GENERATION] = generation
+    return generation
+
+
+def await_generation(timeout: float = STOP_WAIT_S) -> None:
+    """At the top of a run: let a generation stopped by the click that started this run save its
+    text first, then show what it says."""
+    generation = st.session_state.get(GENERATION)
+    if not isinstance(generation, Generation):
+        return
+    if not generation.done.is_set():
+        with st.spinner("正在停止生成，保存已写好的部分……"):
+            generation.done.wait(timeout)
+    if generation.done.is_set():
+        st.session_state.pop(GENERATION, None)
+        if generation.message:
+            flash(*generation.message)
+
+
+def asks_to_stop(interrupt: BaseException, stop_key: str = STOP_KEY) -> bool:
+    """Whether Streamlit's interrupt means "stop": the session ended (StopException), or the rerun it
+    asks for was triggered by the 取消 button. A rerun for any other widget waits for the generation."""
+    data = getattr(interrupt, "rerun_data", None)
+    if data is None:
+        return True
+    for widget in getattr(getattr(data, "widget_states", None), "widgets", None) or []:
+        if widget.id.endswith(f"-{stop_key}") and getattr(widget, "trigger_value", False):
+            return True
+    return False
+
+
+class StopOnInterrupt:
+    """A progress callback that draws on the page, and decides what a click during the generation means.
+
+    A click while a script runs makes the next drawing call raise Streamlit's control exception, a
+    BaseException that would bypass every handler that saves partial text. 取消 (or the session
+    ending) becomes GenerationStopped, kept in :attr:`interrupt`, and the stages keep what was written;
+    any other click is held in :attr:`deferred` and the generation goes on. The page re-raises either
+    once the result is saved, so Streamlit's rerun happens with the writer's latest clicks."""
+
+    def __init__(self, update: Callable[..., None], stop_key: str = STOP_KEY) -> None:
+        self.update = update
+        self.stop_key = stop_key
+        self.interrupt: BaseException | None = None
+        self.deferred: BaseException | None = None
+
+    def __call__(self, *args: Any) -> None:
+        if self.interrupt is not None:
+            raise GenerationStopped(GenerationStopped.MESSAGE)
+        try:
+            self.update(*args)
+        except (Exception, KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as interrupt:  # noqa: BLE001 - Streamlit's StopException / RerunException
+            log.info("generation interrupted by %s (stop: %s)", type(interrupt).__name__, asks_to_stop(interrupt))
+            if not asks_to_stop(interrupt, self.stop_key):
+                self.deferred = interrupt
+                return
+            self.interrupt = interrupt
+            raise GenerationStopped(GenerationStopped.MESSAGE) from interrupt
+
+    def rerun(self) -> None:
+        """Rerun the page: Streamlit's own pending rerun when a click came during the generation."""
+        if self.interrupt is not None or self.deferred is not None:
+            raise self.interrupt or self.deferred  # type: ignore[misc]
+        st.rerun()
+
+
+class _Labels(BaseCallbackHandler):
+    """The metadata of the run that just started on this thread (the prompt template's name and values)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, metadata: Any = None, **kwargs: Any) -> None:
+        self._local.metadata = dict(metadata or {})
+
+    def take(self) -> dict[str, Any]:
+        meta: dict[str, Any] = getattr(self._local, "metadata", {})
+        self._local.metadata = {}
+        return meta
+
+
+class WatchedChatModel(BaseChatModel):
+    """A chat model whose streamed pieces also go to ``on_piece`` (the page's live progress), for stages
+    that take no token callback of their own (the outline). Raising there stops the stream."""
+
+    inner: Any
+    on_piece: Any = None
+    _labels: _Labels = PrivateAttr(default_factory=_Labels)
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        callbacks = self.callbacks if isinstance(self.callbacks, list) else []
+        self.callbacks = [*callbacks, self._labels]
+
+    @property
+    def _llm_type(self) -> str:
+        return f"watched-{self.inner._llm_type}"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(str(c.message.content) for c in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # The inner model's public stream, with this run's labels (the prompt template's name), so the inner
+        # model's own callbacks see the call as if it were made to it directly.
+        config = {"metadata": self._labels.take()}
+        for piece in self.inner.stream(messages, config=config, stop=stop, **kwargs):
+            if self.on_piece is not None:
+                self.on_piece(str(piece.content))
+            yield ChatGenerationChunk(message=piece)

@@ -212,13 +212,65 @@ def short_name(name: str, limit: int = 18) -> str:
 
 
 def keep_refs(new: Outline, old: Outline) -> Outline:
-    """The writer's edit of an outline keeps each section's 范文 references (same heading, else same place)."""
-    by_heading = {s.heading: s.refs for s in old.sections}
+    """The writer's edit of an outline keeps each section's 范文 references and chosen bank entries
+    (same heading, else same place)."""
+    by_heading = {s.heading: s for s in old.sections}
     sections = []
     for i, s in enumerate(new.sections):
-        refs = s.refs or by_heading.get(s.heading) or (old.sections[i].refs if i < len(old.sections) else [])
-        sections.append(s.model_copy(update={"refs": list(refs)}))
+        was = by_heading.get(s.heading) or (old.sections[i] if i < len(old.sections) else None)
+        update: dict[str, Any] = {"refs": list(s.refs or (was.refs if was else []))}
+        if was is not None:
+            update["classics"] = s.classics or was.classics
+            update["formulations"] = s.formulations or was.formulations
+        sections.append(s.model_copy(update=update))
     return new.model_copy(update={"sections": sections})
+
+
+# -- bank entries per outline part (issue 12) -----------------------------------------------------
+OFFERS_PER_PART = 4
+
+
+def offers_for(brief: Brief, section: OutlineSection, k: int = OFFERS_PER_PART) -> tuple[list[Any], list[Any]]:
+    """Classical lines and higher-level formulations that fit one part: the brief with the part's heading,
+    purpose and points as its key points (written here until drafting.writing.banks offers a per-part pick)."""
+    from drafting.writing.banks import pick_classics, pick_formulations
+
+    focus = brief.model_copy(update={"key_points": [section.heading, section.purpose, *section.points]})
+    return pick_classics(focus, k=k), pick_formulations(focus, k=k)
+
+
+def entry_display(text: str) -> str:
+    """A chosen bank entry shown with its source; an entry no longer in the banks shows as its text."""
+    from drafting.writing.banks import load_banks
+
+    banks = load_banks()
+    found = [c.display for c in banks.classics if c.text == text]
+    found += [f.display for f in banks.formulations if f.text == text]
+    return found[0] if found else f"“{text}”"
+
+
+def _carrier(outline: Outline, principle: Criterion) -> int | None:
+    body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
+    return next((i for i in body if principle in outline.sections[i].principles), body[0] if body else None)
+
+
+def chosen_or_default(outline: Outline, brief: Brief) -> Outline:
+    """The outline with each part's bank entries: the writer's choice where made, else the writer step's
+    default picks for the brief, each on the part that carries its principle (溢才气 / 通天气)."""
+    from drafting.writing.banks import pick_classics, pick_formulations
+    from drafting.writing.draft import CLASSICS_OFFERED, FORMULATIONS_OFFERED
+
+    if any(s.classics or s.formulations for s in outline.sections):
+        return outline
+    sections = [s.model_copy(update={"classics": [], "formulations": []}) for s in outline.sections]
+    for field_name, picks, principle in (
+        ("classics", pick_classics(brief, k=CLASSICS_OFFERED), Criterion.YICAIQI),
+        ("formulations", pick_formulations(brief, k=FORMULATIONS_OFFERED), Criterion.TONGTIANQI),
+    ):
+        where = _carrier(outline, principle)
+        if where is not None:
+            getattr(sections[where], field_name).extend(e.text for e in picks)
+    return outline.model_copy(update={"sections": sections})
 
 
 # -- search results, citations, drafts -----------------------------------------------------------
@@ -365,6 +417,7 @@ class Progress:
     started: float = field(default_factory=time.perf_counter)
     tokens: int = 0
     error: str = ""
+    raw: str = ""  # the model's text as it streams, before the first gated draft lays it onto the parts
 
     def on_event(self, event: ProgressEvent) -> None:
         if isinstance(event, PassagesChosen):
@@ -375,6 +428,7 @@ class Progress:
         elif isinstance(event, TokenStreamed):
             index, piece = event.index, event.piece
             self.texts[index] = self.texts.get(index, "") + piece
+            self.raw += piece
             self.tokens += 1
             self.message = f"正在写：{self._name(index)}"
         elif isinstance(event, SectionWritten):
@@ -402,6 +456,10 @@ class Progress:
 
     @property
     def text(self) -> str:
+        """What has been written so far: the stream as written until the first gated draft, then the parts
+        (a heading split across two pieces is never shown split)."""
+        if not self.done:
+            return self.raw.strip()
         return "\n\n".join(self.texts[i] for i in sorted(self.texts) if self.texts[i].strip())
 
     @property

@@ -31,7 +31,15 @@ from drafting.domain import (
 from drafting.errors import ProviderError
 from drafting.llm.calls import complete
 from drafting.llm.prompts import Prompt, load_prompt
-from drafting.writing.banks import Banks, ClassicLine, Formulation, pick_classics, pick_formulations, used_entries
+from drafting.writing.banks import (
+    Banks,
+    ClassicLine,
+    Formulation,
+    load_banks,
+    pick_classics,
+    pick_formulations,
+    used_entries,
+)
 from drafting.writing.genres import genre_profile
 from drafting.writing.principles import ensure_principles
 from drafting.writing.references import format_references, overlap, rank_for_section
@@ -79,10 +87,30 @@ CLASSICS_OFFERED = 1
 FORMULATIONS_OFFERED = 2
 
 
-def bank_extras(brief: Brief, *, banks: Banks | None = None) -> tuple[str, list[ClassicLine], list[Formulation]]:
-    """The classical lines and superior formulations offered to the writer model for this brief."""
-    classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
-    formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
+def chosen_entries(outline: Outline, banks: Banks | None = None) -> tuple[list[ClassicLine], list[Formulation]] | None:
+    """The bank entries the writer chose per part on the outline page (in outline order), or None when
+    the outline carries no choice. A kind with no choice anywhere gets the default picks for the brief."""
+    if not any(s.classics or s.formulations for s in outline.sections):
+        return None
+    banks = banks or load_banks()
+    by_classic = {c.text: c for c in banks.classics}
+    by_formulation = {f.text: f for f in banks.formulations}
+    classics = dict.fromkeys(t for s in outline.sections for t in s.classics if t in by_classic)
+    formulations = dict.fromkeys(t for s in outline.sections for t in s.formulations if t in by_formulation)
+    return [by_classic[t] for t in classics], [by_formulation[t] for t in formulations]
+
+
+def bank_extras(
+    brief: Brief, *, banks: Banks | None = None, outline: Outline | None = None
+) -> tuple[str, list[ClassicLine], list[Formulation]]:
+    """The classical lines and superior formulations offered to the writer model: those the writer chose
+    on the outline, else the default picks for this brief."""
+    chosen = chosen_entries(outline, banks) if outline is not None else None
+    classics, formulations = chosen if chosen is not None else ([], [])
+    if not classics:
+        classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
+    if not formulations:
+        formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
     if not classics and not formulations:
         return "", [], []
     text = load_prompt("draft.extras").render(
@@ -323,7 +351,7 @@ def write_draft(
     costs = costs if costs is not None else Costs()
     offered: list[ClassicLine] = []
     if extras is None:
-        extras, offered, _ = bank_extras(brief)
+        extras, offered, _ = bank_extras(brief, outline=outline)
     parts: dict[int, list[str]] = {i: [] for i in range(len(outline.sections))}
     done: set[int] = set()
     if resume is not None:
