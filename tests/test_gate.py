@@ -76,6 +76,7 @@ def test_copied_sentence_found_unless_standard_wording(brief: Brief) -> None:
         ("标题\n我们要压实责任。\n（讲话稿内容可参考提纲，具体细节可根据实际情况调整）", "leaked"),
         ("标题\n我们要压实责任。以上就是我今天的工作安排。", "leaked"),
         ("标题\n我今天非常荣幸能够站在这里讲话。", "register"),
+        ("标题\n我是云岗市副市长，今天召开全市医保基金监管动员会。", "register"),
         ("标题\n一、压实责任\n我们要压实责任。\n一、压实责任\n我们要狠抓落实。", "repeat"),
         ("标题\n我们要压实企业主体责任。我们要压实企业主体责任。", "repeat"),
         ("标题\n一、压实责任\n（一）健全体系\n要抓好。\n（三）强化考核\n要抓好考核。", "numbering"),
@@ -165,6 +166,18 @@ def test_thanks_end_the_speech_and_a_cited_documents_year_is_no_gap(brief: Brief
     body = draft.body_text
     assert body.rstrip().endswith("谢谢大家！") and body.count("谢谢大家！") == 1
     assert "2023年国务院《政府工作报告》" in body  # the year of a cited document stays
+
+
+def test_gap_labels_are_whole_words() -> None:
+    from drafting.checks.facts import placeholder_for
+
+    for text, label in [
+        ("去年，我们在全市范围内追回医保基金2870万元", "〔待补：追回医保基金金额〕"),
+        ("暂停了医保服务协议的定点机构14家", "〔待补：定点机构家数〕"),
+        ("全县共发生各类生产安全事故11起", "〔待补：各类生产安全事故起数〕"),
+    ]:
+        fact = find_facts(text)[0]
+        assert placeholder_for(fact, text[: fact.start]) == label
 
 
 def test_a_clean_text_has_no_defects(brief: Brief) -> None:

@@ -189,6 +189,24 @@ _UNIT_LABELS = {
 }
 
 
+def _tail_words(text: str, limit: int) -> str:
+    """The last whole words of ``text`` (jieba), at most ``limit`` characters: "追回医保基金", never
+    "围内追回医保基金" from "在全市范围内追回医保基金"."""
+    if len(text) <= limit:
+        return text
+    import jieba
+
+    out = ""
+    for word in reversed(jieba.lcut(text)):
+        if len(out) + len(word) > limit:
+            break
+        out = word + out
+    out = re.sub(r"^[内中上下里外的在对把将从向于和与及了]+", "", out)  # no stray particle at the front
+    if "的" in out and len(out.rsplit("的", 1)[1]) >= 2:
+        out = out.rsplit("的", 1)[1]  # the head noun: "协议的定点机构" -> "定点机构"
+    return out or text[-limit:]
+
+
 def placeholder_for(fact: Fact, context: str) -> str:
     """A visible placeholder naming what is missing, e.g. 〔待补：事故起数〕.
 
@@ -201,7 +219,7 @@ def placeholder_for(fact: Fact, context: str) -> str:
         clause,
     )
     clause = re.sub(r"(?:达到?|为|是|有|约|近|超过|共|累计|发生|完成|新增|减少|下降|增长|提高|排查|整改)+$", "", clause)
-    subject = clause[-8:]
+    subject = _tail_words(clause, 8)
     if fact.kind is FactKind.DATE:
         what = f"{subject}日期" if subject else "日期"
     elif fact.kind is FactKind.PLACE:

@@ -117,6 +117,7 @@ _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|�
 CITED_DOCUMENT = re.compile(
     r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
 )
+_SELF_INTRO = re.compile(r"^我是[^，。！？]{1,14}(?:长|书记|主任|主席|局长|部长)[，,。]?")
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
@@ -451,6 +452,13 @@ def clean_lines(
                 defects.append(Defect(DefectKind.LEAKED, s, "说明性文字或提示词"))
                 if fix:
                     continue
+            # A leader at his own meeting does not introduce himself ("我是云岗市副市长，今天……").
+            if ctx.brief.genre == "讲话稿" and (intro := _SELF_INTRO.match(s)):
+                defects.append(Defect(DefectKind.REGISTER, intro.group(0), "讲话人自我介绍"))
+                if fix:
+                    s = s[intro.end() :]
+                    if count_chars(s) < 4:
+                        continue
             # Register.
             if why := _register_problem(s, ctx.brief):
                 defects.append(Defect(DefectKind.REGISTER, s, why))

@@ -245,7 +245,9 @@ def _is_top_heading(line: str) -> bool:
     return bool(TOP_HEADING.match(line)) and count_chars(line) <= 40 and line[-1:] not in "。！？；"
 
 
-_OPENING_CUE = re.compile(r"^(?:今天|这次|本次|今年|刚才|当前|近期|新春|值此|在这|大家好|尊敬的|各位|同志们|亲爱的)")
+_OPENING_CUE = re.compile(
+    r"^(?:今天|这次|本次|今年|刚才|当前|近期|新春|值此|在这|大家好|尊敬的|各位|同志们|亲爱的|我是|我代表)"
+)
 _CLOSING_CUE = re.compile(r"^(?:同志们|各位|让我们|最后，让|总之|朋友们|谢谢|以上|妥否|特此|请予|希望大家)")
 
 
