@@ -151,6 +151,21 @@ def real_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 
 
 @pytest.fixture(scope="module")
+def real_day_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Like ``real_app`` but with a workspace of its own: the whole day starts on an empty app (the other
+    real-model test leaves a project open in ``real_app``)."""
+    if not FAKE and not _model_server_answers():
+        pytest.fail(
+            f"本地模型服务没有应答（{LOCAL_BASE_URL}）：请先运行 `make model-server`（`make test` 会自动启动）。"
+        )
+    data = tmp_path_factory.mktemp("browser-day-data")
+    env = _app_env(data, fake=FAKE)
+    _index_sample(data, env)
+    with _running_app(data, env) as url:
+        yield url, data
+
+
+@pytest.fixture(scope="module")
 def app_url(real_app: tuple[str, Path]) -> str:
     return real_app[0]
 
@@ -617,9 +632,9 @@ def test_a_writers_whole_day(scripted_app: tuple[str, Path], tmp_path: Path) -> 
 
 
 @pytest.mark.e2e
-def test_a_writers_whole_day_with_the_real_model(real_app: tuple[str, Path], tmp_path: Path) -> None:
+def test_a_writers_whole_day_with_the_real_model(real_day_app: tuple[str, Path], tmp_path: Path) -> None:
     started = time.monotonic()
-    heights = _writers_day(*real_app, tmp_path, real=not FAKE)
+    heights = _writers_day(*real_day_app, tmp_path, real=not FAKE)
     print(f"whole day with the {'scripted' if FAKE else 'real'} model: {time.monotonic() - started:.0f} s")
     _no_tall_pages(heights)
 

@@ -180,6 +180,22 @@ def test_gap_labels_are_whole_words() -> None:
         assert placeholder_for(fact, text[: fact.start]) == label
 
 
+def test_pasted_offers_become_sentences(brief: Brief) -> None:
+    from drafting.checks import gate
+
+    ctx = gate._Context.build(brief, [], [], [])
+    lines = [
+        "“欲速则不达，见小利则大事不成。”（《论语·子路》）",
+        "“坚持稳中求进工作总基调”（2025年国务院政府工作报告）",
+    ]
+    fixed, found = gate.clean_lines(lines, ctx, seen=[], fix=True, headings_seen=set())
+    assert fixed == [
+        "《论语·子路》中讲：“欲速则不达，见小利则大事不成。”",
+        "2025年国务院政府工作报告提出“坚持稳中求进工作总基调”。",
+    ]
+    assert [d.kind for d in found] == [DefectKind.LEAKED, DefectKind.LEAKED]
+
+
 def test_a_clean_text_has_no_defects(brief: Brief) -> None:
     text = (
         "在全县安全生产工作会议上的讲话\n同志们：\n今天召开这次会议，主要是分析形势、部署任务。\n"

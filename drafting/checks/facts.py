@@ -218,7 +218,9 @@ def placeholder_for(fact: Fact, context: str) -> str:
         "",
         clause,
     )
-    clause = re.sub(r"(?:达到?|为|是|有|约|近|超过|共|累计|发生|完成|新增|减少|下降|增长|提高|排查|整改)+$", "", clause)
+    clause = re.sub(
+        r"(?:了|达到?|为|是|有|约|近|超过|共|累计|发生|完成|新增|减少|下降|增长|提高|排查|整改)+$", "", clause
+    )
     subject = _tail_words(clause, 8)
     if fact.kind is FactKind.DATE:
         what = f"{subject}日期" if subject else "日期"

@@ -117,6 +117,7 @@ _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|�
 CITED_DOCUMENT = re.compile(
     r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
 )
+_PASTED_OFFER = re.compile(r"^“([^”]{2,80})”\s*[（(]([^）)]{2,40})[)）][。]?$")
 _SELF_INTRO = re.compile(r"^我是[^，。！？]{1,14}(?:长|书记|主任|主席|局长|部长)[，,。]?")
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
@@ -381,6 +382,12 @@ def clean_lines(
         if _SALUTATION.match(_CITE.sub("", line)) and _CITE.search(line):
             defects.append(Defect(DefectKind.LEAKED, line, "称呼后面的引用标记"))
             line = _CITE.sub("", line) if fix else line
+        # An offered entry pasted as a list line ("“欲速则不达……”（《论语·子路》）") becomes a sentence.
+        if pasted := _PASTED_OFFER.match(line):
+            quote, source = pasted.group(1), pasted.group(2).strip()
+            said = f"{source}中讲：“{quote}”" if source.startswith("《") else f"{source}提出“{quote}”"
+            defects.append(Defect(DefectKind.LEAKED, line, "照搬提供的名句或提法清单"))
+            line = (said + ("" if quote[-1:] in "。！？" else "。")) if fix else line
         balanced = _balance_quotes(line)
         if balanced != line:
             defects.append(Defect(DefectKind.FRAGMENT, line[:30], "引号不成对"))

@@ -281,6 +281,8 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
                 start, end = at, at + len(f.text)
                 if start > 0 and line[start - 1] in "“「" and line[end : end + 1] in "”」":
                     start, end = start - 1, end + 1
+                if start > 0 and line[start - 1] not in "。！？；，、：:\n" and not _VERB_BEFORE.search(line[:start]):
+                    continue  # inside a phrase ("打通…的“最后一公里”"): a source there breaks the sentence
                 parts[i][j] = line[:start] + f"{spoken_source(f)}提出的“{f.text}”" + line[end:]
                 return True
     _, offered = chosen_entries(outline, brief, banks)
@@ -344,6 +346,10 @@ def closing_requirements(text: str) -> dict[str, bool]:
 def calls_for_requirements(brief: Brief) -> bool:
     """Genres whose closing gives requirements (讲话稿, 主持词, 通知, 意见, 纪要, 方案): from genres.yaml."""
     return "要求" in genre_profile(brief.genre).closing_hint
+
+
+# Verbs after which a quoted formulation is the object ("落实“…”", "坚持“…”"): a source may precede it.
+_VERB_BEFORE = re.compile(r"(?:落实|坚持|贯彻|践行|把握|按照|围绕|聚焦|推进|实施|强调|提出|要求)$")
 
 
 def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brief, banks: Banks | None = None) -> bool:
