@@ -553,7 +553,10 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
             own = [c for c in ws.comments(pid, v) if c.author == WRITER]
             assert [(c.quote, c.paragraph) for c in own] == [(sentence, j)], own
             while len(ws.comments(pid, v)) < 4:  # the real model may comment less than three times
-                page.get_by_text("添加我的意见").click()
+                box = page.get_by_role("textbox", name="意见", exact=True)
+                if not (box.count() and box.first.is_editable()):
+                    page.get_by_text("添加我的意见").click()  # open it again only if it was closed
+                    idle()
                 page.get_by_role("textbox", name="意见", exact=True).fill(
                     f"补充意见{len(ws.comments(pid, v))}：删去套话。"
                 )
