@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
 from drafting.llm.calls import PROMPT_KEY, VALUES_KEY
+from drafting.llm.labels import RunLabels
 
 __all__ = [
     "FakeRequest",
@@ -77,21 +77,6 @@ class FakeRequest(str):
 _ROLES = {"human": "user", "ai": "assistant"}
 
 
-class _RunLabels(BaseCallbackHandler):
-    """Keeps the metadata of the run that just started (per thread: the demo model is shared)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def on_chat_model_start(self, serialized: Any, messages: Any, *, metadata: Any = None, **kwargs: Any) -> None:
-        self._local.metadata = dict(metadata or {})
-
-    def take(self) -> dict[str, Any]:
-        meta: dict[str, Any] = getattr(self._local, "metadata", {})
-        self._local.metadata = {}
-        return meta
-
-
 class FakeChatModel(BaseChatModel):
     """Answers from a queue per stage, streams them in chunks, and records every call in ``history``.
 
@@ -109,7 +94,7 @@ class FakeChatModel(BaseChatModel):
     fail_on_call: int | None = None
     fail_after_chars: int | None = None
     _served: dict[str, int] = PrivateAttr(default_factory=dict)
-    _labels: _RunLabels = PrivateAttr(default_factory=_RunLabels)
+    _labels: RunLabels = PrivateAttr(default_factory=RunLabels)
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
-from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -31,6 +31,7 @@ from drafting import config
 from drafting.corpus.store import IndexStore
 from drafting.errors import DraftingError, ProviderError
 from drafting.llm import client as llm
+from drafting.llm.labels import RunLabels
 from drafting.secrets import effective_settings
 from drafting.testing import ScriptedChatModel, demo_chat_model  # ScriptedChatModel: re-exported for page tests
 from drafting.workspace import Workspace
@@ -258,28 +259,13 @@ class StopOnInterrupt:
         st.rerun()
 
 
-class _Labels(BaseCallbackHandler):
-    """The metadata of the run that just started on this thread (the prompt template's name and values)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def on_chat_model_start(self, serialized: Any, messages: Any, *, metadata: Any = None, **kwargs: Any) -> None:
-        self._local.metadata = dict(metadata or {})
-
-    def take(self) -> dict[str, Any]:
-        meta: dict[str, Any] = getattr(self._local, "metadata", {})
-        self._local.metadata = {}
-        return meta
-
-
 class WatchedChatModel(BaseChatModel):
     """A chat model whose streamed pieces also go to ``on_piece`` (the page's live progress), for stages
     that take no token callback of their own (the outline). Raising there stops the stream."""
 
     inner: Any
     on_piece: Any = None
-    _labels: _Labels = PrivateAttr(default_factory=_Labels)
+    _labels: RunLabels = PrivateAttr(default_factory=RunLabels)
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
