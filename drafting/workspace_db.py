@@ -15,9 +15,7 @@ mode, see :attr:`drafting.config.Settings.workspace_location`) or a file path.
 
 from __future__ import annotations
 
-import re
 import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -25,10 +23,12 @@ from typing import Any, Protocol
 
 from drafting.config import private_dir, private_file
 from drafting.errors import WorkspaceError
+from drafting.pgconn import PgConnection
 
 __all__ = ["Backend", "Connection", "SqliteBackend", "PostgresBackend", "open_backend", "is_server_url"]
 
 # {rowid} is "" for SQLite (every table has an implicit rowid) and an explicit column for PostgreSQL.
+_PG_ROWID = "rowid BIGSERIAL, "
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
   {rowid}id TEXT PRIMARY KEY, name TEXT NOT NULL, genre TEXT, created TEXT, updated TEXT,
@@ -139,47 +139,31 @@ class _Translated:
 class PostgresBackend:
     """Tables in one schema of a PostgreSQL database; one connection per workspace, one transaction at a time.
 
-    The app keeps one workspace for all its sessions, so transactions queue on a lock (they are short);
-    a connection the server dropped is opened again on the next transaction.
+    The app keeps one workspace for all its sessions, so transactions queue on the connection's lock
+    (they are short); a connection the server dropped is opened again on the next transaction.
     """
 
     def __init__(self, url: str, schema: str = "workspace") -> None:
-        try:
-            import psycopg
-            from psycopg import sql
-        except ImportError as exc:  # the optional extra is missing
-            raise WorkspaceError("团队模式需要安装 psycopg：pip install '.[team]'") from exc
-        self._psycopg = psycopg
-        self.url = url
-        self.where = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)  # no password in messages
-        self._set_path = sql.SQL("SET search_path TO {}").format(sql.Identifier(schema))
-        self._lock = threading.RLock()
-        self._db: Any = None
-        with self._lock, self._errors():
-            db = self._conn()
-            with db.transaction():
-                # One schema creation at a time: CREATE ... IF NOT EXISTS races between two first starts.
-                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"workspace:{schema}",))
-                db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                db.execute(_SCHEMA.format(rowid="rowid BIGSERIAL, "))
+        self._pg = PgConnection(url, WorkspaceError, search_path=schema)
+        self.where = self._pg.where
+        sql = self._pg.sql
+        script = sql.SQL("CREATE SCHEMA IF NOT EXISTS {s};" + _SCHEMA).format(
+            s=sql.Identifier(schema), rowid=sql.SQL(_PG_ROWID)
+        )
+        with self._errors():
+            self._pg.create(f"workspace:{schema}", script)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except self._psycopg.OperationalError as exc:  # server down, connection lost, refused
-            raise WorkspaceError(f"无法连接团队数据库：{self.where}（{exc}）") from exc
-
-    def _conn(self) -> Any:
-        if self._db is None or self._db.closed or self._db.broken:
-            self._db = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            self._db.execute(self._set_path)
-        return self._db
+        except self._pg.psycopg.OperationalError as exc:  # server down, connection lost
+            raise WorkspaceError(f"团队数据库操作失败：{self.where}（{exc}）") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        with self._lock, self._errors():
-            db = self._conn()
+        with self._pg.lock, self._errors():
+            db = self._pg.get()
             with db.transaction():
                 yield _Translated(db)
 
@@ -187,6 +171,4 @@ class PostgresBackend:
         return self._transaction()
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
+        self._pg.close()

@@ -16,7 +16,7 @@ from tests.team_servers import any_workspace, pg_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def ws(any_workspace: Workspace) -> Workspace:
+def ws(any_workspace: Workspace) -> Workspace:  # noqa: F811
     """The workspace tests below run on both backends: the local SQLite file and the team's PostgreSQL."""
     return any_workspace
 

@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any
 from drafting.corpus.keyword import choose_terms, index_text, passages_from_rows, query_tokens, tokenize, year_of
 from drafting.domain import Chunk, DocumentMeta, Passage
 from drafting.errors import RetrievalError
+from drafting.pgconn import PgConnection
 
 __all__ = ["PgKeywordIndex", "pg_terms", "BM25_K1", "BM25_B"]
 
@@ -101,33 +101,18 @@ class PgKeywordIndex:
     """Documents, chunks and BM25 postings in PostgreSQL. Thread-safe (one connection, one lock)."""
 
     def __init__(self, url: str, collection: str = "fanwen") -> None:
-        try:
-            import psycopg
-            from psycopg import sql
-        except ImportError as exc:  # the optional extra is missing
-            raise RetrievalError("团队模式需要安装 psycopg：pip install '.[team]'") from exc
-        self._psycopg = psycopg
-        self._sql = sql
+        self._pg = PgConnection(url, RetrievalError)
+        self._psycopg = self._pg.psycopg
+        self._sql = sql = self._pg.sql
         self.url = url
         self.schema = _schema_name(collection)
-        self._lock = threading.RLock()
-        self._db: Any = None
+        self._lock = self._pg.lock
         self._t = {name: sql.Identifier(self.schema, name) for name in ("documents", "chunks", "postings", "totals")}
-        with self._lock:
-            db = self._conn()
-            with db.transaction():
-                # One schema creation at a time: CREATE ... IF NOT EXISTS races between two first starts.
-                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
-                db.execute(sql.SQL(_SCHEMA).format(s=sql.Identifier(self.schema)))
+        self._pg.create(self.schema, sql.SQL(_SCHEMA).format(s=sql.Identifier(self.schema)))
 
     def _conn(self) -> Any:
         """The open connection, reconnecting once it was closed or broken (server restart)."""
-        if self._db is None or self._db.closed or self._db.broken:
-            try:
-                self._db = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            except self._psycopg.Error as exc:
-                raise RetrievalError(f"无法连接团队数据库：{_safe_url(self.url)}（{exc}）") from exc
-        return self._db
+        return self._pg.get()
 
     def _q(self, template: str) -> Any:
         return self._sql.SQL(template).format(**self._t)
@@ -140,9 +125,7 @@ class PgKeywordIndex:
                 raise RetrievalError(f"团队数据库查询失败：{exc}") from exc
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
+        self._pg.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -306,8 +289,3 @@ class PgKeywordIndex:
 
     def all_vec_ids(self) -> set[str]:
         return {r[0] for r in self._rows("SELECT vec_id FROM {chunks}")}
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
