@@ -258,6 +258,11 @@ def _llm() -> Any:
     from drafting.secrets import effective_settings
 
     settings = effective_settings(get_settings())
+    if settings.team:
+        from drafting.workspace import current_writer
+
+        # Every request names the writer, so the team's serving engine can attribute it in its logs.
+        settings = settings.replace(writer=current_writer(settings))
     check_endpoint(settings)
     return get_chat_model(settings)
 

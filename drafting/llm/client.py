@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from langchain_core.embeddings import Embeddings
 
@@ -47,6 +48,8 @@ __all__ = [
     "settings_of",
     "carried_settings",
     "third_party_environment",
+    "WRITER_HEADER",
+    "writer_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -229,8 +232,32 @@ def _default_settings() -> Settings:
     return Settings()
 
 
+# The header that names the writer of a request in team mode, for the serving engine's (or its proxy's) logs.
+WRITER_HEADER = "X-Drafting-Writer"
+
+
+def writer_fields(settings: Settings) -> dict[str, Any]:
+    """In team mode, what names ``settings.writer`` on every chat request; nothing in local mode.
+
+    The OpenAI ``user`` field in the body (JSON: any name as it is) and the :data:`WRITER_HEADER` header.
+    HTTP headers are Latin-1 on the wire, so the header's value is percent-encoded UTF-8: ASCII names
+    pass unchanged (``zhangsan``), ``张三`` travels as ``%E5%BC%A0%E4%B8%89``.
+    """
+    writer = settings.writer.strip()
+    if not settings.team or not writer:
+        return {}
+    return {
+        "model_kwargs": {"user": writer},
+        "default_headers": {WRITER_HEADER: quote(writer, safe="@+!*'()")},
+    }
+
+
 def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) -> BaseChatModel:
-    """A chat model for the configured OpenAI-compatible endpoint; it carries ``settings`` (see settings_of)."""
+    """A chat model for the configured OpenAI-compatible endpoint; it carries ``settings`` (see settings_of).
+
+    In team mode every request names ``settings.writer`` (see :func:`writer_fields`): callers put the
+    signed-in writer (the app) or DRAFTING_WRITER / the OS user (the CLI) there.
+    """
     import httpx
 
     settings = settings or get_settings()
@@ -246,6 +273,7 @@ def get_chat_model(settings: Settings | None = None, *, streaming: bool = True) 
         http_client=_http_client(settings),
         streaming=streaming,
         stream_usage=True,
+        **writer_fields(settings),
     )
     return model
 

@@ -26,7 +26,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from drafting import config
+from drafting import config, team
 from drafting.corpus.store import IndexStore
 from drafting.errors import DraftingError, ProviderError
 from drafting.llm import client as llm
@@ -115,7 +115,7 @@ def get_store(settings: config.Settings) -> IndexStore:
 
 def _model_key(settings: config.Settings) -> str:
     digest = hashlib.sha256(settings.llm_api_key.encode()).hexdigest()[:12]
-    return f"{settings.llm_base_url}|{settings.llm_model}|{digest}|{settings.fake_llm}"
+    return f"{settings.llm_base_url}|{settings.llm_model}|{digest}|{settings.fake_llm}|{settings.writer}"
 
 
 @st.cache_resource(show_spinner=False)
@@ -130,7 +130,10 @@ def _chat_model(key: str, _settings: config.Settings) -> BaseChatModel:
 
 
 def chat_model(settings: config.Settings) -> BaseChatModel:
-    """The writer model for these settings (one per endpoint, model and key)."""
+    """The writer model for these settings (one per endpoint, model and key, and in team mode per writer:
+    its requests name the signed-in writer for the serving engine's logs)."""
+    if settings.team:
+        settings = settings.replace(writer=team.acting_writer())
     return _chat_model(_model_key(settings), settings)
 
 
