@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup model model-server stop-model index eval eval-usable eval-decisive bench bench-draft lint visual clean
+.PHONY: run test setup model model-server stop-model index eval eval-usable eval-decisive bench bench-draft bench-team team lint visual clean
 
 $(BIN)/python:
 	@echo "[setup] 创建虚拟环境 $(VENV)"
@@ -40,6 +40,14 @@ index: setup
 run: setup index model-server
 	@echo "[app] 文稿助手：http://127.0.0.1:8501"
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false
+
+# Team mode on this machine, for trying it out: PostgreSQL, a Chroma server, the bundled 范文 and the app in
+# team mode (sign-in header required); Ctrl-C stops them all. The local model server is started unless
+# DRAFTING_LLM_BASE_URL names another endpoint.  make team [APP_PORT=8501] [CHROMA_PORT=8000]
+APP_PORT ?= 8501
+CHROMA_PORT ?= 8000
+team: setup $(if $(DRAFTING_LLM_BASE_URL),,model-server)
+	$(BIN)/drafting team-up --app-port $(APP_PORT) --chroma-port $(CHROMA_PORT)
 
 test: setup
 	@echo "[lint] ruff、ruff format、mypy"

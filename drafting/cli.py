@@ -13,6 +13,7 @@ drafting export PROJECT --kind 定稿|送审稿 --out x.docx [--force]
 drafting import-edited PROJECT edited.docx
 drafting facts PROJECT [--confirm N | --set N 新值] [--json]   (the facts ledger)
 drafting index-corpus              (index the bundled 范文 if missing or stale)
+drafting team-up [--app-port 8501] [--chroma-port 8000]   (a team stack on this machine, for trying team mode)
 """
 
 from __future__ import annotations
@@ -446,6 +447,15 @@ def cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_team_up(args: argparse.Namespace) -> int:
+    """PostgreSQL, Chroma, the bundled 范文 and the app in team mode on this machine, until Ctrl-C."""
+    from drafting.team_stack import run_team_stack
+
+    settings = get_settings()
+    chroma_port = args.chroma_port or settings.chroma_port
+    return run_team_stack(settings, chroma_port=chroma_port, app_port=args.app_port, say=lambda m: print(m, flush=True))
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     from drafting.workspace import open_workspace
     from drafting.writing.pipeline import resume_draft, run_draft
@@ -824,6 +834,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("colleague", help="同事的登录名")
     s.add_argument("--remove", action="store_true")
     s.set_defaults(func=cmd_share)
+
+    s = sub.add_parser(
+        "team-up", help="团队模式试用：在本机启动 PostgreSQL、Chroma 服务和团队模式的网页，Ctrl-C 全部停止"
+    )
+    s.add_argument("--app-port", type=int, default=8501, help="网页端口（默认 8501）")
+    s.add_argument(
+        "--chroma-port", type=int, default=None, help="Chroma 服务端口（默认 DRAFTING_CHROMA_PORT，即 8000）"
+    )
+    s.set_defaults(func=cmd_team_up)
 
     s = sub.add_parser("resume", help="续写中断的稿子（已写完的部分保留）")
     s.add_argument("project", help="项目编号（见 drafting projects）")

@@ -12,7 +12,6 @@ import contextlib
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ import pytest
 
 from drafting.config import LOCAL_BASE_URL
 from drafting.domain import count_chars
+from drafting.errors import DraftingError
+from drafting.team_stack import free_port, start_app, stop_process
 from tests.planted import OUTSIDE, seed_planted_project
 
 pytestmark = pytest.mark.browser
@@ -46,12 +47,7 @@ FAKE = os.environ.get("DRAFTING_TEST_FAKE_LLM") == "1"
 MODEL_TIMEOUT_MS = (2 if FAKE else 15) * 60 * 1000
 # Indexing all 36 bundled documents takes minutes on two busy cores: the app gets a small index instead.
 CORPUS_SAMPLE = ("docs/sa01.txt", "docs/sb01.txt", "docs/sc05.txt")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+APP_ARGS = ("--client.toolbarMode", "minimal", "--server.fileWatcherType", "none")
 
 
 def _index_sample(data: Path, env: dict[str, str]) -> None:
@@ -94,33 +90,18 @@ def _model_server_answers(patience: float = 900.0) -> bool:
 @contextlib.contextmanager
 def _running_app(data: Path, env: dict[str, str]) -> Iterator[str]:
     """Streamlit serving app.py on a free port with ``data`` as its data directory."""
-    port = _free_port()
     log = (data / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:  # noqa: S310
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (data / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.5)
+        proc, url = start_app(free_port(), env, log=log, extra_args=APP_ARGS)
+    except DraftingError as exc:
+        log.close()
+        raise RuntimeError(
+            f"streamlit did not start ({exc}):\n" + (data / "streamlit.log").read_text()[-3000:]
+        ) from exc
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=15)
         log.close()
         if "Traceback" in (data / "streamlit.log").read_text():
             print((data / "streamlit.log").read_text()[-4000:])
