@@ -88,6 +88,13 @@ eval-decisive:
 bench-draft: setup index model-server
 	$(BIN)/python -m evals.bench_draft $(if $(LENGTHS),--lengths $(LENGTHS))
 
+# Concurrent 急稿 from WRITERS writers (default 4) against the configured endpoint (DRAFTING_LLM_BASE_URL):
+# per-writer latency and overall 字/s, written to docs/benchmarks/team-concurrency-<date>.md. Meant for an
+# engine with parallel slots (llama-server --parallel 4, vLLM); the local server answers one request at a time.
+WRITERS ?= 4
+bench-team: setup
+	$(BIN)/python -m evals.bench_team --writers $(WRITERS)
+
 bench: setup
 	$(BIN)/python evals/bench_retrieval.py
 
