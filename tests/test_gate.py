@@ -351,3 +351,84 @@ def test_a_speech_quotes_one_offered_classic_verbatim(brief: Brief) -> None:
     )
     assert offered[0].source in carrier.text
     assert not [f for f in check_quotes(draft.body_text) if f.severity in ("error", "warning")]
+
+
+# --- invented quotations, echoed instructions, empty labels, bullets (issue 11, eval drafts of 2026-11-27) ----
+
+
+def _through_writer(brief: Brief, answer: str) -> str:
+    """The body the pipeline keeps when the writer model answers ``answer``."""
+    fake = RoutedFakeChat(routes={BODY_MARKER: [answer]}, default="")
+    return write_draft(brief, quick_outline(brief), [], fake).body_text
+
+
+def test_a_quotation_put_in_a_leaders_mouth_that_nobody_gave_is_removed(brief: Brief) -> None:
+    text = (
+        "标题\n习近平提出“只有把人民放在心中，才能做到无微不至。”\n"
+        "“在实践中不断探索和总结，才能更好地实现自己的目标。”（毛泽东）\n"
+        "古人云：“天下难事，必作于易。”\n"
+    )
+    found = [d.text for d in find_defects(text, brief=brief, passages=[]) if d.detail == "无法核实的引语"]
+    # The bank's line checks out; the two lines no source has are invented.
+    assert found == ["只有把人民放在心中，才能做到无微不至。", "在实践中不断探索和总结，才能更好地实现自己的目标。"]
+    # A quotation the writer supplied is theirs to use.
+    own = brief.model_copy(update={"policy": "习近平总书记强调，只有把人民放在心中，才能做到无微不至。"})
+    assert not [d for d in find_defects(text, brief=own, passages=[]) if d.text.startswith("只有把人民")]
+    body = _through_writer(brief, "一、压实安全责任\n" + "\n".join(text.splitlines()[1:]) + "\n各单位要抓实抓细。")
+    assert "无微不至" not in body and "自己的目标" not in body
+    assert "各单位要抓实抓细" in body
+
+
+def test_a_sentence_that_restates_the_writing_job_is_removed() -> None:
+    brief = Brief(
+        genre="先进事迹报告",
+        length=800,
+        request="请撰写一篇800字左右的关于街道调解主任在疫情期间坚持化解邻里纠纷的事迹材料作为先进事迹报告会的演讲稿",
+    )
+    text = "标题\n我今天以街道调解主任的事迹作为先进事迹报告会的演讲稿。街道调解主任周秀兰化解了邻里纠纷。\n"
+    found = find_defects(text, brief=brief, passages=[])
+    assert [d.text for d in found if d.detail == "复述写作要求"] == [
+        "我今天以街道调解主任的事迹作为先进事迹报告会的演讲稿。"
+    ]
+
+
+def test_empty_labels_and_markdown_bullets_do_not_survive(brief: Brief) -> None:
+    answer = (
+        "一、压实安全责任\n- 各乡镇要落实属地责任，县直部门要落实监管责任。\n具体措施：\n要求：\n"
+        "二、抓好隐患排查\n下一步工作：\n各企业要开展自查自纠，做到隐患清零。\n未来努力方向：\n"
+    )
+    text = "标题\n" + answer
+    details = [d.detail for d in find_defects(text, brief=brief, passages=[])]
+    assert details.count("空的小标签") == 3  # "下一步工作：" has a paragraph under it
+    body = _through_writer(brief, answer)
+    assert "具体措施：" not in body and "要求：" not in body and "未来努力方向" not in body
+    assert "- " not in body and "各乡镇要落实属地责任" in body and "下一步工作：" in body
+
+
+def test_dropping_a_repeat_never_leaves_half_a_quotation(brief: Brief) -> None:
+    answer = (
+        "一、压实安全责任\n各乡镇要把安全责任落实到每一个岗位。\n"
+        "他坚持“各乡镇要把安全责任落实到每一个岗位。把服务送到家门口。”的理念，群众普遍认可。\n"
+    )
+    body = _through_writer(brief, answer)
+    assert "”的理念" not in body or "“各乡镇" in body
+    assert body.count("“") == body.count("”")
+
+
+def test_local_asks_stay_out_of_stories_ceremonies_and_quotations() -> None:
+    from drafting.writing.principles import ensure_principles
+
+    story = Brief(genre="事迹材料", length=700, title="吴德明同志先进事迹", speaker="县卫生健康局")
+    outline = quick_outline(story)
+    parts = {i: (["他三十年坚守在山村卫生室。"] if s.kind == "body" else []) for i, s in enumerate(outline.sections)}
+    assert ensure_principles(parts, outline, story) is False
+    assert all("待补" not in x for v in parts.values() for x in v)
+    speech = Brief(genre="讲话稿", occasion="全县安全生产工作会议", speaker="县长", length=900)
+    outline = quick_outline(speech)
+    body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
+    parts = {i: [] for i in range(len(outline.sections))}
+    parts[body[0]] = ["“人无远虑，必有近忧。”（《论语·卫灵公》）", "安全生产要常抓不懈。"]
+    ensure_principles(parts, outline, speech)
+    text = "\n".join(parts[body[0]])
+    assert "“人无远虑，必有近忧。”（《论语·卫灵公》）" in text  # the quotation and its source stay together
+    assert "待补" in text

@@ -80,7 +80,9 @@ class GateResult:
 
 COPY_RUN = 30  # characters copied verbatim from one 范文 that make a copied sentence
 NEAR_REPEAT = 0.8  # Jaccard share of bigrams two sentences share to count as the same sentence said twice
-_SENT = re.compile(r"[^。！？；\n]+(?:[。！？；]+[”’」』）)]*|$)")
+# A sentence ends at 。！？； outside quotation marks: a quotation's inner sentences stay together, so
+# dropping a repeat never leaves half a quotation ("”的理念，……").
+_SENT = re.compile(r"(?:“[^”\n]{0,200}”|[^。！？；\n“]|“)+(?:[。！？；]+[”’」』）)]*|$)")
 _END = "。！？；：”’」』）)…"
 _TOP = re.compile(r"^([一二三四五六七八九十]+)、")
 _SUB = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
@@ -94,7 +96,7 @@ _LEAK_LINE = re.compile(
 )
 _LEAK_SPAN = re.compile(
     r"（这是正文第一部分）|（未说明）|[（(]约\s*\d+\s*字[)）]|约\s*\d+\s*字左右?[。，]?|只输出正文[^。]*。?|不要重复标题[^。]*。?|"
-    r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*"
+    r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*|^\s*[-*•]\s+"
 )
 _SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
 # A whole line in brackets that talks to the writer ("（讲话稿内容可参考提纲，具体细节可根据实际情况调整）").
@@ -119,6 +121,15 @@ CITED_DOCUMENT = re.compile(
 )
 _PASTED_OFFER = re.compile(r"^“([^”]{2,80})”\s*[（(]([^）)]{2,40})[)）][。]?$")
 _SELF_INTRO = re.compile(r"^我是[^，。！？]{1,14}(?:长|书记|主任|主席|局长|部长)[，,。]?")
+# A label line with nothing under it ("具体措施：", "未来努力方向："): a hint the model copied as a heading.
+_LABEL = re.compile(r"^[\u4e00-\u9fff、]{1,10}[：:]$")
+# A quotation put in a leader's or a classic author's mouth: who is named before it or after it in brackets.
+_SPEAKERS = r"习近平|总书记|毛泽东|毛主席|邓小平|周恩来|江泽民|胡锦涛|马克思|恩格斯|列宁|孔子|孟子|老子|庄子|荀子"
+_SAID_BEFORE = re.compile(rf"(?:{_SPEAKERS})(?:同志)?[^“”。！？；]{{0,12}}$")
+_SAID_AFTER = re.compile(rf"^[^“”。！？；（(]{{0,4}}[（(](?:{_SPEAKERS})[)）]")
+# Words that show a sentence is about the writing job, not the occasion ("……作为报告会的演讲稿").
+_JOB_WORDS = re.compile(r"演讲稿|讲话稿|发言稿|主持词|致辞稿|事迹材料|报告会的|字左右|第一人称|写一篇|撰写|起草")
+REQUEST_ECHO = 0.6  # share of a sentence's bigrams found in the writer's request that makes it an echo
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
@@ -203,6 +214,8 @@ class _Context:
     # The 范文 passages normalised (for facts) and bare (for copied runs), computed once per draft.
     corpus_norm: tuple[str, ...] = ()
     corpus_bare: tuple[str, ...] = ()
+    supplied_bare: str = ""  # the writer's own text, bare (for quotations)
+    request_bigrams: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -238,6 +251,8 @@ class _Context:
             brief.title,
             tuple(normalise(p.text) for p in corpus),
             tuple(_bare(p.text) for p in corpus),
+            _bare("\n".join(supplied)),
+            frozenset(_bigrams(brief.request)),
         )
 
 
@@ -339,6 +354,38 @@ def _hint_clauses() -> tuple[str, ...]:
     from drafting.writing.text import part_hints
 
     return tuple(c for h in part_hints().values() for c in re.split(r"[，、]", h) if count_chars(c) >= 4)
+
+
+def _unverified_quote(sentence: str, ctx: _Context) -> str:
+    """A quotation the sentence puts in a leader's or a classic author's mouth that neither the banks, the
+    writer's text nor a 范文 has: an invented quotation. Returns it ("" when every quotation checks out)."""
+    if "“" not in sentence and "云" not in sentence and "曰" not in sentence:
+        return ""
+    from drafting.checks.bankcheck import find_quotations
+    from drafting.writing.banks import load_banks
+
+    banks = load_banks()
+    known = {_bare(e.text) for e in (*banks.classics, *banks.formulations)}
+    for q in find_quotations(sentence, banks):
+        before, after = sentence[: q.start], sentence[q.start + len(q.text) + 1 :]
+        named = _SAID_BEFORE.search(before.rstrip("：:，, “")) or _SAID_AFTER.match(after.lstrip("”"))
+        if not (q.classical or named):
+            continue
+        bare = _bare(q.text)
+        if count_chars(bare) < 4 or bare in known or bare in ctx.supplied_bare:
+            continue
+        if any(bare in p for p in ctx.corpus_bare) or any(bare in k or k in bare for k in known if len(k) >= 6):
+            continue
+        return q.text
+    return ""
+
+
+def _echoes_request(sentence: str, ctx: _Context) -> bool:
+    """A sentence that restates the writer's instruction ("并以……的事迹作为报告会的演讲稿")."""
+    if count_chars(sentence) < 12 or not ctx.request_bigrams or not _JOB_WORDS.search(sentence):
+        return False
+    grams = _bigrams(sentence)
+    return bool(grams) and len(grams & ctx.request_bigrams) / len(grams) >= REQUEST_ECHO
 
 
 def _leaks(line: str, ctx: _Context) -> bool:
@@ -459,6 +506,14 @@ def clean_lines(
                 defects.append(Defect(DefectKind.LEAKED, s, "说明性文字或提示词"))
                 if fix:
                     continue
+            if _echoes_request(s, ctx):
+                defects.append(Defect(DefectKind.LEAKED, s, "复述写作要求"))
+                if fix:
+                    continue
+            if quote := _unverified_quote(s, ctx):
+                defects.append(Defect(DefectKind.UNSOURCED_FACT, quote, "无法核实的引语"))
+                if fix:
+                    continue
             # A leader at his own meeting does not introduce himself ("我是云岗市副市长，今天……").
             if ctx.brief.genre == "讲话稿" and (intro := _SELF_INTRO.match(s)):
                 defects.append(Defect(DefectKind.REGISTER, intro.group(0), "讲话人自我介绍"))
@@ -550,6 +605,13 @@ def _lists(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
                     if out and _ANNOUNCES.search(out[-1]):
                         out.pop()
                     line = _ARABIC.sub("", line, count=1).strip()
+        elif _LABEL.match(line) and not _SALUTATION.match(line):
+            follows = lines[i + 1] if i + 1 < len(lines) else ""
+            if not follows or _LABEL.match(follows) or _is_heading(follows):
+                defects.append(Defect(DefectKind.FRAGMENT, line, "空的小标签"))
+                if fix:
+                    i += 1
+                    continue
         elif _ANNOUNCES.search(line) and not _SALUTATION.match(line) and not _LEAK_SPAN.search(line):
             follows = lines[i + 1] if i + 1 < len(lines) else ""
             if not (_ARABIC.match(follows) or _SUB.match(follows)):

@@ -38,6 +38,9 @@ class GenreProfile:
     headings: tuple[str, ...]
     shape: str
     forbidden: tuple[str, ...]
+    # Whether the deterministic helpers may add local-fact asks (〔待补：…〕) and a superior formulation:
+    # true for a unit's work (讲话稿, 工作报告, 方案…), false for a story, a ceremony or a personal reflection.
+    anchors: bool = True
 
     @property
     def spoken(self) -> bool:
@@ -61,6 +64,7 @@ def _profiles() -> dict[str, GenreProfile]:
             headings=tuple(d["headings"]),
             shape=str(d["shape"]),
             forbidden=tuple(d.get("forbidden") or ()),
+            anchors=bool(d.get("anchors", True)),
         )
     return out
 

@@ -110,7 +110,8 @@ def quick_outline(brief: Brief) -> Outline:
     n = section_count(brief)
     points = [short_heading(_strip_number(p)) for p in brief.key_points if _strip_number(p)]
     topic = topic_of(brief.title, brief.occasion, brief.request, brief.key_points)
-    templates = [h.replace("{topic}", topic) for h in profile.headings]
+    # No subject found ("这项"): "这项工作" reads as Chinese where "把握这项的精神实质" does not.
+    templates = [h.replace("{topic}", topic if topic != "这项" else "这项工作") for h in profile.headings]
     if brief.genre in _SPEECH_HEADINGS_FROM_POINTS and len(points) >= 2 and min(map(len, points)) >= 6:
         headings = points[: max(n, 2) + 1]
         sub: list[list[str]] = [[] for _ in headings]

@@ -244,7 +244,9 @@ def _first_sentence_end(line: str) -> int:
         close = line.find("”", m.end())
         if close >= 0 and line[: close + 1].count("“") <= line[: close + 1].count("”"):
             if line[close - 1 : close] in "。！？；":
-                return close + 1  # the quotation ends the sentence
+                # The quotation ends the sentence; its source in brackets stays with it.
+                source = re.match(r"[（(][^）)]{1,40}[)）]。?", line[close + 1 :])
+                return close + 1 + (source.end() if source else 0)
             after = _SENTENCE.match(line, close + 1)
             return after.end() if after and after.group(0).strip() else close + 1
     return len(line)
@@ -355,18 +357,26 @@ _VERB_BEFORE = re.compile(r"(?:落实|坚持|贯彻|践行|把握|按照|围绕|
 def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brief, banks: Banks | None = None) -> bool:
     """The deterministic guarantees after the model wrote ``parts`` (see the module docstring).
     Changes ``parts`` in place; returns whether anything changed."""
+    if not genre_profile(brief.genre).anchors:
+        return False  # a story, a ceremony or a reflection: asks for local figures and deadlines do not belong
     changed = ensure_formulation(parts, outline, brief, banks)
     ours, units = _place(brief)
     for i, s in enumerate(outline.sections):
         lines = parts.get(i) or []
         if s.kind != "body" or not lines or has_local_fact("\n".join(lines)):
             continue
-        first = lines[0]
-        cut = _first_sentence_end(first)
         # Worded differently per part: the gate drops a sentence that nearly repeats an earlier one.
         n = sum(1 for x in outline.sections[: i + 1] if x.kind == "body")
         topic = short_label(s.heading) or "这方面"
-        lines[0] = first[:cut] + _LOCAL_ASKS[(n - 1) % len(_LOCAL_ASKS)].format(ours=ours, topic=topic) + first[cut:]
+        ask = _LOCAL_ASKS[(n - 1) % len(_LOCAL_ASKS)].format(ours=ours, topic=topic)
+        # After the first sentence of the first paragraph that is prose: never inside a quotation or
+        # between a quoted line and its source ("“玉不琢……”（《礼记·学记》）").
+        j = next((k for k, x in enumerate(lines) if not x.lstrip().startswith(("“", "（"))), None)
+        if j is None:
+            lines.insert(1, ask)  # early: a trim to the part's budget keeps the beginning
+        else:
+            cut = _first_sentence_end(lines[j])
+            lines[j] = lines[j][:cut] + ask + lines[j][cut:]
         changed = True
     closing = next((i for i, s in enumerate(outline.sections) if s.kind == "closing"), None)
     if closing is not None and calls_for_requirements(brief):
