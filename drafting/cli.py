@@ -37,6 +37,7 @@ from drafting.domain import (
     Comment,
     CommentOrigin,
     CommentStatus,
+    Costs,
     Draft,
     Passage,
     Review,
@@ -196,9 +197,17 @@ def _brief_from_args(args: argparse.Namespace) -> Brief:
 
 
 def _payload(
-    brief: Brief, passages: list[Passage], draft: Draft, review: Review | None, versions: list[Version]
+    brief: Brief,
+    passages: list[Passage],
+    draft: Draft,
+    review: Review | None,
+    versions: list[Version],
+    costs: Costs | None = None,
 ) -> dict[str, Any]:
+    """The JSON of a draft; ``costs`` (the whole run's, when the draft is the run's first) default to the draft's."""
     from drafting.cli_facts import fact_entries
+
+    costs = costs if costs is not None else draft.costs
 
     return {
         "brief": brief.model_dump(mode="json"),
@@ -225,11 +234,11 @@ def _payload(
         "principles": _principles_payload(draft),
         "versions": [v.model_dump(mode="json", exclude={"draft"}) for v in versions],
         "costs": {
-            "calls": draft.costs.calls,
-            "tokens_in": draft.costs.tokens_in,
-            "tokens_out": draft.costs.tokens_out,
-            "seconds": draft.costs.seconds,
-            "stages": [s.model_dump() for s in draft.costs.stages],
+            "calls": costs.calls,
+            "tokens_in": costs.tokens_in,
+            "tokens_out": costs.tokens_out,
+            "seconds": costs.seconds,
+            "stages": [s.model_dump() for s in costs.stages],
         },
     }
 
@@ -394,7 +403,8 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
         else:
             versions.append(version)
             draft = version.draft
-    payload = {**_payload(brief, run.passages, draft, review, versions), "project": run.project_id}
+    costs = run.costs if draft is run.draft else None  # the first draft's JSON counts the whole run (its review too)
+    payload = {**_payload(brief, run.passages, draft, review, versions, costs), "project": run.project_id}
     if args.json and not _write_json(Path(args.json), payload):
         code = code or EXIT_INPUT
     if not _export(draft, Path(args.out) if args.out else None, args):

@@ -288,6 +288,8 @@ class DraftSection(_Model):
 
 
 class StageCost(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     stage: str
     calls: int = 0
     tokens_in: int = 0
@@ -296,23 +298,31 @@ class StageCost(_Model):
 
 
 class Costs(_Model):
-    stages: list[StageCost] = Field(default_factory=list)
+    """What the model calls of a run (or a part of one) cost, per stage: a frozen record. A run collects
+    its calls in :class:`drafting.llm.calls.CostLog`; a draft holds a snapshot that never changes."""
 
-    def add(self, stage: str, tokens_in: int, tokens_out: int, seconds: float) -> None:
-        for s in self.stages:
-            if s.stage == stage:
-                s.calls += 1
-                s.tokens_in += tokens_in
-                s.tokens_out += tokens_out
-                s.seconds += seconds
-                return
-        self.stages.append(StageCost(stage=stage, calls=1, tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds))
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def merge(self, other: Costs) -> None:
+    stages: tuple[StageCost, ...] = ()
+
+    def plus(self, other: Costs) -> Costs:
+        """These costs and ``other``'s together, stage by stage (a new record)."""
+        totals: dict[str, StageCost] = {s.stage: s for s in self.stages}
         for s in other.stages:
-            for _ in range(s.calls - 1):
-                self.add(s.stage, 0, 0, 0.0)
-            self.add(s.stage, s.tokens_in, s.tokens_out, s.seconds)
+            have = totals.get(s.stage)
+            totals[s.stage] = (
+                s
+                if have is None
+                else have.model_copy(
+                    update={
+                        "calls": have.calls + s.calls,
+                        "tokens_in": have.tokens_in + s.tokens_in,
+                        "tokens_out": have.tokens_out + s.tokens_out,
+                        "seconds": have.seconds + s.seconds,
+                    }
+                )
+            )
+        return Costs(stages=tuple(totals.values()))
 
     @property
     def calls(self) -> int:

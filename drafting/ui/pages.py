@@ -579,7 +579,7 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
             S.flash("error", err)
             S.flash("info", "已写好的部分已保存，模型恢复后点“继续写”接着写。")
         else:
-            S.flash("success", f"初稿已完成：{run.draft.char_count} 字。{V.cost_line(run.draft.costs)}")
+            S.flash("success", f"初稿已完成：{run.draft.char_count} 字。{V.cost_line(run.costs)}")
         guard.rerun()
     draft = project.latest
     if draft is None:

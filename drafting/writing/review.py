@@ -16,7 +16,6 @@ from drafting.domain import (
     STANCES,
     Brief,
     CheckFinding,
-    Costs,
     Criterion,
     CriterionScore,
     Draft,
@@ -25,7 +24,7 @@ from drafting.domain import (
     count_chars,
 )
 from drafting.errors import ModelOutputError
-from drafting.llm.calls import complete_structured
+from drafting.llm.calls import collect_costs, complete_structured
 from drafting.llm.prompts import PROMPTS_DIR, load_prompt
 from drafting.writing.references import bigrams
 from drafting.writing.text import brief_summary, criteria_descriptions
@@ -277,13 +276,11 @@ def principle_evidence(draft: Draft, banks: Any = None) -> dict[Criterion, list[
     return out
 
 
-def score_draft(draft: Draft, brief: Brief, llm: BaseChatModel, *, costs: Costs | None = None) -> list[CriterionScore]:
+def score_draft(draft: Draft, brief: Brief, llm: BaseChatModel) -> list[CriterionScore]:
     desc = criteria_descriptions()
     criteria = "\n".join(f"{c.value}：{desc[c.value]}" for c in ALL_CRITERIA)
     messages = load_prompt("review.scores").render(criteria=criteria, brief=brief_summary(brief), draft=draft.body_text)
-    raw = complete_structured(
-        llm, messages, _RawScores, stage="review", costs=costs, max_tokens=1200, coerce=_coerce_scores
-    )
+    raw = complete_structured(llm, messages, _RawScores, stage="review", max_tokens=1200, coerce=_coerce_scores)
     text = draft.body_text
     body = body_sentences(draft)
     headings = _headings(draft)
@@ -411,15 +408,15 @@ def principle_findings(draft: Draft) -> list[CheckFinding]:
     return principle_checks(draft)
 
 
-def review(draft: Draft, brief: Brief, llm: BaseChatModel, *, costs: Costs | None = None) -> Review:
+def review(draft: Draft, brief: Brief, llm: BaseChatModel) -> Review:
     """Score the draft (one model call) and run the checks. A failed scoring call leaves the checks."""
-    costs = costs if costs is not None else Costs()
     checks = check_draft(draft)
-    try:
-        scores = score_draft(draft, brief, llm, costs=costs)
-    except ModelOutputError as err:
-        log.warning("review: scoring failed: %s", err)
-        checks.insert(0, CheckFinding(rule="review.scores", message=str(err), severity="error"))
-        scores = []
+    with collect_costs() as costs:
+        try:
+            scores = score_draft(draft, brief, llm)
+        except ModelOutputError as err:
+            log.warning("review: scoring failed: %s", err)
+            checks.insert(0, CheckFinding(rule="review.scores", message=str(err), severity="error"))
+            scores = []
     evidence = {c.value: sentences for c, sentences in principle_evidence(draft).items()}
-    return Review(scores=scores, checks=checks, costs=costs, evidence=evidence)
+    return Review(scores=scores, checks=checks, costs=costs.snapshot(), evidence=evidence)

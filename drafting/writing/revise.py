@@ -38,7 +38,7 @@ from drafting.domain import (
     Version,
     count_chars,
 )
-from drafting.llm.calls import complete
+from drafting.llm.calls import collect_costs, complete
 from drafting.llm.prompts import load_prompt
 from drafting.writing.coverage import (
     COMPLETENESS,
@@ -116,7 +116,6 @@ def _rewrite(
     passages: list[Passage],
     *,
     budget: int,
-    costs: Costs | None,
     on_token: Callable[[str], None] | None = None,
     locked: Sequence[str] = (),
 ) -> DraftSection:
@@ -142,7 +141,6 @@ def _rewrite(
         llm,
         messages,
         stage="revise",
-        costs=costs,
         on_token=on_token,
         max_tokens=token_cap(budget),
     )
@@ -185,21 +183,20 @@ def rewrite_section(
     passages: list[Passage],
     *,
     budget: int | None = None,
-    costs: Costs | None = None,
     on_token: Callable[[str], None] | None = None,
     locked: Sequence[str] = (),
 ) -> Version:
     """急稿 one-click rewrite of one section; returns the next version. ``locked`` wording is kept;
     a rewrite that makes the draft worse by the gate's count is not taken (the note says why)."""
-    costs = costs if costs is not None else Costs()
     sec = draft.sections[index]
     target = budget or max(60, count_chars(sec.text))
     asked = {index: [instruction]}
-    settled, retried = _rewrite_and_settle(
-        draft, asked, {index: target}, llm, passages, costs=costs, on_token=on_token, locked=locked
-    )
+    with collect_costs() as costs:
+        settled, retried = _rewrite_and_settle(
+            draft, asked, {index: target}, llm, passages, on_token=on_token, locked=locked
+        )
     sections, kept = settled.sections, settled.kept
-    new = _next(draft, sections, passages, costs)
+    new = _next(draft, sections, passages, costs.snapshot())
     note = Comment(
         id=uuid.uuid4().hex[:8],
         author=WRITER,
@@ -234,7 +231,6 @@ def _rewrite_and_settle(
     llm: BaseChatModel,
     passages: list[Passage],
     *,
-    costs: Costs,
     locked: Sequence[str],
     on_token: Callable[[str], None] | None = None,
 ) -> tuple[Settled, list[str]]:
@@ -243,9 +239,7 @@ def _rewrite_and_settle(
     settled parts (``kept`` names every part finally left as it was) and the notes on the retries."""
 
     def rewrite(base: Draft, idx: int, lines: list[str]) -> DraftSection:
-        return _rewrite(
-            base, idx, lines, llm, passages, budget=budgets[idx], costs=costs, on_token=on_token, locked=locked
-        )
+        return _rewrite(base, idx, lines, llm, passages, budget=budgets[idx], on_token=on_token, locked=locked)
 
     first = settle_parts(draft, {i: rewrite(draft, i, asked[i]) for i in sorted(asked)}, passages, locked)
     if not first.rejected:
@@ -291,7 +285,6 @@ def consolidate(
     llm: BaseChatModel,
     passages: list[Passage],
     *,
-    costs: Costs | None = None,
     on_section: Callable[[int, str], None] | None = None,
     locked: Sequence[str] = (),
     fill_gaps: bool = True,
@@ -301,7 +294,6 @@ def consolidate(
     character for character; a rewritten part that raises the gate's defect count is rewritten once more
     with the problems it brought in, and then left as it was. The version's report lists every accepted
     comment that was not applied, with the reason."""
-    costs = costs if costs is not None else Costs()
     accepted = rank_comments([c for c in comments if c.status == CommentStatus.ACCEPTED])
     gaps = [g.model_copy(update={"status": CommentStatus.ACCEPTED}) for g in gap_comments(draft)] if fill_gaps else []
     owners = paragraph_sections(draft)
@@ -315,12 +307,13 @@ def consolidate(
         or max(60, count_chars(draft.sections[idx].text))
         for idx in per_section
     }
-    settled, retried = _rewrite_and_settle(draft, per_section, budgets, llm, passages, costs=costs, locked=locked)
+    with collect_costs() as costs:
+        settled, retried = _rewrite_and_settle(draft, per_section, budgets, llm, passages, locked=locked)
     sections = settled.sections
     if on_section:
         for idx in sorted(per_section):
             on_section(idx, sections[idx].text)
-    new = _next(draft, sections, passages, costs)
+    new = _next(draft, sections, passages, costs.snapshot())
     changed = sum(1 for a, b in zip(draft.sections, sections, strict=True) if a.text != b.text)
     not_applied: list[Comment] = []
     for c in accepted:
@@ -353,7 +346,6 @@ def revise(
     llm: BaseChatModel,
     passages: list[Passage],
     *,
-    costs: Costs | None = None,
     reviewers: bool = True,
     locked: Sequence[str] = (),
     accept_all: bool = False,
@@ -365,16 +357,18 @@ def revise(
     pinned to where their quote went (never dropped) and rank first. ``locked`` sentences and paragraphs
     are kept character for character. Returns the new version and every comment considered, ranked and
     with the program's notes (proposals included)."""
-    costs = costs if costs is not None else Costs()
     all_comments = anchor_leader_comments(comments, draft)
-    if mode is RevisionMode.SLOW:
-        all_comments += propose(draft, llm, passages, costs=costs, reviewers=reviewers, existing=all_comments)
-    if accept_all:
-        all_comments = [
-            c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
-            for c in all_comments
-        ]
-    version = consolidate(draft, all_comments, llm, passages, costs=costs, locked=locked, fill_gaps=False)
+    with collect_costs() as costs:
+        if mode is RevisionMode.SLOW:
+            all_comments += propose(draft, llm, passages, reviewers=reviewers, existing=all_comments)
+        if accept_all:
+            all_comments = [
+                c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
+                for c in all_comments
+            ]
+        version = consolidate(draft, all_comments, llm, passages, locked=locked, fill_gaps=False)
+    # The new version's costs are the whole round's: the proposals' calls too.
+    version = version.model_copy(update={"draft": version.draft.model_copy(update={"costs": costs.snapshot()})})
     if version.report is not None:  # the comments come back with the reason any was not applied
         notes = {c.id: c.note for c in version.report.not_applied}
         all_comments = [c.model_copy(update={"note": notes[c.id]}) if c.id in notes else c for c in all_comments]
