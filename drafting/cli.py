@@ -37,7 +37,6 @@ from drafting.domain import (
     Comment,
     CommentOrigin,
     CommentStatus,
-    Costs,
     Draft,
     Passage,
     Review,
@@ -197,17 +196,9 @@ def _brief_from_args(args: argparse.Namespace) -> Brief:
 
 
 def _payload(
-    brief: Brief,
-    passages: list[Passage],
-    draft: Draft,
-    review: Review | None,
-    versions: list[Version],
-    costs: Costs | None = None,
+    brief: Brief, passages: list[Passage], draft: Draft, review: Review | None, versions: list[Version]
 ) -> dict[str, Any]:
-    """The JSON of a draft; ``costs`` (the whole run's, when the draft is the run's first) default to the draft's."""
     from drafting.cli_facts import fact_entries
-
-    costs = costs if costs is not None else draft.costs
 
     return {
         "brief": brief.model_dump(mode="json"),
@@ -234,11 +225,11 @@ def _payload(
         "principles": _principles_payload(draft),
         "versions": [v.model_dump(mode="json", exclude={"draft"}) for v in versions],
         "costs": {
-            "calls": costs.calls,
-            "tokens_in": costs.tokens_in,
-            "tokens_out": costs.tokens_out,
-            "seconds": costs.seconds,
-            "stages": [s.model_dump() for s in costs.stages],
+            "calls": draft.costs.calls,
+            "tokens_in": draft.costs.tokens_in,
+            "tokens_out": draft.costs.tokens_out,
+            "seconds": draft.costs.seconds,
+            "stages": [s.model_dump() for s in draft.costs.stages],
         },
     }
 
@@ -403,8 +394,9 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
         else:
             versions.append(version)
             draft = version.draft
-    costs = run.costs if draft is run.draft else None  # the first draft's JSON counts the whole run (its review too)
-    payload = {**_payload(brief, run.passages, draft, review, versions, costs), "project": run.project_id}
+    # The first draft's JSON counts the whole run's calls (its review's too); a later version's, its round's.
+    shown = draft.model_copy(update={"costs": run.costs}) if draft is run.draft else draft
+    payload = {**_payload(brief, run.passages, shown, review, versions), "project": run.project_id}
     if args.json and not _write_json(Path(args.json), payload):
         code = code or EXIT_INPUT
     if not _export(draft, Path(args.out) if args.out else None, args):
