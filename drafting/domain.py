@@ -45,44 +45,32 @@ __all__ = [
     "now_iso",
 ]
 
-# Every genre of prompts/genres.yaml (a test keeps the two in step).
-GENRES: tuple[str, ...] = (
-    "讲话稿",
-    "表态发言",
-    "经验交流发言",
-    "发言稿",
-    "致辞",
-    "主持词",
-    "先进事迹报告",
-    "事迹材料",
-    "述职报告",
-    "调研报告",
-    "心得体会",
-    "工作报告",
-    "汇报材料",
-    "请示",
-    "报告",
-    "通知",
-    "意见",
-    "函",
-    "纪要",
-    "方案",
-    "总结",
-)
-SPOKEN_GENRES: frozenset[str] = frozenset(
-    {
-        "讲话稿",
-        "表态发言",
-        "经验交流发言",
-        "发言稿",
-        "致辞",
-        "主持词",
-        "先进事迹报告",
-        "述职报告",
-        "汇报材料",
-        "工作报告",
-    }
-)
+# Every genre of prompts/genres.yaml (a test keeps the two in step), and whether it is spoken (read out).
+_GENRE_SPOKEN: dict[str, bool] = {
+    "讲话稿": True,
+    "表态发言": True,
+    "经验交流发言": True,
+    "发言稿": True,
+    "致辞": True,
+    "主持词": True,
+    "先进事迹报告": True,
+    "事迹材料": False,
+    "述职报告": True,
+    "调研报告": False,
+    "心得体会": False,
+    "工作报告": True,
+    "汇报材料": True,
+    "请示": False,
+    "报告": False,
+    "通知": False,
+    "意见": False,
+    "函": False,
+    "纪要": False,
+    "方案": False,
+    "总结": False,
+}
+GENRES: tuple[str, ...] = tuple(_GENRE_SPOKEN)
+SPOKEN_GENRES: frozenset[str] = frozenset(g for g, spoken in _GENRE_SPOKEN.items() if spoken)
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 

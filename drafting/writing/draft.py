@@ -34,13 +34,12 @@ from drafting.writing.banks import (
     Banks,
     ClassicLine,
     Formulation,
-    load_banks,
     pick_classics,
     pick_formulations,
     used_entries,
 )
 from drafting.writing.genres import genre_profile
-from drafting.writing.principles import ensure_principles
+from drafting.writing.principles import ensure_principles, writer_choices
 from drafting.writing.references import format_references, overlap, rank_for_section
 from drafting.writing.text import (
     TOP_HEADING,
@@ -91,12 +90,7 @@ def chosen_entries(outline: Outline, banks: Banks | None = None) -> tuple[list[C
     the outline carries no choice. A kind with no choice anywhere gets the default picks for the brief."""
     if not any(s.classics or s.formulations for s in outline.sections):
         return None
-    banks = banks or load_banks()
-    by_classic = {c.text: c for c in banks.classics}
-    by_formulation = {f.text: f for f in banks.formulations}
-    classics = dict.fromkeys(t for s in outline.sections for t in s.classics if t in by_classic)
-    formulations = dict.fromkeys(t for s in outline.sections for t in s.formulations if t in by_formulation)
-    return [by_classic[t] for t in classics], [by_formulation[t] for t in formulations]
+    return writer_choices(outline, banks)
 
 
 def bank_extras(

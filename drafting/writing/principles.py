@@ -38,6 +38,7 @@ __all__ = [
     "alternatives_for",
     "swap_entry",
     "chosen_entries",
+    "writer_choices",
     "spoken_source",
     "ensure_principles",
     "ensure_formulation",
@@ -137,14 +138,21 @@ def _by_text(entries: tuple[Any, ...], texts: list[str]) -> list[Any]:
     return [index[t] for t in texts if t in index]
 
 
+def writer_choices(outline: Outline, banks: Banks | None = None) -> tuple[list[ClassicLine], list[Formulation]]:
+    """The bank entries the writer chose per part on the outline page, in outline order, each once."""
+    banks = banks or load_banks()
+    classics = [e for s in outline.sections for e in _by_text(banks.classics, s.classics)]
+    formulations = [e for s in outline.sections for e in _by_text(banks.formulations, s.formulations)]
+    return _distinct(classics), _distinct(formulations)
+
+
 def chosen_entries(
     outline: Outline, brief: Brief, banks: Banks | None = None
 ) -> tuple[list[ClassicLine], list[Formulation]]:
     """The classics and formulations for the whole piece: the writer's choices on the outline where made,
     else the ones picked for the brief (what the writer model should be offered)."""
     banks = banks or load_banks()
-    classics = [e for s in outline.sections for e in _by_text(banks.classics, s.classics)]
-    formulations = [e for s in outline.sections for e in _by_text(banks.formulations, s.formulations)]
+    classics, formulations = writer_choices(outline, banks)
     if not classics:
         classics = pick_classics(brief, k=CLASSICS_PER_PART, banks=banks)
     if not formulations:
