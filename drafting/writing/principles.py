@@ -404,17 +404,11 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
 def principle_checks(draft: Draft) -> list[CheckFinding]:
     """接地气: each body part carries a concrete local fact or placeholder; 显霸气: the closing of a genre
     that calls for requirements names responsible parties and a deadline."""
-    findings: list[CheckFinding] = []
-    for s in draft.sections:
-        if s.kind == "body" and s.text.strip() and not has_local_fact(s.text):
-            findings.append(
-                CheckFinding(
-                    rule="principle.local",
-                    message=f"“{s.heading}”没有一处本地的具体情况（数字、事例、地名或〔待补〕）：接地气不足",
-                    severity="warning",
-                    position=s.heading,
-                )
-            )
+    found: list[tuple[str, str, str]] = [  # (rule, message, position), all warnings
+        ("principle.local", f"“{s.heading}”没有一处本地的具体情况（数字、事例、地名或〔待补〕）：接地气不足", s.heading)
+        for s in draft.sections
+        if s.kind == "body" and s.text.strip() and not has_local_fact(s.text)
+    ]
     closing = next((s for s in draft.sections if s.kind == "closing"), None)
     if closing is not None and calls_for_requirements(draft.brief):
         have = closing_requirements(closing.text)
@@ -424,15 +418,8 @@ def principle_checks(draft: Draft) -> list[CheckFinding]:
             if not have[key]
         ]
         if missing:
-            findings.append(
-                CheckFinding(
-                    rule="principle.closing",
-                    message=f"结尾提要求时缺少{'、'.join(missing)}：显霸气不足",
-                    severity="warning",
-                    position="结尾",
-                )
-            )
-    return findings
+            found.append(("principle.closing", f"结尾提要求时缺少{'、'.join(missing)}：显霸气不足", "结尾"))
+    return [CheckFinding(rule=r, message=m, severity="warning", position=p) for r, m, p in found]
 
 
 def _classic_json(e: ClassicLine) -> dict[str, Any]:
