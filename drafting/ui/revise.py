@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -32,6 +33,7 @@ from drafting.writing.revise import UNCOVERED
 
 __all__ = ["page_review", "page_revise", "page_export"]
 
+_DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SEVERITY = {"error": "错误", "warning": "提醒", "info": "提示"}
 STATUS = {CommentStatus.PENDING: "待定", CommentStatus.ACCEPTED: "已采纳", CommentStatus.REJECTED: "不采纳"}
 # Streamlit badge directives: the status is seen at a glance, not read.
@@ -381,30 +383,28 @@ def page_export(ws: Workspace, project: Project | None) -> None:
         st.warning(V.md_text(f"稿中还有 {len(gaps)} 处待补：" + "；".join(gaps)))
         if kind == "定稿":
             force = st.checkbox("仍导出定稿（待补处以黄色突出显示）", key="export_force")
-    data, err = S.attempt(export_docx, draft, kind=kind, force=force)
-    if err or data is None:
-        st.error(V.md_text(err or S.GENERIC_ERROR))
-    else:
-        st.download_button(
+    docx, docx_err = S.attempt(export_docx, draft, kind=kind, force=force)
+    md, md_err = S.attempt(export_markdown, draft)
+    # (label, data, error, file name, MIME type, widget key, button type)
+    downloads: list[tuple[str, Any, str | None, str, str, str, Literal["primary", "secondary"]]] = [
+        (
             "下载 Word（.docx）",
-            data=data,
-            file_name=f"{name}_第{draft.version}稿_{kind}.docx",
-            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            type="primary",
-            on_click="ignore",
-            key="download_docx",
-        )
-    md, err = S.attempt(export_markdown, draft)
-    if err or md is None:
-        st.error(V.md_text(err or S.GENERIC_ERROR))
-    else:
-        st.download_button(
-            "下载 Markdown",
-            data=md,
-            file_name=f"{name}_第{draft.version}稿.md",
-            mime="text/markdown",
-            on_click="ignore",
-            key="download_md",
-        )
+            docx,
+            docx_err,
+            f"{name}_第{draft.version}稿_{kind}.docx",
+            _DOCX_MIME,
+            "download_docx",
+            "primary",
+        ),
+        ("下载 Markdown", md, md_err, f"{name}_第{draft.version}稿.md", "text/markdown", "download_md", "secondary"),
+    ]
+    for label, data, err, file_name, mime, key, button in downloads:
+        if err or data is None:
+            st.error(V.md_text(err or S.GENERIC_ERROR))
+        else:
+            st.download_button(
+                label, data=data, file_name=file_name, mime=mime, type=button, on_click="ignore", key=key
+            )
+    if md is not None and not md_err:
         with st.expander("预览 Markdown 原文"):
             st.code(md, language="markdown", wrap_lines=True)
