@@ -93,16 +93,9 @@ def _scores_beside_draft(ws: Workspace, project: Project, draft: Draft, review: 
                 )
                 if b.button("按此修改", key=f"apply_{i}", help="对依据所在的部分做一次“加强”改写，形成新的一稿"):
                     index = act.section_of(draft, s.evidence)
-                    with st.spinner("正在按建议改写……"):
-                        version, err = S.attempt(
-                            act.quick_rewrite,
-                            ws,
-                            project.id,
-                            index,
-                            "strengthen",
-                            S.chat_model(settings),
-                            criterion=s.criterion,
-                        )
+                    version, err = _quick_rewrite(
+                        ws, project, settings, index, "strengthen", "正在按建议改写……", criterion=s.criterion
+                    )
                     if err or version is None:
                         st.error(V.md_text(err or S.GENERIC_ERROR))
                     else:
@@ -144,6 +137,14 @@ def page_review(ws: Workspace, project: Project | None, settings: Settings) -> N
 
 
 # -- 修改 --------------------------------------------------------------------------------------
+def _quick_rewrite(
+    ws: Workspace, project: Project, settings: Settings, index: int, kind: str, busy: str, **options: Any
+) -> tuple[Version | None, str | None]:
+    """One 急稿 rewrite of part ``index`` (``busy`` shows while it runs): the new version, or the error to show."""
+    with st.spinner(busy):
+        return S.attempt(act.quick_rewrite, ws, project.id, index, kind, S.chat_model(settings), **options)
+
+
 def _urgent(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> None:
     st.caption("急稿：对某一部分一键改写，每次改写形成新的一稿。")
     for i, sec in enumerate(draft.sections):
@@ -163,17 +164,9 @@ def _urgent(ws: Workspace, project: Project, draft: Draft, settings: Settings) -
             if c.button("更口语化", key=f"colloquial_{i}"):
                 kind = "colloquial"
             if kind:
-                with st.spinner("正在改写……"):
-                    version, err = S.attempt(
-                        act.quick_rewrite,
-                        ws,
-                        project.id,
-                        i,
-                        kind,
-                        S.chat_model(settings),
-                        criterion=crit,
-                        length=int(length),
-                    )
+                version, err = _quick_rewrite(
+                    ws, project, settings, i, kind, "正在改写……", criterion=crit, length=int(length)
+                )
                 _outcome(
                     err or (None if version else S.GENERIC_ERROR), f"已形成第{version.number if version else ''}稿。"
                 )

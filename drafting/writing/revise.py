@@ -171,6 +171,35 @@ def _next(draft: Draft, sections: list[DraftSection], passages: list[Passage], c
     )
 
 
+def _round_version(
+    old: Draft,
+    new: Draft,
+    passages: list[Passage],
+    mode: RevisionMode,
+    note: str,
+    addressed: list[Comment],
+    kept: list[str],
+    *,
+    not_applied: Sequence[Comment] = (),
+    retried: Sequence[str] = (),
+) -> Version:
+    """The version a round made, with its diff, 横到边 coverage, the gate's defect counts before and after
+    and the round's report."""
+    return Version(
+        number=new.version,
+        draft=new,
+        mode=mode,
+        note=note,
+        diff=diff_drafts(old, new),
+        addressed=addressed,
+        coverage=coverage_map(new, points_to_cover(old)),
+        defects_before=defect_counts(old, passages),
+        defects_after=defect_counts(new, passages),
+        kept_parts=kept,
+        report=round_report(old, new, not_applied=not_applied, retried=retried),
+    )
+
+
 def _round_note(kept: list[str]) -> str:
     return ("；" + "；".join(kept)) if kept else ""
 
@@ -205,19 +234,8 @@ def rewrite_section(
         status=CommentStatus.ACCEPTED,
         origin=CommentOrigin.WRITER,
     )
-    return Version(
-        number=new.version,
-        draft=new,
-        mode=RevisionMode.URGENT,
-        note=f"改写“{part_name(sec)}”：{instruction}{_round_note(kept)}",
-        diff=diff_drafts(draft, new),
-        addressed=[note],
-        coverage=coverage_map(new, points_to_cover(draft)),
-        defects_before=defect_counts(draft, passages),
-        defects_after=defect_counts(new, passages),
-        kept_parts=kept,
-        report=round_report(draft, new, retried=retried),
-    )
+    note_text = f"改写“{part_name(sec)}”：{instruction}{_round_note(kept)}"
+    return _round_version(draft, new, passages, RevisionMode.URGENT, note_text, [note], kept, retried=retried)
 
 
 def _tighter(problems: list[str]) -> str:
@@ -324,18 +342,10 @@ def consolidate(
         why = next((k for k in settled.kept if k.startswith(f"“{name}”")), f"“{name}”保留原文：模型没有给出可用的改写")
         not_applied.append(c.model_copy(update={"note": "未采用：" + why}))
     skipped = {c.id for c in not_applied}
-    return Version(
-        number=new.version,
-        draft=new,
-        mode=RevisionMode.SLOW,
-        note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(settled.kept)}",
-        diff=diff_drafts(draft, new),
-        addressed=[c for c in accepted if c.id not in skipped],
-        coverage=coverage_map(new, points_to_cover(draft)),
-        defects_before=defect_counts(draft, passages),
-        defects_after=defect_counts(new, passages),
-        kept_parts=settled.kept,
-        report=round_report(draft, new, not_applied=not_applied, retried=retried),
+    note = f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(settled.kept)}"
+    addressed = [c for c in accepted if c.id not in skipped]
+    return _round_version(
+        draft, new, passages, RevisionMode.SLOW, note, addressed, settled.kept, not_applied=not_applied, retried=retried
     )
 
 
