@@ -88,14 +88,54 @@ _ARABIC = re.compile(r"^(\d{1,2})[.．、]")
 _CITE = re.compile(r"\[\d{1,3}\]")
 _HEADLESS = re.compile(r"^[的了和与及等，、,。；：”’」』）)地得着并而但或]")
 _MARKER = re.compile(r"【[^】]{0,30}】")
-_LEAK_LINE = re.compile(
-    r"^(?:文种|标题|场合|讲话人|发文单位|讲话人/发文单位|听众|主送|听众/主送|篇幅|领导交代|上级精神|本地情况|本地情况和数据|"
-    r"必须讲到的要点|任务要点|目的|要点|参考材料|来源|字数|提纲|全文提纲|任务|前文末尾|本部分参考材料|写作要求|输出)\s*[:：]"
+# The labels of the brief and prompt fields a model may echo as a line of its own ("篇幅：1500字").
+_BRIEF_LABELS = [
+    "文种",
+    "标题",
+    "场合",
+    "讲话人",
+    "发文单位",
+    "讲话人/发文单位",
+    "听众",
+    "主送",
+    "听众/主送",
+    "篇幅",
+    "领导交代",
+    "上级精神",
+    "本地情况",
+    "本地情况和数据",
+    "必须讲到的要点",
+    "任务要点",
+    "目的",
+    "要点",
+    "参考材料",
+    "来源",
+    "字数",
+    "提纲",
+    "全文提纲",
+    "任务",
+    "前文末尾",
+    "本部分参考材料",
+    "写作要求",
+    "输出",
+]
+_LEAK_LINE = re.compile(r"^(?:" + "|".join(_BRIEF_LABELS) + r")\s*[:：]")
+# Pieces of the prompt, or the model's chatter around its answer, that leak into the text.
+_LEAK_PIECES = (
+    r"（这是正文第一部分）",
+    r"（未说明）",
+    r"[（(]约\s*\d+\s*字[)）]",
+    r"约\s*\d+\s*字左右?[。，]?",
+    r"只输出正文[^。]*。?",
+    r"不要重复标题[^。]*。?",
+    r"^以下是[^\n]{0,40}[：:]",
+    r"^好的[，,！!。]",
+    r"^当然[，,！!]",
+    r"```[a-z]*",
+    r"^\s*#+\s*",
+    r"\*\*",
 )
-_LEAK_SPAN = re.compile(
-    r"（这是正文第一部分）|（未说明）|[（(]约\s*\d+\s*字[)）]|约\s*\d+\s*字左右?[。，]?|只输出正文[^。]*。?|不要重复标题[^。]*。?|"
-    r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*"
-)
+_LEAK_SPAN = re.compile("|".join(_LEAK_PIECES))
 _SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
 # A whole line in brackets that talks to the writer ("（讲话稿内容可参考提纲，具体细节可根据实际情况调整）").
 _NOTE_LINE = re.compile(

@@ -183,20 +183,17 @@ def _comment_row(ws: Workspace, project: Project, draft: Draft, c: Comment) -> N
     x.markdown(f"{BADGE[c.status]} :material/comment: **{who}**：{V.md_text(quote + c.text)}")
     if c.note:
         x.caption(c.note)
-    y.button(
-        "采纳",
-        key=f"acc_{c.id}",
-        type="primary" if c.status == CommentStatus.ACCEPTED else "secondary",
-        on_click=act.set_comment_status,
-        args=(ws, project.id, draft.version, c, CommentStatus.ACCEPTED),
-    )
-    z.button(
-        "不采纳",
-        key=f"rej_{c.id}",
-        type="primary" if c.status == CommentStatus.REJECTED else "secondary",
-        on_click=act.set_comment_status,
-        args=(ws, project.id, draft.version, c, CommentStatus.REJECTED),
-    )
+    for column, label, key, status in (
+        (y, "采纳", "acc", CommentStatus.ACCEPTED),
+        (z, "不采纳", "rej", CommentStatus.REJECTED),
+    ):
+        column.button(
+            label,
+            key=f"{key}_{c.id}",
+            type="primary" if c.status == status else "secondary",
+            on_click=act.set_comment_status,
+            args=(ws, project.id, draft.version, c, status),
+        )
 
 
 def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> None:
