@@ -400,7 +400,9 @@ def _deliver(args: argparse.Namespace, brief: Brief, run: Any, llm: Any, workspa
         else:
             versions.append(version)
             draft = version.draft
-    payload = {**_payload(brief, run.passages, draft, review, versions), "project": run.project_id}
+    # The first draft's JSON counts the whole run's calls (its review's too); a later version's, its round's.
+    shown = draft.model_copy(update={"costs": run.costs}) if draft is run.draft else draft
+    payload = {**_payload(brief, run.passages, shown, review, versions), "project": run.project_id}
     if args.json and not _write_json(Path(args.json), payload):
         code = code or EXIT_INPUT
     if not _export(draft, Path(args.out) if args.out else None, args):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CN_DIGITS", "cn_num", "cn_numeral_value"]
+__all__ = ["CN_DIGITS", "HEADING_NUMERALS", "cn_num", "cn_numeral_value"]
 
 # Digit values, including the forms seen in dates (〇, ○, O for zero).
 CN_DIGITS: dict[str, int] = {
@@ -22,6 +22,8 @@ CN_DIGITS: dict[str, int] = {
     "九": 9,
 }
 _SMALL = "一二三四五六七八九十"
+# The characters of a heading's Chinese number ("十二、", "（一百零一）"), for a regex character class.
+HEADING_NUMERALS = "一二三四五六七八九十百零〇两"
 
 
 def cn_num(n: int) -> str:

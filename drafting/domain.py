@@ -45,44 +45,32 @@ __all__ = [
     "now_iso",
 ]
 
-# Every genre of prompts/genres.yaml (a test keeps the two in step).
-GENRES: tuple[str, ...] = (
-    "讲话稿",
-    "表态发言",
-    "经验交流发言",
-    "发言稿",
-    "致辞",
-    "主持词",
-    "先进事迹报告",
-    "事迹材料",
-    "述职报告",
-    "调研报告",
-    "心得体会",
-    "工作报告",
-    "汇报材料",
-    "请示",
-    "报告",
-    "通知",
-    "意见",
-    "函",
-    "纪要",
-    "方案",
-    "总结",
-)
-SPOKEN_GENRES: frozenset[str] = frozenset(
-    {
-        "讲话稿",
-        "表态发言",
-        "经验交流发言",
-        "发言稿",
-        "致辞",
-        "主持词",
-        "先进事迹报告",
-        "述职报告",
-        "汇报材料",
-        "工作报告",
-    }
-)
+# Every genre of prompts/genres.yaml (a test keeps the two in step), and whether it is spoken (read out).
+_GENRE_SPOKEN: dict[str, bool] = {
+    "讲话稿": True,
+    "表态发言": True,
+    "经验交流发言": True,
+    "发言稿": True,
+    "致辞": True,
+    "主持词": True,
+    "先进事迹报告": True,
+    "事迹材料": False,
+    "述职报告": True,
+    "调研报告": False,
+    "心得体会": False,
+    "工作报告": True,
+    "汇报材料": True,
+    "请示": False,
+    "报告": False,
+    "通知": False,
+    "意见": False,
+    "函": False,
+    "纪要": False,
+    "方案": False,
+    "总结": False,
+}
+GENRES: tuple[str, ...] = tuple(_GENRE_SPOKEN)
+SPOKEN_GENRES: frozenset[str] = frozenset(g for g, spoken in _GENRE_SPOKEN.items() if spoken)
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -288,6 +276,8 @@ class DraftSection(_Model):
 
 
 class StageCost(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     stage: str
     calls: int = 0
     tokens_in: int = 0
@@ -296,23 +286,31 @@ class StageCost(_Model):
 
 
 class Costs(_Model):
-    stages: list[StageCost] = Field(default_factory=list)
+    """What the model calls of a run (or a part of one) cost, per stage: a frozen record. A run collects
+    its calls in :class:`drafting.llm.calls.CostLog`; a draft holds a snapshot that never changes."""
 
-    def add(self, stage: str, tokens_in: int, tokens_out: int, seconds: float) -> None:
-        for s in self.stages:
-            if s.stage == stage:
-                s.calls += 1
-                s.tokens_in += tokens_in
-                s.tokens_out += tokens_out
-                s.seconds += seconds
-                return
-        self.stages.append(StageCost(stage=stage, calls=1, tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds))
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def merge(self, other: Costs) -> None:
+    stages: tuple[StageCost, ...] = ()
+
+    def plus(self, other: Costs) -> Costs:
+        """These costs and ``other``'s together, stage by stage (a new record)."""
+        totals: dict[str, StageCost] = {s.stage: s for s in self.stages}
         for s in other.stages:
-            for _ in range(s.calls - 1):
-                self.add(s.stage, 0, 0, 0.0)
-            self.add(s.stage, s.tokens_in, s.tokens_out, s.seconds)
+            have = totals.get(s.stage)
+            totals[s.stage] = (
+                s
+                if have is None
+                else have.model_copy(
+                    update={
+                        "calls": have.calls + s.calls,
+                        "tokens_in": have.tokens_in + s.tokens_in,
+                        "tokens_out": have.tokens_out + s.tokens_out,
+                        "seconds": have.seconds + s.seconds,
+                    }
+                )
+            )
+        return Costs(stages=tuple(totals.values()))
 
     @property
     def calls(self) -> int:

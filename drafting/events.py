@@ -9,9 +9,9 @@ overridden; an instance is itself a handler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, dataclass_transform
 
 if TYPE_CHECKING:
     from drafting.domain import Draft, Outline, Passage, Review
@@ -43,57 +43,59 @@ class EventKind(StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
-class PassagesChosen:
+@dataclass_transform(frozen_default=True)
+class _Event:
+    """Base of the events: ``class X(_Event, kind=EventKind.X)`` makes X a frozen dataclass of that kind."""
+
+    kind: ClassVar[EventKind]
+
+    def __init_subclass__(cls, *, kind: EventKind, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = kind
+        dataclass(frozen=True)(cls)
+
+    def values(self) -> tuple[Any, ...]:
+        """The event's fields, in order (what its ProgressCallbacks method takes)."""
+        return tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
+
+
+class PassagesChosen(_Event, kind=EventKind.PASSAGES):
     """The reference passages (the writer's material first, then 范文) the draft will use."""
 
     passages: list[Passage]
-    kind: ClassVar[EventKind] = EventKind.PASSAGES
 
 
-@dataclass(frozen=True)
-class OutlineReady:
+class OutlineReady(_Event, kind=EventKind.OUTLINE):
     outline: Outline
-    kind: ClassVar[EventKind] = EventKind.OUTLINE
 
 
-@dataclass(frozen=True)
-class TokenStreamed:
+class TokenStreamed(_Event, kind=EventKind.TOKEN):
     """A streamed piece of text, attributed to the outline part being written (``index``)."""
 
     index: int
     piece: str
-    kind: ClassVar[EventKind] = EventKind.TOKEN
 
 
-@dataclass(frozen=True)
-class SectionWritten:
+class SectionWritten(_Event, kind=EventKind.SECTION):
     """The whole draft so far, after a model call finished (it has been saved as the working draft)."""
 
     draft: Draft
-    kind: ClassVar[EventKind] = EventKind.SECTION
 
 
-@dataclass(frozen=True)
-class DraftWritten:
+class DraftWritten(_Event, kind=EventKind.DRAFT):
     """The finished draft, about to be saved as a version."""
 
     draft: Draft
-    kind: ClassVar[EventKind] = EventKind.DRAFT
 
 
-@dataclass(frozen=True)
-class ReviewReady:
+class ReviewReady(_Event, kind=EventKind.REVIEW):
     review: Review
-    kind: ClassVar[EventKind] = EventKind.REVIEW
 
 
-@dataclass(frozen=True)
-class ReviewFailed:
+class ReviewFailed(_Event, kind=EventKind.ERROR):
     """The review after the draft failed; the draft itself was saved."""
 
     error: DraftingError
-    kind: ClassVar[EventKind] = EventKind.ERROR
 
 
 ProgressEvent = (
@@ -136,18 +138,16 @@ class ProgressCallbacks:
         """The review failed after the draft was saved."""
 
     def __call__(self, event: ProgressEvent, /) -> None:
-        match event:
-            case PassagesChosen(passages):
-                self.on_passages(passages)
-            case OutlineReady(outline):
-                self.on_outline(outline)
-            case TokenStreamed(index, piece):
-                self.on_token(index, piece)
-            case SectionWritten(draft):
-                self.on_section(draft)
-            case DraftWritten(draft):
-                self.on_draft(draft)
-            case ReviewReady(review):
-                self.on_review(review)
-            case ReviewFailed(error):
-                self.on_review_failed(error)
+        getattr(self, _CALLBACKS[event.kind])(*event.values())
+
+
+# The ProgressCallbacks method each kind of event calls.
+_CALLBACKS = {
+    EventKind.PASSAGES: "on_passages",
+    EventKind.OUTLINE: "on_outline",
+    EventKind.TOKEN: "on_token",
+    EventKind.SECTION: "on_section",
+    EventKind.DRAFT: "on_draft",
+    EventKind.REVIEW: "on_review",
+    EventKind.ERROR: "on_review_failed",
+}

@@ -19,14 +19,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from pydantic import Field, PrivateAttr
 
 from drafting.llm.calls import PROMPT_KEY, VALUES_KEY
-from drafting.llm.labels import RunLabels
+from drafting.llm.labels import LabelledChatModel
 
 __all__ = [
     "FakeRequest",
@@ -77,7 +74,7 @@ class FakeRequest(str):
 _ROLES = {"human": "user", "ai": "assistant"}
 
 
-class FakeChatModel(BaseChatModel):
+class FakeChatModel(LabelledChatModel):
     """Answers from a queue per stage, streams them in chunks, and records every call in ``history``.
 
     A stage with no queue gets ``default`` (an error when ``default`` is None). With ``repeat_last``
@@ -94,12 +91,6 @@ class FakeChatModel(BaseChatModel):
     fail_on_call: int | None = None
     fail_after_chars: int | None = None
     _served: dict[str, int] = PrivateAttr(default_factory=dict)
-    _labels: RunLabels = PrivateAttr(default_factory=RunLabels)
-
-    def model_post_init(self, context: Any, /) -> None:
-        super().model_post_init(context)
-        callbacks = self.callbacks if isinstance(self.callbacks, list) else []
-        self.callbacks = [*callbacks, self._labels]
 
     @property
     def _llm_type(self) -> str:
@@ -133,8 +124,8 @@ class FakeChatModel(BaseChatModel):
         self._served[request.stage] = served + 1
         return queue[min(served, len(queue) - 1)]  # type: ignore[no-any-return]
 
-    def _request(self, messages: list[BaseMessage], run_manager: Any, kwargs: dict[str, Any]) -> FakeRequest:
-        meta = self._labels.take()
+    def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> FakeRequest:
+        meta = self.take_labels()
         pairs = [(_ROLES.get(m.type, m.type), str(m.content)) for m in messages]
         return FakeRequest(pairs, str(meta.get(PROMPT_KEY, "")), meta.get(VALUES_KEY) or {}, kwargs)
 
@@ -147,31 +138,17 @@ class FakeChatModel(BaseChatModel):
             return str(answer(request))
         return str(answer)
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        text = self._text(self._request(messages, run_manager, kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        text = self._text(self._request(messages, run_manager, kwargs))
+    def _pieces(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Iterator[AIMessageChunk]:
+        text = self._text(self._request(messages, kwargs))
         failing = self.fail_on_call is not None and len(self.history) == self.fail_on_call
         for i in range(0, len(text), self.chunk_chars):
             if self.fail_after_chars is not None and i >= self.fail_after_chars:
                 raise TimeoutError("fake timeout mid-stream")
             if failing and i >= len(text) // 2:
                 raise ConnectionError("fake model: connection lost")
-            yield ChatGenerationChunk(message=AIMessageChunk(content=text[i : i + self.chunk_chars]))
+            yield AIMessageChunk(content=text[i : i + self.chunk_chars])
 
 
 # -- the scripted demo: every stage of the pipeline answered in the right shape --------------------

@@ -121,6 +121,16 @@ class Workspace:
         """One transaction: committed when the block ends, rolled back on an error."""
         return self._db.transaction()
 
+    def _deleted(self, sql: str, *args: object) -> bool:
+        """Run one DELETE; whether it removed a row."""
+        with self._conn() as db:
+            return db.execute(sql, args).rowcount > 0
+
+    def _column(self, sql: str, *args: object) -> list[str]:
+        """The first column of a query's rows."""
+        with self._conn() as db:
+            return [r[0] for r in db.execute(sql, args).fetchall()]
+
     def create_project(self, brief: Brief | None = None, name: str | None = None) -> str:
         pid = uuid.uuid4().hex[:12]
         title = name or (brief.title or brief.occasion or brief.request[:24] if brief else "") or "未命名文稿"
@@ -171,15 +181,11 @@ class Workspace:
 
     def unshare(self, pid: str, colleague: str) -> bool:
         self._check(pid, owner_only=True)
-        with self._conn() as db:
-            cur = db.execute("DELETE FROM shares WHERE project_id = ? AND writer = ?", (pid, check_writer(colleague)))
-        return cur.rowcount > 0
+        return self._deleted("DELETE FROM shares WHERE project_id = ? AND writer = ?", pid, check_writer(colleague))
 
     def shared_with(self, pid: str) -> list[str]:
         self._check(pid)
-        with self._conn() as db:
-            rows = db.execute("SELECT writer FROM shares WHERE project_id = ? ORDER BY writer", (pid,)).fetchall()
-        return [r[0] for r in rows]
+        return self._column("SELECT writer FROM shares WHERE project_id = ? ORDER BY writer", pid)
 
     def _set(self, pid: str, column: str, value: str | None) -> None:
         self._check(pid)
@@ -240,9 +246,8 @@ class Workspace:
 
     def versions(self, pid: str) -> list[Version]:
         self._check(pid)
-        with self._conn() as db:
-            rows = db.execute("SELECT body FROM versions WHERE project_id = ? ORDER BY number", (pid,)).fetchall()
-        return [Version.model_validate_json(r[0]) for r in rows]
+        bodies = self._column("SELECT body FROM versions WHERE project_id = ? ORDER BY number", pid)
+        return [Version.model_validate_json(b) for b in bodies]
 
     def load(self, pid: str) -> Project:
         self._check(pid)
@@ -285,15 +290,11 @@ class Workspace:
         self._check(pid)
         from drafting.checks.locks import normalise_lock
 
-        with self._conn() as db:
-            cur = db.execute("DELETE FROM locks WHERE project_id = ? AND text = ?", (pid, normalise_lock(text)))
-        return cur.rowcount > 0
+        return self._deleted("DELETE FROM locks WHERE project_id = ? AND text = ?", pid, normalise_lock(text))
 
     def locks(self, pid: str) -> list[str]:
         self._check(pid)
-        with self._conn() as db:
-            rows = db.execute("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
-        return [r[0] for r in rows]
+        return self._column("SELECT text FROM locks WHERE project_id = ? ORDER BY rowid", pid)
 
     # --- the facts ledger (drafting.checks.ledger): facts the writer confirmed or corrected ---------------------
 
@@ -309,15 +310,12 @@ class Workspace:
 
     def unconfirm_fact(self, pid: str, value: str) -> bool:
         self._check(pid)
-        with self._conn() as db:
-            cur = db.execute("DELETE FROM facts WHERE project_id = ? AND value = ?", (pid, value))
-        return cur.rowcount > 0
+        return self._deleted("DELETE FROM facts WHERE project_id = ? AND value = ?", pid, value)
 
     def confirmed_facts(self, pid: str) -> list[ConfirmedFact]:
         self._check(pid)
-        with self._conn() as db:
-            rows = db.execute("SELECT body FROM facts WHERE project_id = ? ORDER BY rowid", (pid,)).fetchall()
-        return [ConfirmedFact.model_validate_json(r[0]) for r in rows]
+        bodies = self._column("SELECT body FROM facts WHERE project_id = ? ORDER BY rowid", pid)
+        return [ConfirmedFact.model_validate_json(b) for b in bodies]
 
     def delete_project(self, pid: str) -> None:
         self._check(pid, owner_only=True)

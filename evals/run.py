@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drafting.config import get_settings
-from drafting.domain import Brief, Costs, Draft, Passage
+from drafting.domain import Brief, Draft, Passage
 from drafting.errors import DraftingError
+from drafting.llm.calls import collect_costs
 
 from . import scorers
 from .casefile import Case, load_cases, select_split
@@ -169,12 +170,12 @@ def score_output(
             before["leaked_brief_fields"] + before["leaked_reference_blocks"]
         )
     if judge is not None:
-        judge_costs = Costs()
-        try:
-            row.update(scorers.judge_scores(draft, judge, costs=judge_costs))
-        except DraftingError as err:
-            row["judge_error"] = str(err)
-        row["judge_seconds"] = judge_costs.seconds
+        with collect_costs() as judge_costs:
+            try:
+                row.update(scorers.judge_scores(draft, judge))
+            except DraftingError as err:
+                row["judge_error"] = str(err)
+        row["judge_seconds"] = judge_costs.snapshot().seconds
     return row
 
 

@@ -177,13 +177,13 @@ def violations(draft: Draft) -> tuple[int, list[str]]:
     return len(found), sorted({f.rule for f in found})
 
 
-def judge_scores(draft: Draft, llm: BaseChatModel, *, costs: Costs | None = None) -> dict[str, Any]:
+def judge_scores(draft: Draft, llm: BaseChatModel) -> dict[str, Any]:
     """The five principles and three stances, 1–10 each, with the judge's quoted evidence.
 
     Reuses drafting.review.score_draft; the model passed here is the judge, not the writer.
     Returns ``{criterion: score}``, the two means and ``evidence`` ({criterion: quote}).
     """
-    scores = score_draft(draft, draft.brief, llm, costs=costs)
+    scores = score_draft(draft, draft.brief, llm)
     by: dict[Criterion, int] = {s.criterion: s.score for s in scores}
     out: dict[str, Any] = {c.value: by[c] for c in (*PRINCIPLES, *STANCES)}
     out["principles_mean"] = round(sum(by[c] for c in PRINCIPLES) / len(PRINCIPLES), 2)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from drafting.corpus.chunking import split_heading
 from drafting.domain import Brief, Costs, Draft, DraftSection, Outline, OutlineSection, Passage, RevisionMode
-from drafting.llm.calls import complete
+from drafting.llm.calls import collect_costs, complete
 from drafting.llm.prompts import load_prompt
 from drafting.writing.pipeline import DraftRun, run_draft
 from drafting.writing.revise import revise
@@ -123,10 +123,12 @@ def run_urgent(brief: Brief, ctx: CaseContext) -> SystemOutput:
 
 def run_slow(brief: Brief, ctx: CaseContext) -> SystemOutput:
     run, reused = _pipeline_run(brief, ctx)
-    # A copy, so the revision's calls are added to the slow system's costs only.
-    costs = Costs.model_validate(run.draft.costs.model_dump())
     # Unattended: every proposal is taken, as a writer clicking 全部采纳 would; the gate still guards the round.
-    version, comments = revise(run.draft, [], RevisionMode.SLOW, ctx.llm, run.passages, costs=costs, accept_all=True)
+    version, comments = revise(run.draft, [], RevisionMode.SLOW, ctx.llm, run.passages, accept_all=True)
+    # The slow system's costs: the urgent draft's and the revision round's (a new record; the run's draft keeps its own).
+    version = version.model_copy(
+        update={"draft": version.draft.model_copy(update={"costs": run.draft.costs.plus(version.draft.costs)})}
+    )
     note = f"采纳评审意见 {len(comments)} 条" + ("；复用同一轮的急稿初稿" if reused else "")
     return SystemOutput(
         draft=version.draft, reference_outline=run.outline, passages=run.passages, note=note, before=run.draft
@@ -134,7 +136,6 @@ def run_slow(brief: Brief, ctx: CaseContext) -> SystemOutput:
 
 
 def run_baseline(brief: Brief, ctx: CaseContext) -> SystemOutput:
-    costs = Costs()
     messages = load_prompt(BASELINE_PROMPT).render(
         speaker=brief.speaker or "领导",
         genre=brief.genre,
@@ -142,8 +143,9 @@ def run_baseline(brief: Brief, ctx: CaseContext) -> SystemOutput:
         brief=brief_summary(brief),
         length=brief.length,
     )
-    text = complete(ctx.llm, messages, stage="baseline", costs=costs, max_tokens=int(brief.length * 1.5) + 200)
-    draft = parse_baseline(text, brief, costs)
+    with collect_costs() as costs:
+        text = complete(ctx.llm, messages, stage="baseline", max_tokens=int(brief.length * 1.5) + 200)
+    draft = parse_baseline(text, brief, costs.snapshot())
     run = ctx.memo.get("urgent_run")
     reference = run.outline if run is not None else None
     return SystemOutput(

@@ -8,9 +8,9 @@ import pytest
 
 from drafting import config
 from drafting.cnnum import cn_num
-from drafting.domain import Brief, Costs, RevisionMode, count_chars
+from drafting.domain import Brief, RevisionMode, count_chars
 from drafting.errors import BriefError, ConfigError, ModelOutputError, PromptError, ProviderError
-from drafting.llm.calls import complete, complete_structured, count_tokens, extract_json
+from drafting.llm.calls import collect_costs, complete, complete_structured, count_tokens, extract_json
 from drafting.llm.prompts import PROMPTS_DIR, list_prompts, load_prompt
 from drafting.writing.brief import brief_from_request, load_brief, validate_brief
 from drafting.writing.text import brief_summary
@@ -126,10 +126,11 @@ def test_extract_json_tolerates_fences_chatter_and_breakage() -> None:
 def test_complete_records_costs_and_streams() -> None:
     llm = RoutedFakeChat(default="第一句。第二句。")
     seen: list[str] = []
-    costs = Costs()
-    text = complete(llm, [("user", "写两句")], stage="draft", costs=costs, on_token=seen.append)
+    with collect_costs() as log:
+        text = complete(llm, [("user", "写两句")], stage="draft", on_token=seen.append)
     assert text == "第一句。第二句。"
     assert "".join(seen) == text
+    costs = log.snapshot()
     assert costs.calls == 1 and costs.tokens_out > 0 and costs.stages[0].stage == "draft"
 
 
@@ -219,7 +220,7 @@ def test_answer_cut_at_token_limit_keeps_the_text() -> None:
         name: str
 
     llm = Cut(default='{"name": "截断前的内容')
-    costs = Costs()
-    assert complete(llm, [("user", "x")], stage="t", costs=costs) == '{"name": "截断前的内容'
-    assert costs.calls == 1
+    with collect_costs() as log:
+        assert complete(llm, [("user", "x")], stage="t") == '{"name": "截断前的内容'
+    assert log.snapshot().calls == 1
     assert complete_structured(llm, [("user", "x")], Thing, stage="t").name == "截断前的内容"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pydantic
 import pytest
 
 from drafting.config import get_settings, load_settings
@@ -372,3 +373,21 @@ def test_every_room_says_what_it_owns_and_may_import() -> None:
     for room in ROOMS:
         doc = importlib.import_module(f"drafting.{room}").__doc__ or ""
         assert "May import" in doc or "may import" in doc.lower(), room
+
+
+# ------------------------------------------------------------------ costs: each saved draft keeps its own copy
+
+
+def test_a_saved_drafts_costs_do_not_change_when_the_run_goes_on(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws.sqlite3")
+    brief = brief_from_request("请为王县长起草一篇在全县安全生产工作会议上的讲话稿，600字左右。")
+    run = run_draft(brief, store=None, llm=ScriptedChatModel(), workspace=ws)
+    assert run.project_id is not None and run.review is not None
+    saved = ws.versions(run.project_id)[0].draft.costs
+    # The review ran after the draft was saved, in the same run: the run's costs count it, the draft's do not.
+    assert run.draft.costs.calls >= 1 and run.costs.calls > run.draft.costs.calls
+    assert run.draft.costs == saved
+    assert run.review.costs.calls == run.costs.calls - run.draft.costs.calls
+    # The record itself cannot be changed in place.
+    with pytest.raises(pydantic.ValidationError):
+        run.draft.costs.stages[0].calls += 1  # type: ignore[misc]

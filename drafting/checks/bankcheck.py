@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from drafting.domain import CheckFinding
+from drafting.domain import CheckFinding, Severity
 from drafting.writing.banks import Banks, ClassicLine, han_only, load_banks
 
 __all__ = ["check_quotes", "check_formulations", "find_quotations", "Quotation", "FUZZY_THRESHOLD"]
@@ -244,61 +244,45 @@ def check_quotes(text: str, banks: Banks | None = None) -> list[CheckFinding]:
     banks = banks or load_banks()
     findings: list[CheckFinding] = []
     for q in find_quotations(text, banks):
-        qh = han_only(q.text)
-        shown = q.text.rstrip("。！？；，、")
-        if len(qh) < MIN_QUOTE:
-            continue
-        exact = _exact(qh, banks)
-        if exact:
-            entry = next((e for e in exact if q.classical and _claim_matches(q.claim, e)), exact[0])
-            if q.classical and not _claim_matches(q.claim, entry):
-                findings.append(
-                    CheckFinding(
-                        rule="quote.source",
-                        message=f"出处有误：“{shown}”出自{entry.citation}，稿中写作“{q.claim}”",
-                        severity="error",
-                        position=q.text,
-                    )
-                )
-            else:
-                findings.append(
-                    CheckFinding(
-                        rule="quote.ok",
-                        message=f"引文核对无误：“{shown}”出自{entry.citation}",
-                        severity="info",
-                        position=q.text,
-                    )
-                )
-            continue
-        if not q.classical and len(qh) < MIN_UNATTRIBUTED:
-            continue
-        near, score, wording = _closest(qh, banks)
-        if near is not None and score >= FUZZY_THRESHOLD:
-            if score >= CLOSE_THRESHOLD:
-                message = f"引文与原文不符：稿中作“{shown}”，原文为“{wording}”（{near.citation}）"
-            else:  # same pattern, different words: maybe another line altogether
-                message = (
-                    f"引文与名句库中的“{wording}”（{near.citation}）相近但不一致：稿中作“{shown}”。"
-                    "若引的是这一句，请照原文改正；若是另一句，请核实原文和出处"
-                )
-            findings.append(
-                CheckFinding(
-                    rule="quote.misquote",
-                    message=message,
-                    severity="error" if score >= CLOSE_THRESHOLD else "warning",
-                    position=q.text,
-                )
-            )
-        elif q.classical:
-            findings.append(
-                CheckFinding(
-                    rule="quote.unverified",
-                    message=f"“{shown}”标称出自{q.claim}，名句库中没有这一句，出处无法核实：请对照原典核实，或删去",
-                    severity="warning",
-                    position=q.text,
-                )
-            )
+        verdict = _quote_verdict(q, banks)
+        if verdict is not None:
+            rule, message, severity = verdict
+            findings.append(CheckFinding(rule=rule, message=message, severity=severity, position=q.text))
     return findings
+
+
+def _quote_verdict(q: Quotation, banks: Banks) -> tuple[str, str, Severity] | None:
+    """(rule, message, severity) for one quotation, or None when there is nothing to report."""
+    qh = han_only(q.text)
+    shown = q.text.rstrip("。！？；，、")
+    if len(qh) < MIN_QUOTE:
+        return None
+    exact = _exact(qh, banks)
+    if exact:
+        entry = next((e for e in exact if q.classical and _claim_matches(q.claim, e)), exact[0])
+        if q.classical and not _claim_matches(q.claim, entry):
+            return "quote.source", f"出处有误：“{shown}”出自{entry.citation}，稿中写作“{q.claim}”", Severity.ERROR
+        return "quote.ok", f"引文核对无误：“{shown}”出自{entry.citation}", Severity.INFO
+    if not q.classical and len(qh) < MIN_UNATTRIBUTED:
+        return None
+    near, score, wording = _closest(qh, banks)
+    if near is not None and score >= FUZZY_THRESHOLD:
+        if score >= CLOSE_THRESHOLD:
+            return (
+                "quote.misquote",
+                f"引文与原文不符：稿中作“{shown}”，原文为“{wording}”（{near.citation}）",
+                Severity.ERROR,
+            )
+        # Same pattern, different words: maybe another line altogether.
+        message = (
+            f"引文与名句库中的“{wording}”（{near.citation}）相近但不一致：稿中作“{shown}”。"
+            "若引的是这一句，请照原文改正；若是另一句，请核实原文和出处"
+        )
+        return "quote.misquote", message, Severity.WARNING
+    if q.classical:
+        message = f"“{shown}”标称出自{q.claim}，名句库中没有这一句，出处无法核实：请对照原典核实，或删去"
+        return "quote.unverified", message, Severity.WARNING
+    return None
 
 
 def check_formulations(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from enum import Enum
@@ -90,14 +90,55 @@ _ARABIC = re.compile(r"^(\d{1,2})[.．、]")
 _CITE = re.compile(r"\[\d{1,3}\]")
 _HEADLESS = re.compile(r"^[的了和与及等，、,。；：”’」』）)地得着并而但或]")
 _MARKER = re.compile(r"【[^】]{0,30}】")
-_LEAK_LINE = re.compile(
-    r"^(?:文种|标题|场合|讲话人|发文单位|讲话人/发文单位|听众|主送|听众/主送|篇幅|领导交代|上级精神|本地情况|本地情况和数据|"
-    r"必须讲到的要点|任务要点|目的|要点|参考材料|来源|字数|提纲|全文提纲|任务|前文末尾|本部分参考材料|写作要求|输出)\s*[:：]"
+# The labels of the brief and prompt fields a model may echo as a line of its own ("篇幅：1500字").
+_BRIEF_LABELS = [
+    "文种",
+    "标题",
+    "场合",
+    "讲话人",
+    "发文单位",
+    "讲话人/发文单位",
+    "听众",
+    "主送",
+    "听众/主送",
+    "篇幅",
+    "领导交代",
+    "上级精神",
+    "本地情况",
+    "本地情况和数据",
+    "必须讲到的要点",
+    "任务要点",
+    "目的",
+    "要点",
+    "参考材料",
+    "来源",
+    "字数",
+    "提纲",
+    "全文提纲",
+    "任务",
+    "前文末尾",
+    "本部分参考材料",
+    "写作要求",
+    "输出",
+]
+_LEAK_LINE = re.compile(r"^(?:" + "|".join(_BRIEF_LABELS) + r")\s*[:：]")
+# Pieces of the prompt, or the model's chatter around its answer, that leak into the text.
+_LEAK_PIECES = (
+    r"（这是正文第一部分）",
+    r"（未说明）",
+    r"[（(]约\s*\d+\s*字[)）]",
+    r"约\s*\d+\s*字左右?[。，]?",
+    r"只输出正文[^。]*。?",
+    r"不要重复标题[^。]*。?",
+    r"^以下是[^\n]{0,40}[：:]",
+    r"^好的[，,！!。]",
+    r"^当然[，,！!]",
+    r"```[a-z]*",
+    r"^\s*#+\s*",
+    r"\*\*",
+    r"^\s*[-*•]\s+",  # a markdown bullet
 )
-_LEAK_SPAN = re.compile(
-    r"（这是正文第一部分）|（未说明）|[（(]约\s*\d+\s*字[)）]|约\s*\d+\s*字左右?[。，]?|只输出正文[^。]*。?|不要重复标题[^。]*。?|"
-    r"^以下是[^\n]{0,40}[：:]|^好的[，,！!。]|^当然[，,！!]|```[a-z]*|^\s*#+\s*|\*\*|^\s*[-*•]\s+"
-)
+_LEAK_SPAN = re.compile("|".join(_LEAK_PIECES))
 _SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
 # A whole line in brackets that talks to the writer ("（讲话稿内容可参考提纲，具体细节可根据实际情况调整）").
 _NOTE_LINE = re.compile(
@@ -365,7 +406,7 @@ def _unverified_quote(sentence: str, ctx: _Context) -> str:
     from drafting.writing.banks import load_banks
 
     banks = load_banks()
-    known = {_bare(e.text) for e in (*banks.classics, *banks.formulations)}
+    known = {_bare(e.text) for e in banks.classics} | {_bare(e.text) for e in banks.formulations}
     for q in find_quotations(sentence, banks):
         before, after = sentence[: q.start], sentence[q.start + len(q.text) + 1 :]
         named = _SAID_BEFORE.search(before.rstrip("：:，, “")) or _SAID_AFTER.match(after.lstrip("”"))
@@ -386,6 +427,24 @@ def _echoes_request(sentence: str, ctx: _Context) -> bool:
         return False
     grams = _bigrams(sentence)
     return bool(grams) and len(grams & ctx.request_bigrams) / len(grams) >= REQUEST_ECHO
+
+
+def _talks_about_the_text(sentence: str, ctx: _Context) -> bool:
+    """Prompt text, or talk about the text instead of the text itself."""
+    return bool(
+        _META.search(sentence)
+        or _LATIN.search(sentence)
+        or any(c in sentence for c in _hint_clauses())
+        or any(_similar(sentence, x) >= INSTRUCTION_ECHO for x in _instructions())
+    )
+
+
+# Checks whose hit removes the whole sentence: (check, kind, why); a check returns True or the text it found.
+_DROPPED_SENTENCES: tuple[tuple[Callable[[str, _Context], bool | str], DefectKind, str], ...] = (
+    (_talks_about_the_text, DefectKind.LEAKED, "说明性文字或提示词"),
+    (_echoes_request, DefectKind.LEAKED, "复述写作要求"),
+    (_unverified_quote, DefectKind.UNSOURCED_FACT, "无法核实的引语"),
+)
 
 
 def _leaks(line: str, ctx: _Context) -> bool:
@@ -496,24 +555,15 @@ def clean_lines(
                     if not left:
                         continue
                     s = left
-            # Prompt text or talk about the text.
-            if (
-                _META.search(s)
-                or _LATIN.search(s)
-                or any(c in s for c in _hint_clauses())
-                or any(_similar(s, x) >= INSTRUCTION_ECHO for x in _instructions())
-            ):
-                defects.append(Defect(DefectKind.LEAKED, s, "说明性文字或提示词"))
-                if fix:
-                    continue
-            if _echoes_request(s, ctx):
-                defects.append(Defect(DefectKind.LEAKED, s, "复述写作要求"))
-                if fix:
-                    continue
-            if quote := _unverified_quote(s, ctx):
-                defects.append(Defect(DefectKind.UNSOURCED_FACT, quote, "无法核实的引语"))
-                if fix:
-                    continue
+            # Sentences that go whole: prompt text, the writing job restated, an invented quotation.
+            drops = [
+                Defect(kind, s if hit is True else str(hit), why)
+                for check, kind, why in _DROPPED_SENTENCES
+                if (hit := check(s, ctx))
+            ]
+            defects += drops
+            if drops and fix:
+                continue
             # A leader at his own meeting does not introduce himself ("我是云岗市副市长，今天……").
             if ctx.brief.genre == "讲话稿" and (intro := _SELF_INTRO.match(s)):
                 defects.append(Defect(DefectKind.REGISTER, intro.group(0), "讲话人自我介绍"))
@@ -534,8 +584,8 @@ def clean_lines(
                 if fix:
                     continue
             # Copied from a 范文.
-            if hit := _copied_run(s, ctx):
-                defects.append(Defect(DefectKind.COPIED_RUN, hit[0], f"照抄《{hit[1]}》"))
+            if copied := _copied_run(s, ctx):
+                defects.append(Defect(DefectKind.COPIED_RUN, copied[0], f"照抄《{copied[1]}》"))
                 if fix:
                     continue
             # Facts nobody gave.

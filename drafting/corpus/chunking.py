@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from drafting.cnnum import HEADING_NUMERALS
 from drafting.domain import Chunk
 
 __all__ = ["chunk_document", "detect_heading", "split_heading", "split_sentences", "HEADING_MAX_CHARS"]
@@ -18,12 +19,11 @@ __all__ = ["chunk_document", "detect_heading", "split_heading", "split_sentences
 # A heading (the part up to its first sentence end) longer than this is prose that starts with a number.
 HEADING_MAX_CHARS = 50
 
-_CN_NUM = "一二三四五六七八九十百零〇两"
 _PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (1, re.compile(rf"^第[{_CN_NUM}\d]{{1,4}}[编章](?:\s|$)")),
-    (2, re.compile(rf"^第[{_CN_NUM}\d]{{1,4}}节(?:\s|$)")),
-    (1, re.compile(rf"^[{_CN_NUM}]{{1,3}}\s*[、．.]\s*(?=\S)")),
-    (2, re.compile(rf"^[（(]\s*[{_CN_NUM}]{{1,3}}\s*[）)]\s*(?=\S)")),
+    (1, re.compile(rf"^第[{HEADING_NUMERALS}\d]{{1,4}}[编章](?:\s|$)")),
+    (2, re.compile(rf"^第[{HEADING_NUMERALS}\d]{{1,4}}节(?:\s|$)")),
+    (1, re.compile(rf"^[{HEADING_NUMERALS}]{{1,3}}\s*[、．.]\s*(?=\S)")),
+    (2, re.compile(rf"^[（(]\s*[{HEADING_NUMERALS}]{{1,3}}\s*[）)]\s*(?=\S)")),
     # "1.5亿元" and "2025年" are not headings: the marker must not be followed by a digit.
     (3, re.compile(r"^\d{1,2}\s*(?:[.．](?!\d)|、)\s*(?=\S)")),
     (4, re.compile(r"^[（(]\s*\d{1,2}\s*[）)]\s*(?=\S)")),

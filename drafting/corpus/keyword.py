@@ -107,27 +107,66 @@ MAX_QUERY_TERMS = 12
 POSTING_BUDGET = 20_000
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
 
-_SCHEMA = """
+# The columns this index and the PostgreSQL one (drafting.corpus.pg_index) share; each adds its own.
+DOCUMENT_COLUMNS = ",\n    ".join(
+    (
+        "doc_id TEXT PRIMARY KEY",
+        "title TEXT NOT NULL",
+        "genre TEXT NOT NULL DEFAULT ''",
+        "year INTEGER",
+        "issuing_body TEXT NOT NULL DEFAULT ''",
+        "source TEXT NOT NULL DEFAULT ''",
+        "sha256 TEXT NOT NULL DEFAULT ''",
+    )
+)
+CHUNK_COLUMNS = ",\n    ".join(
+    (
+        "chunk_id TEXT NOT NULL UNIQUE",
+        "vec_id TEXT NOT NULL UNIQUE",
+        "doc_id TEXT NOT NULL REFERENCES {documents}(doc_id)",
+        "ordinal INTEGER NOT NULL",
+        "section_path TEXT NOT NULL",
+        "text TEXT NOT NULL",
+    )
+)
+
+
+def filter_conditions(where: dict[str, Any] | None, placeholder: str) -> tuple[list[str], list[Any]]:
+    """The SQL conditions on the documents table (aliased ``d``) and their parameters for a search filter;
+    ``placeholder`` is the driver's parameter mark."""
+    conds: list[str] = []
+    params: list[Any] = []
+    for key, value in (where or {}).items():
+        if value is None or value == "":
+            continue
+        if key not in ("genre", "year", "issuing_body", "doc_id"):
+            raise ValueError(f"unknown filter {key}")
+        conds.append(f"d.{key} = {placeholder}")
+        params.append(value)
+    return conds, params
+
+
+def document_values(meta: DocumentMeta) -> tuple[Any, ...]:
+    """A document's values for the DOCUMENT_COLUMNS, in their order."""
+    return (meta.doc_id, meta.title, meta.genre, year_of(meta.date), meta.issuing_body, meta.source, meta.sha256)
+
+
+def chunk_values(chunk: Chunk, vec_id: str, doc_id: str) -> tuple[Any, ...]:
+    """A chunk's values for the CHUNK_COLUMNS, in their order."""
+    section_path = json.dumps(chunk.section_path, ensure_ascii=False)
+    return (chunk.chunk_id, vec_id, doc_id, chunk.ordinal, section_path, chunk.text)
+
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    genre TEXT NOT NULL DEFAULT '',
-    year INTEGER,
-    issuing_body TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT '',
-    sha256 TEXT NOT NULL DEFAULT '',
+    {DOCUMENT_COLUMNS},
     meta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
-    chunk_id TEXT NOT NULL UNIQUE,
-    vec_id TEXT NOT NULL UNIQUE,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
-    ordinal INTEGER NOT NULL,
-    section_path TEXT NOT NULL,
-    text TEXT NOT NULL
+    {CHUNK_COLUMNS.format(documents="documents")}
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(tokens, tokenize='unicode61');
@@ -268,28 +307,12 @@ class KeywordIndex:
         KeywordIndex.remove_document(db, meta.doc_id)
         db.execute(
             "INSERT INTO documents(doc_id, title, genre, year, issuing_body, source, sha256, meta) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                meta.doc_id,
-                meta.title,
-                meta.genre,
-                year_of(meta.date),
-                meta.issuing_body,
-                meta.source,
-                meta.sha256,
-                meta.model_dump_json(),
-            ),
+            (*document_values(meta), meta.model_dump_json()),
         )
         for chunk, vec_id in zip(chunks, vec_ids, strict=True):
             cur = db.execute(
                 "INSERT INTO chunks(chunk_id, vec_id, doc_id, ordinal, section_path, text) VALUES (?,?,?,?,?,?)",
-                (
-                    chunk.chunk_id,
-                    vec_id,
-                    meta.doc_id,
-                    chunk.ordinal,
-                    json.dumps(chunk.section_path, ensure_ascii=False),
-                    chunk.text,
-                ),
+                chunk_values(chunk, vec_id, meta.doc_id),
             )
             db.execute(
                 "INSERT INTO chunk_fts(rowid, tokens) VALUES (?, ?)",
@@ -313,7 +336,7 @@ class KeywordIndex:
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        conds, params = self._filters(where)
+        conds, params = filter_conditions(where, "?")
         if conds:
             sql = (
                 "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunks c ON c.id = chunk_fts.rowid"
@@ -348,19 +371,6 @@ class KeywordIndex:
         if key != self._count[0]:
             self._count = (key, self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
         return self._count[1]
-
-    @staticmethod
-    def _filters(where: dict[str, Any] | None) -> tuple[list[str], list[Any]]:
-        conds: list[str] = []
-        params: list[Any] = []
-        for key, value in (where or {}).items():
-            if value is None or value == "":
-                continue
-            if key not in ("genre", "year", "issuing_body", "doc_id"):
-                raise ValueError(f"unknown filter {key}")
-            conds.append(f"d.{key} = ?")
-            params.append(value)
-        return conds, params
 
     def resolve_vec_ids(self, vec_ids: list[str]) -> dict[str, str]:
         """vec_id -> chunk_id for the vectors that belong to a live chunk."""

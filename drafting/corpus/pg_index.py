@@ -17,7 +17,6 @@ libraries (or test runs) can share one database.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -26,7 +25,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from drafting.corpus.keyword import choose_terms, index_text, passages_from_rows, query_tokens, tokenize, year_of
+from drafting.corpus.keyword import (
+    CHUNK_COLUMNS,
+    DOCUMENT_COLUMNS,
+    choose_terms,
+    chunk_values,
+    document_values,
+    filter_conditions,
+    index_text,
+    passages_from_rows,
+    query_tokens,
+    tokenize,
+)
 from drafting.domain import Chunk, DocumentMeta, Passage
 from drafting.errors import RetrievalError
 from drafting.pgconn import PgConnection
@@ -37,31 +47,24 @@ log = logging.getLogger(__name__)
 
 BM25_K1 = 1.2
 BM25_B = 0.75
-_FILTERS = ("genre", "year", "issuing_body", "doc_id")
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE IF NOT EXISTS {s}.documents (
-    doc_id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    genre TEXT NOT NULL DEFAULT '',
-    year INTEGER,
-    issuing_body TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT '',
-    sha256 TEXT NOT NULL DEFAULT '',
+    """
+    + DOCUMENT_COLUMNS
+    + """,
     added_by TEXT NOT NULL DEFAULT '',
     meta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_source ON {s}.documents(source);
 CREATE TABLE IF NOT EXISTS {s}.chunks (
     id BIGSERIAL PRIMARY KEY,
-    chunk_id TEXT NOT NULL UNIQUE,
-    vec_id TEXT NOT NULL UNIQUE,
-    doc_id TEXT NOT NULL REFERENCES {s}.documents(doc_id),
-    ordinal INTEGER NOT NULL,
-    section_path TEXT NOT NULL,
-    text TEXT NOT NULL,
+    """
+    + CHUNK_COLUMNS.format(documents="{s}.documents")
+    + """,
     length INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON {s}.chunks(doc_id);
@@ -80,6 +83,7 @@ CREATE TABLE IF NOT EXISTS {s}.totals (
 );
 INSERT INTO {s}.totals VALUES (1, 0, 0) ON CONFLICT DO NOTHING;
 """
+)
 
 
 def pg_terms(text: str) -> list[str]:
@@ -145,17 +149,7 @@ class PgKeywordIndex:
                 "INSERT INTO {documents} (doc_id, title, genre, year, issuing_body, source, sha256, added_by, meta)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
             ),
-            (
-                meta.doc_id,
-                meta.title,
-                meta.genre,
-                year_of(meta.date),
-                meta.issuing_body,
-                meta.source,
-                meta.sha256,
-                meta.added_by,
-                meta.model_dump_json(),
-            ),
+            (*document_values(meta), meta.added_by, meta.model_dump_json()),
         )
         postings: list[tuple[str, int, int, int]] = []
         tokens = 0
@@ -166,15 +160,7 @@ class PgKeywordIndex:
                     "INSERT INTO {chunks} (chunk_id, vec_id, doc_id, ordinal, section_path, text, length)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
                 ),
-                (
-                    chunk.chunk_id,
-                    vec_id,
-                    meta.doc_id,
-                    chunk.ordinal,
-                    json.dumps(chunk.section_path, ensure_ascii=False),
-                    chunk.text,
-                    len(terms),
-                ),
+                (*chunk_values(chunk, vec_id, meta.doc_id), len(terms)),
             ).fetchone()
             postings.extend((term, row_id, tf, len(terms)) for term, tf in Counter(terms).items())
             tokens += len(terms)
@@ -207,7 +193,7 @@ class PgKeywordIndex:
         words = _query_terms(query)
         if not words or k <= 0:
             return []
-        conds, params = self._filters(where)
+        conds, params = filter_conditions(where, "%s")
         (n, tokens), *_ = self._rows("SELECT chunks, tokens FROM {totals} WHERE id = 1") or [(0, 0)]
         if not n:
             return []
@@ -237,19 +223,6 @@ class PgKeywordIndex:
             (terms, idf, *norm, *params, k),
         )
         return [(cid, float(s)) for cid, s in rows]
-
-    @staticmethod
-    def _filters(where: dict[str, Any] | None) -> tuple[list[str], list[Any]]:
-        conds: list[str] = []
-        params: list[Any] = []
-        for key, value in (where or {}).items():
-            if value is None or value == "":
-                continue
-            if key not in _FILTERS:
-                raise ValueError(f"unknown filter {key}")
-            conds.append(f"d.{key} = %s")
-            params.append(value)
-        return conds, params
 
     def resolve_vec_ids(self, vec_ids: list[str]) -> dict[str, str]:
         """vec_id -> chunk_id for the vectors that belong to a live chunk."""

@@ -12,7 +12,7 @@ import re
 import warnings
 from datetime import date
 
-from drafting.cnnum import cn_numeral_value
+from drafting.cnnum import HEADING_NUMERALS, cn_numeral_value
 
 __all__ = [
     "TWIPS_PER_MM",
@@ -180,10 +180,9 @@ def is_spoken(genre: str) -> bool:
     return g in _SPOKEN or g.endswith(("讲话", "发言", "致辞", "主持词", "讲话稿", "发言稿"))
 
 
-_CN_NUM = "一二三四五六七八九十百〇零两"
 _HEADING_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (1, re.compile(rf"^\s*([{_CN_NUM}]+)、")),
-    (2, re.compile(rf"^\s*[（(]([{_CN_NUM}]+)[）)]")),
+    (1, re.compile(rf"^\s*([{HEADING_NUMERALS}]+)、")),
+    (2, re.compile(rf"^\s*[（(]([{HEADING_NUMERALS}]+)[）)]")),
     (3, re.compile(r"^\s*(\d{1,2})[.．](?!\d)")),
     (4, re.compile(r"^\s*[（(](\d{1,2})[）)]")),
 )

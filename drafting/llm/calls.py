@@ -6,20 +6,23 @@ so tests inject LangChain fake chat models here.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import json_repair
 from pydantic import BaseModel, ValidationError
 
 from drafting.classified import check_outgoing
 from drafting.config import Settings
-from drafting.domain import Costs
+from drafting.domain import Costs, StageCost
 from drafting.errors import DraftingError, DroppedStreamError, EmptyAnswerError, ModelOutputError, ProviderError
 from drafting.llm.client import (
     carried_settings,
@@ -36,16 +39,81 @@ from drafting.textclean import xml_safe
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-__all__ = ["complete", "complete_structured", "count_tokens", "extract_json", "Messages", "PROMPT_KEY", "VALUES_KEY"]
+__all__ = [
+    "complete",
+    "complete_structured",
+    "CostLog",
+    "collect_costs",
+    "costs_so_far",
+    "joins_costs",
+    "count_tokens",
+    "extract_json",
+    "Messages",
+    "PROMPT_KEY",
+    "VALUES_KEY",
+]
 
 log = logging.getLogger(__name__)
 Messages = Sequence[tuple[str, str]]
 T = TypeVar("T", bound=BaseModel)
+P = ParamSpec("P")
+R = TypeVar("R")
 # Run-metadata keys naming the prompt template of a call and its rendered variables. LangChain hands
 # a run's metadata to the model's callbacks (``run_manager.metadata``) and to tracers, never to the
 # provider's request; so a fake model can tell the stages apart without reading prompt wording.
 PROMPT_KEY = "drafting_prompt"
 VALUES_KEY = "drafting_prompt_values"
+
+
+class CostLog:
+    """The model calls of one run (or one stage), per stage, recorded by :func:`complete` as they
+    happen. Only the orchestrator holds it; what it hands on is a frozen :meth:`snapshot`."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, StageCost] = {}
+
+    def add(self, stage: str, tokens_in: int, tokens_out: int, seconds: float) -> None:
+        one = StageCost(stage=stage, calls=1, tokens_in=tokens_in, tokens_out=tokens_out, seconds=seconds)
+        have = self._stages.get(stage)
+        self._stages[stage] = one if have is None else Costs(stages=(have,)).plus(Costs(stages=(one,))).stages[0]
+
+    def snapshot(self) -> Costs:
+        return Costs(stages=tuple(self._stages.values()))
+
+
+# The cost logs open in this context, outermost first: every call is recorded in each of them.
+_LOGS: ContextVar[tuple[CostLog, ...]] = ContextVar("drafting_cost_logs", default=())
+
+
+@contextmanager
+def collect_costs() -> Iterator[CostLog]:
+    """Collect the costs of the model calls made inside the block (also into any enclosing block's log)."""
+    new = CostLog()
+    token = _LOGS.set((*_LOGS.get(), new))
+    try:
+        yield new
+    finally:
+        _LOGS.reset(token)
+
+
+def joins_costs(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` inside the caller's cost log, or inside a new one when the caller has none open (so that
+    a stage called on its own still knows what its calls cost)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _LOGS.get():
+            return fn(*args, **kwargs)
+        with collect_costs():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def costs_so_far() -> Costs:
+    """A frozen copy of the innermost open cost log (no costs outside any block)."""
+    logs = _LOGS.get()
+    return logs[-1].snapshot() if logs else Costs()
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +134,6 @@ def complete(
     messages: Messages,
     *,
     stage: str,
-    costs: Costs | None = None,
     on_token: Callable[[str], None] | None = None,
     max_tokens: int | None = None,
     json_mode: bool = False,
@@ -103,13 +170,13 @@ def complete(
                 log.warning("stage %s: stream dropped after %d characters; retrying once", stage, len(dropped.text))
                 continue
             translated = translate_error(dropped.exc, settings)
-            _record(costs, stage, messages, dropped.text, None, started)
+            _record(stage, messages, dropped.text, None, started)
             raise DroppedStreamError(str(translated), partial=dropped.text) from dropped.exc
         except ProviderError as err:
-            _record(costs, stage, messages, err.partial, None, started)
+            _record(stage, messages, err.partial, None, started)
             raise
         break
-    _record(costs, stage, messages, text, usage, started)
+    _record(stage, messages, text, usage, started)
     # A follow-up ("go on", after an assistant turn) may add nothing; a first answer may not be empty.
     followup = any(role == "assistant" for role, _ in messages)
     if not json_mode and not followup and _meaningful(text) < MIN_ANSWER_CHARS:
@@ -188,17 +255,19 @@ def _provider_error(exc: BaseException, parts: list[str], settings: Settings) ->
     return translate_error(exc, settings, partial=xml_safe("".join(parts)))
 
 
-def _record(
-    costs: Costs | None, stage: str, messages: Messages, text: str, usage: dict[str, int] | None, started: float
-) -> None:
-    if costs is None:
+def _record(stage: str, messages: Messages, text: str, usage: dict[str, int] | None, started: float) -> None:
+    """Record the call in every open cost log (:func:`collect_costs`)."""
+    logs = _LOGS.get()
+    if not logs:
         return
     if usage and usage.get("input_tokens"):
         tin, tout = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
     else:
         tin = sum(count_tokens(m[1]) for m in messages)
         tout = count_tokens(text)
-    costs.add(stage, tin, tout, round(time.perf_counter() - started, 3))
+    seconds = round(time.perf_counter() - started, 3)
+    for cost_log in logs:
+        cost_log.add(stage, tin, tout, seconds)
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -228,7 +297,6 @@ def complete_structured(
     schema: type[T],
     *,
     stage: str,
-    costs: Costs | None = None,
     retries: int = 1,
     max_tokens: int | None = None,
     coerce: Callable[[Any], Any] | None = None,
@@ -238,9 +306,7 @@ def complete_structured(
     history: Messages = messages
     last_error = ""
     for attempt in range(retries + 1):
-        text = complete(
-            llm, history, stage=stage, costs=costs, max_tokens=max_tokens, json_mode=True, settings=settings
-        )
+        text = complete(llm, history, stage=stage, max_tokens=max_tokens, json_mode=True, settings=settings)
         try:
             data = extract_json(text)
             if coerce is not None:

@@ -58,6 +58,8 @@ FIELD_KEYS = {
 # drawn, so the page keeps its own copy (a plain key, which Streamlit never drops).
 FORM_SHADOW = "form_shadow_"
 MODES = {"急稿": RevisionMode.URGENT, "慢稿": RevisionMode.SLOW}
+# The two bank pickers of an outline part: (label, widget key prefix, placeholder when none is picked).
+_PICKERS = (("经典名句（溢才气）", "offer_c", "不引用名句"), ("上级提法（通天气）", "offer_f", "不用上级提法"))
 
 
 def form_key(field: str, project_id: str | None) -> str:
@@ -402,30 +404,23 @@ def _offers(ws: Workspace, project: Project, outline: Outline, rev: str) -> None
                 chosen.append((list(s.classics or []), list(s.formulations or [])))
                 continue
             classics, formulations = V.offers_for(project.brief, s)
-            c_opts = {c.text: c.display for c in classics}
-            f_opts = {f.text: f.display for f in formulations}
-            c_opts.update({t: V.entry_display(t) for t in s.classics or [] if t not in c_opts})
-            f_opts.update({t: V.entry_display(t) for t in s.formulations or [] if t not in f_opts})
             principles = "、".join(p.value for p in s.principles) or "未指定"
             st.markdown(f"**{V.md_text(s.heading)}** :gray[侧重：{V.md_text(principles)}]")
-            a, b = st.columns(2)
-            picked_c = a.multiselect(
-                "经典名句（溢才气）",
-                list(c_opts),
-                default=[t for t in s.classics or [] if t in c_opts],
-                format_func=c_opts.__getitem__,
-                key=f"offer_c_{rev}_{i}",
-                placeholder="不引用名句",
-            )
-            picked_f = b.multiselect(
-                "上级提法（通天气）",
-                list(f_opts),
-                default=[t for t in s.formulations or [] if t in f_opts],
-                format_func=f_opts.__getitem__,
-                key=f"offer_f_{rev}_{i}",
-                placeholder="不用上级提法",
-            )
-            chosen.append((list(picked_c), list(picked_f)))
+            picked: list[list[str]] = []
+            kinds = ((classics, s.classics or []), (formulations, s.formulations or []))
+            for column, (entries, current), (label, key, empty) in zip(st.columns(2), kinds, _PICKERS, strict=True):
+                opts = {e.text: e.display for e in entries}
+                opts.update({t: V.entry_display(t) for t in current if t not in opts})
+                choice = column.multiselect(
+                    label,
+                    list(opts),
+                    default=[t for t in current if t in opts],
+                    format_func=opts.__getitem__,
+                    key=f"{key}_{rev}_{i}",
+                    placeholder=empty,
+                )
+                picked.append(list(choice))
+            chosen.append((picked[0], picked[1]))
         if st.form_submit_button("保存引用选择"):
             sections = [
                 sec.model_copy(update={"classics": c, "formulations": f})
@@ -579,7 +574,7 @@ def page_draft(ws: Workspace, project: Project | None, settings: Settings) -> No
             S.flash("error", err)
             S.flash("info", "已写好的部分已保存，模型恢复后点“继续写”接着写。")
         else:
-            S.flash("success", f"初稿已完成：{run.draft.char_count} 字。{V.cost_line(run.draft.costs)}")
+            S.flash("success", f"初稿已完成：{run.draft.char_count} 字。{V.cost_line(run.costs)}")
         guard.rerun()
     draft = project.latest
     if draft is None:

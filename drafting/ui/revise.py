@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -32,6 +33,7 @@ from drafting.writing.revise import UNCOVERED
 
 __all__ = ["page_review", "page_revise", "page_export"]
 
+_DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SEVERITY = {"error": "错误", "warning": "提醒", "info": "提示"}
 STATUS = {CommentStatus.PENDING: "待定", CommentStatus.ACCEPTED: "已采纳", CommentStatus.REJECTED: "不采纳"}
 # Streamlit badge directives: the status is seen at a glance, not read.
@@ -91,16 +93,9 @@ def _scores_beside_draft(ws: Workspace, project: Project, draft: Draft, review: 
                 )
                 if b.button("按此修改", key=f"apply_{i}", help="对依据所在的部分做一次“加强”改写，形成新的一稿"):
                     index = act.section_of(draft, s.evidence)
-                    with st.spinner("正在按建议改写……"):
-                        version, err = S.attempt(
-                            act.quick_rewrite,
-                            ws,
-                            project.id,
-                            index,
-                            "strengthen",
-                            S.chat_model(settings),
-                            criterion=s.criterion,
-                        )
+                    version, err = _quick_rewrite(
+                        ws, project, settings, index, "strengthen", "正在按建议改写……", criterion=s.criterion
+                    )
                     if err or version is None:
                         st.error(V.md_text(err or S.GENERIC_ERROR))
                     else:
@@ -142,6 +137,14 @@ def page_review(ws: Workspace, project: Project | None, settings: Settings) -> N
 
 
 # -- 修改 --------------------------------------------------------------------------------------
+def _quick_rewrite(
+    ws: Workspace, project: Project, settings: Settings, index: int, kind: str, busy: str, **options: Any
+) -> tuple[Version | None, str | None]:
+    """One 急稿 rewrite of part ``index`` (``busy`` shows while it runs): the new version, or the error to show."""
+    with st.spinner(busy):
+        return S.attempt(act.quick_rewrite, ws, project.id, index, kind, S.chat_model(settings), **options)
+
+
 def _urgent(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> None:
     st.caption("急稿：对某一部分一键改写，每次改写形成新的一稿。")
     for i, sec in enumerate(draft.sections):
@@ -161,17 +164,9 @@ def _urgent(ws: Workspace, project: Project, draft: Draft, settings: Settings) -
             if c.button("更口语化", key=f"colloquial_{i}"):
                 kind = "colloquial"
             if kind:
-                with st.spinner("正在改写……"):
-                    version, err = S.attempt(
-                        act.quick_rewrite,
-                        ws,
-                        project.id,
-                        i,
-                        kind,
-                        S.chat_model(settings),
-                        criterion=crit,
-                        length=int(length),
-                    )
+                version, err = _quick_rewrite(
+                    ws, project, settings, i, kind, "正在改写……", criterion=crit, length=int(length)
+                )
                 _outcome(
                     err or (None if version else S.GENERIC_ERROR), f"已形成第{version.number if version else ''}稿。"
                 )
@@ -188,20 +183,17 @@ def _comment_row(ws: Workspace, project: Project, draft: Draft, c: Comment) -> N
     x.markdown(f"{BADGE[c.status]} :material/comment: **{who}**：{V.md_text(quote + c.text)}")
     if c.note:
         x.caption(c.note)
-    y.button(
-        "采纳",
-        key=f"acc_{c.id}",
-        type="primary" if c.status == CommentStatus.ACCEPTED else "secondary",
-        on_click=act.set_comment_status,
-        args=(ws, project.id, draft.version, c, CommentStatus.ACCEPTED),
-    )
-    z.button(
-        "不采纳",
-        key=f"rej_{c.id}",
-        type="primary" if c.status == CommentStatus.REJECTED else "secondary",
-        on_click=act.set_comment_status,
-        args=(ws, project.id, draft.version, c, CommentStatus.REJECTED),
-    )
+    for column, label, key, status in (
+        (y, "采纳", "acc", CommentStatus.ACCEPTED),
+        (z, "不采纳", "rej", CommentStatus.REJECTED),
+    ):
+        column.button(
+            label,
+            key=f"{key}_{c.id}",
+            type="primary" if c.status == status else "secondary",
+            on_click=act.set_comment_status,
+            args=(ws, project.id, draft.version, c, status),
+        )
 
 
 def _slow(ws: Workspace, project: Project, draft: Draft, settings: Settings) -> None:
@@ -381,30 +373,28 @@ def page_export(ws: Workspace, project: Project | None) -> None:
         st.warning(V.md_text(f"稿中还有 {len(gaps)} 处待补：" + "；".join(gaps)))
         if kind == "定稿":
             force = st.checkbox("仍导出定稿（待补处以黄色突出显示）", key="export_force")
-    data, err = S.attempt(export_docx, draft, kind=kind, force=force)
-    if err or data is None:
-        st.error(V.md_text(err or S.GENERIC_ERROR))
-    else:
-        st.download_button(
+    docx, docx_err = S.attempt(export_docx, draft, kind=kind, force=force)
+    md, md_err = S.attempt(export_markdown, draft)
+    # (label, data, error, file name, MIME type, widget key, button type)
+    downloads: list[tuple[str, Any, str | None, str, str, str, Literal["primary", "secondary"]]] = [
+        (
             "下载 Word（.docx）",
-            data=data,
-            file_name=f"{name}_第{draft.version}稿_{kind}.docx",
-            mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            type="primary",
-            on_click="ignore",
-            key="download_docx",
-        )
-    md, err = S.attempt(export_markdown, draft)
-    if err or md is None:
-        st.error(V.md_text(err or S.GENERIC_ERROR))
-    else:
-        st.download_button(
-            "下载 Markdown",
-            data=md,
-            file_name=f"{name}_第{draft.version}稿.md",
-            mime="text/markdown",
-            on_click="ignore",
-            key="download_md",
-        )
+            docx,
+            docx_err,
+            f"{name}_第{draft.version}稿_{kind}.docx",
+            _DOCX_MIME,
+            "download_docx",
+            "primary",
+        ),
+        ("下载 Markdown", md, md_err, f"{name}_第{draft.version}稿.md", "text/markdown", "download_md", "secondary"),
+    ]
+    for label, data, err, file_name, mime, key, button in downloads:
+        if err or data is None:
+            st.error(V.md_text(err or S.GENERIC_ERROR))
+        else:
+            st.download_button(
+                label, data=data, file_name=file_name, mime=mime, type=button, on_click="ignore", key=key
+            )
+    if md is not None and not md_err:
         with st.expander("预览 Markdown 原文"):
             st.code(md, language="markdown", wrap_lines=True)

@@ -20,17 +20,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import streamlit as st
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import PrivateAttr
+from langchain_core.messages import BaseMessage, BaseMessageChunk
 
 from drafting import config, team
 from drafting.corpus.store import IndexStore
 from drafting.errors import DraftingError, ProviderError
 from drafting.llm import client as llm
-from drafting.llm.labels import RunLabels
+from drafting.llm.labels import LabelledChatModel
 from drafting.secrets import effective_settings
 from drafting.testing import ScriptedChatModel, demo_chat_model  # ScriptedChatModel: re-exported for page tests
 from drafting.workspace import Workspace
@@ -261,44 +258,24 @@ class StopOnInterrupt:
         st.rerun()
 
 
-class WatchedChatModel(BaseChatModel):
+class WatchedChatModel(LabelledChatModel):
     """A chat model whose streamed pieces also go to ``on_piece`` (the page's live progress), for stages
     that take no token callback of their own (the outline). Raising there stops the stream."""
 
     inner: Any
     on_piece: Any = None
-    _labels: RunLabels = PrivateAttr(default_factory=RunLabels)
-
-    def model_post_init(self, context: Any, /) -> None:
-        super().model_post_init(context)
-        callbacks = self.callbacks if isinstance(self.callbacks, list) else []
-        self.callbacks = [*callbacks, self._labels]
 
     @property
     def _llm_type(self) -> str:
         return f"watched-{self.inner._llm_type}"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        text = "".join(str(c.message.content) for c in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
+    def _pieces(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> Iterator[BaseMessageChunk]:
         # The inner model's public stream, with this run's labels (the prompt template's name), so the inner
         # model's own callbacks see the call as if it were made to it directly.
-        config = {"metadata": self._labels.take()}
+        config = {"metadata": self.take_labels()}
         for piece in self.inner.stream(messages, config=config, stop=stop, **kwargs):
             if self.on_piece is not None:
                 self.on_piece(str(piece.content))
-            yield ChatGenerationChunk(message=piece)
+            yield piece

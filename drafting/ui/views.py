@@ -165,11 +165,17 @@ def marked_html(text: str, figures: list[str] | tuple[str, ...] = (), focus: str
         for m in re.finditer(re.escape(figure), text):
             if not any(s < m.end() and m.start() < e for s, e, _ in spans):
                 spans.append((m.start(), m.end(), "verify"))
+    marks = [(start, end, f'<mark class="{kind}" title="{_MARK_TITLES[kind]}">') for start, end, kind in sorted(spans)]
+    return _with_marks(text, marks)
+
+
+def _with_marks(text: str, marks: list[tuple[int, int, str]]) -> str:
+    """``text`` as inert HTML with each (start, end, opening tag) span wrapped in that <mark> tag."""
     out: list[str] = []
     pos = 0
-    for start, end, kind in sorted(spans):
+    for start, end, tag in marks:
         out.append(html.escape(text[pos:start]))
-        out.append(f'<mark class="{kind}" title="{_MARK_TITLES[kind]}">{html.escape(text[start:end])}</mark>')
+        out.append(f"{tag}{html.escape(text[start:end])}</mark>")
         pos = end
     out.append(html.escape(text[pos:]))
     return "".join(out).replace("\n", "<br>")
@@ -279,20 +285,13 @@ def highlight_html(query: str, text: str, *, limit: int = 400) -> str:
     from drafting.corpus.retrieve import highlight_terms
 
     text = text[:limit] + ("……" if len(text) > limit else "")
-    out: list[str] = []
-    pos = 0
     merged: list[tuple[int, int]] = []
     for start, end in highlight_terms(query, text):
         if merged and merged[-1][1] == start:  # 安全|生产 -> one mark, easier to read
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))
-    for start, end in merged:
-        out.append(html.escape(text[pos:start]))
-        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
-        pos = end
-    out.append(html.escape(text[pos:]))
-    return "".join(out).replace("\n", "<br>")
+    return _with_marks(text, [(start, end, "<mark>") for start, end in merged])
 
 
 def source_line(p: Passage) -> str:

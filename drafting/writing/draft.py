@@ -20,7 +20,6 @@ from drafting.checks.gate import repair_draft
 from drafting.cnnum import cn_num
 from drafting.domain import (
     Brief,
-    Costs,
     Criterion,
     Draft,
     DraftSection,
@@ -29,19 +28,18 @@ from drafting.domain import (
     count_chars,
 )
 from drafting.errors import ProviderError
-from drafting.llm.calls import complete
+from drafting.llm.calls import complete, costs_so_far, joins_costs
 from drafting.llm.prompts import Prompt, load_prompt
 from drafting.writing.banks import (
     Banks,
     ClassicLine,
     Formulation,
-    load_banks,
     pick_classics,
     pick_formulations,
     used_entries,
 )
 from drafting.writing.genres import genre_profile
-from drafting.writing.principles import ensure_principles
+from drafting.writing.principles import ensure_principles, writer_choices
 from drafting.writing.references import format_references, overlap, rank_for_section
 from drafting.writing.text import (
     TOP_HEADING,
@@ -92,12 +90,7 @@ def chosen_entries(outline: Outline, banks: Banks | None = None) -> tuple[list[C
     the outline carries no choice. A kind with no choice anywhere gets the default picks for the brief."""
     if not any(s.classics or s.formulations for s in outline.sections):
         return None
-    banks = banks or load_banks()
-    by_classic = {c.text: c for c in banks.classics}
-    by_formulation = {f.text: f for f in banks.formulations}
-    classics = dict.fromkeys(t for s in outline.sections for t in s.classics if t in by_classic)
-    formulations = dict.fromkeys(t for s in outline.sections for t in s.formulations if t in by_formulation)
-    return [by_classic[t] for t in classics], [by_formulation[t] for t in formulations]
+    return writer_choices(outline, banks)
 
 
 def bank_extras(
@@ -328,13 +321,13 @@ def ensure_classic(parts: dict[int, list[str]], outline: Outline, offered: list[
     return True
 
 
+@joins_costs
 def write_draft(
     brief: Brief,
     outline: Outline,
     passages: list[Passage],
     llm: BaseChatModel,
     *,
-    costs: Costs | None = None,
     on_token: Callable[[int, str], None] | None = None,
     on_section: Callable[[Draft], None] | None = None,
     resume: Draft | None = None,
@@ -350,7 +343,6 @@ def write_draft(
     ``on_section`` receives the draft after each call (the orchestrator saves it). On a provider
     failure the raised error carries ``draft``: everything written so far, gated, marked incomplete.
     """
-    costs = costs if costs is not None else Costs()
     offered: list[ClassicLine] = []
     if extras is None:
         extras, offered, _ = bank_extras(brief, outline=outline)
@@ -372,7 +364,7 @@ def write_draft(
             )
             for i, s in enumerate(outline.sections)
         ]
-        raw = Draft(title=outline.title, brief=brief, outline=outline, sections=sections, costs=costs)
+        raw = Draft(title=outline.title, brief=brief, outline=outline, sections=sections, costs=costs_so_far())
         gated = repair_draft(raw, passages, fit=False).draft
         fitted = fit_parts(
             [s.text for s in gated.sections],
@@ -403,7 +395,6 @@ def write_draft(
                 llm,
                 first_turn,
                 stage="draft",
-                costs=costs,
                 on_token=tracker,
                 max_tokens=token_cap(int(brief.length * LENGTH_ASK)),
             )
@@ -450,7 +441,6 @@ def write_draft(
                 llm,
                 ask.after(conversation),
                 stage="draft",
-                costs=costs,
                 on_token=(functools.partial(on_token, i) if on_token else None),
                 max_tokens=token_cap(more),
             )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from drafting.cnnum import cn_num
-from drafting.domain import PRINCIPLES, Brief, Costs, Criterion, Outline, OutlineSection, Passage, SectionKind, _Model
+from drafting.domain import PRINCIPLES, Brief, Criterion, Outline, OutlineSection, Passage, SectionKind, _Model
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import load_prompt
@@ -179,7 +179,6 @@ def make_outline(
     passages: list[Passage],
     llm: BaseChatModel,
     *,
-    costs: Costs | None = None,
     context_tokens: int = 4096,
 ) -> Outline:
     """Ask the model for an outline; fall back to the genre skeleton if its answer stays unusable."""
@@ -193,9 +192,7 @@ def make_outline(
         sections=n,
     )
     try:
-        raw = complete_structured(
-            llm, messages, _RawOutline, stage="outline", costs=costs, max_tokens=900, coerce=_coerce_raw
-        )
+        raw = complete_structured(llm, messages, _RawOutline, stage="outline", max_tokens=900, coerce=_coerce_raw)
     except ModelOutputError:
         log.warning("outline: model output unusable twice; using the genre skeleton")
         return fallback_outline(brief)

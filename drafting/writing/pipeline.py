@@ -38,6 +38,7 @@ from drafting.events import (
     TokenStreamed,
     ignore,
 )
+from drafting.llm.calls import collect_costs, costs_so_far
 from drafting.workspace import Workspace
 from drafting.writing.draft import write_draft
 from drafting.writing.outline import make_outline, quick_outline
@@ -114,28 +115,28 @@ def run_draft(
     On a model failure mid-draft the partial draft is saved before the error propagates.
     """
     guard_brief(brief)
-    emit = on_event or ignore
-    costs = Costs()
-    if workspace is not None and project_id is None:
-        project_id = workspace.create_project(brief)
-    if workspace is not None and project_id is not None:
-        workspace.save_brief(project_id, brief)
-    if passages is None:
-        passages = gather_passages(brief, store)
-    emit(PassagesChosen(passages))
-    if workspace is not None and project_id:
-        workspace.save_passages(project_id, passages)
-    if outline is None:
-        # 急稿: the outline is made at once from the brief and the genre; 慢稿 asks the model for one.
-        if brief.mode is RevisionMode.URGENT:
-            outline = quick_outline(brief)
-        else:
-            outline = make_outline(brief, passages, llm, costs=costs, context_tokens=context_tokens)
-    emit(OutlineReady(outline))
-    if workspace is not None and project_id:
-        workspace.save_outline(project_id, outline)
-    draft = _write(brief, outline, passages, llm, costs, workspace, project_id, emit, None, context_tokens)
-    return _finish(brief, passages, outline, draft, llm, costs, workspace, project_id, emit, with_review)
+    with collect_costs():  # the run's costs; the draft and the review each keep a frozen copy of theirs
+        emit = on_event or ignore
+        if workspace is not None and project_id is None:
+            project_id = workspace.create_project(brief)
+        if workspace is not None and project_id is not None:
+            workspace.save_brief(project_id, brief)
+        if passages is None:
+            passages = gather_passages(brief, store)
+        emit(PassagesChosen(passages))
+        if workspace is not None and project_id:
+            workspace.save_passages(project_id, passages)
+        if outline is None:
+            # 急稿: the outline is made at once from the brief and the genre; 慢稿 asks the model for one.
+            if brief.mode is RevisionMode.URGENT:
+                outline = quick_outline(brief)
+            else:
+                outline = make_outline(brief, passages, llm, context_tokens=context_tokens)
+        emit(OutlineReady(outline))
+        if workspace is not None and project_id:
+            workspace.save_outline(project_id, outline)
+        draft = _write(brief, outline, passages, llm, workspace, project_id, emit, None, context_tokens)
+        return _finish(brief, passages, outline, draft, llm, workspace, project_id, emit, with_review)
 
 
 def _write(
@@ -143,7 +144,6 @@ def _write(
     outline: Outline,
     passages: list[Passage],
     llm: BaseChatModel,
-    costs: Costs,
     workspace: Workspace | None,
     project_id: str | None,
     emit: Event,
@@ -161,7 +161,6 @@ def _write(
             outline,
             passages,
             llm,
-            costs=costs,
             on_token=lambda i, t: emit(TokenStreamed(i, t)),
             on_section=saved,
             resume=resume,
@@ -179,7 +178,6 @@ def _finish(
     outline: Outline,
     draft: Draft,
     llm: BaseChatModel,
-    costs: Costs,
     workspace: Workspace | None,
     project_id: str | None,
     emit: Event,
@@ -195,10 +193,10 @@ def _finish(
             version = Version(number=number, draft=draft, mode=brief.mode, note="重新起草")
         workspace.save_working(project_id, draft)
         workspace.add_version(project_id, version)
-    result = DraftRun(brief, passages, outline, draft, None, project_id, costs)
+    result = DraftRun(brief, passages, outline, draft, None, project_id)
     if with_review:
         try:
-            result.review = review_draft(draft, brief, llm, costs=costs)
+            result.review = review_draft(draft, brief, llm)
         except DraftingError as err:
             log.warning("review failed after the draft was saved: %s", err)
             emit(ReviewFailed(err))
@@ -206,6 +204,7 @@ def _finish(
             emit(ReviewReady(result.review))
             if workspace is not None and project_id:
                 workspace.save_review(project_id, result.review)
+    result.costs = costs_so_far()
     return result
 
 
@@ -224,22 +223,21 @@ def resume_draft(
     if project.brief is None or project.outline is None:
         raise DraftingError("这个项目还没有任务书和提纲，无法续写。")
     emit = on_event or ignore
-    costs = Costs()
-    draft = _write(
-        project.brief,
-        project.outline,
-        project.passages,
-        llm,
-        costs,
-        workspace,
-        project_id,
-        emit,
-        project.working,
-        context_tokens,
-    )
-    return _finish(
-        project.brief, project.passages, project.outline, draft, llm, costs, workspace, project_id, emit, with_review
-    )
+    with collect_costs():
+        draft = _write(
+            project.brief,
+            project.outline,
+            project.passages,
+            llm,
+            workspace,
+            project_id,
+            emit,
+            project.working,
+            context_tokens,
+        )
+        return _finish(
+            project.brief, project.passages, project.outline, draft, llm, workspace, project_id, emit, with_review
+        )
 
 
 def _round_base(workspace: Workspace, project_id: str, base: int | None) -> tuple[Draft, int, int, list[Comment]]:

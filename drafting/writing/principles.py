@@ -38,6 +38,7 @@ __all__ = [
     "alternatives_for",
     "swap_entry",
     "chosen_entries",
+    "writer_choices",
     "spoken_source",
     "ensure_principles",
     "ensure_formulation",
@@ -137,14 +138,21 @@ def _by_text(entries: tuple[Any, ...], texts: list[str]) -> list[Any]:
     return [index[t] for t in texts if t in index]
 
 
+def writer_choices(outline: Outline, banks: Banks | None = None) -> tuple[list[ClassicLine], list[Formulation]]:
+    """The bank entries the writer chose per part on the outline page, in outline order, each once."""
+    banks = banks or load_banks()
+    classics = [e for s in outline.sections for e in _by_text(banks.classics, s.classics)]
+    formulations = [e for s in outline.sections for e in _by_text(banks.formulations, s.formulations)]
+    return _distinct(classics), _distinct(formulations)
+
+
 def chosen_entries(
     outline: Outline, brief: Brief, banks: Banks | None = None
 ) -> tuple[list[ClassicLine], list[Formulation]]:
     """The classics and formulations for the whole piece: the writer's choices on the outline where made,
     else the ones picked for the brief (what the writer model should be offered)."""
     banks = banks or load_banks()
-    classics = [e for s in outline.sections for e in _by_text(banks.classics, s.classics)]
-    formulations = [e for s in outline.sections for e in _by_text(banks.formulations, s.formulations)]
+    classics, formulations = writer_choices(outline, banks)
     if not classics:
         classics = pick_classics(brief, k=CLASSICS_PER_PART, banks=banks)
     if not formulations:
@@ -406,17 +414,11 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
 def principle_checks(draft: Draft) -> list[CheckFinding]:
     """接地气: each body part carries a concrete local fact or placeholder; 显霸气: the closing of a genre
     that calls for requirements names responsible parties and a deadline."""
-    findings: list[CheckFinding] = []
-    for s in draft.sections:
-        if s.kind == "body" and s.text.strip() and not has_local_fact(s.text):
-            findings.append(
-                CheckFinding(
-                    rule="principle.local",
-                    message=f"“{s.heading}”没有一处本地的具体情况（数字、事例、地名或〔待补〕）：接地气不足",
-                    severity="warning",
-                    position=s.heading,
-                )
-            )
+    found: list[tuple[str, str, str]] = [  # (rule, message, position), all warnings
+        ("principle.local", f"“{s.heading}”没有一处本地的具体情况（数字、事例、地名或〔待补〕）：接地气不足", s.heading)
+        for s in draft.sections
+        if s.kind == "body" and s.text.strip() and not has_local_fact(s.text)
+    ]
     closing = next((s for s in draft.sections if s.kind == "closing"), None)
     if closing is not None and calls_for_requirements(draft.brief):
         have = closing_requirements(closing.text)
@@ -426,15 +428,8 @@ def principle_checks(draft: Draft) -> list[CheckFinding]:
             if not have[key]
         ]
         if missing:
-            findings.append(
-                CheckFinding(
-                    rule="principle.closing",
-                    message=f"结尾提要求时缺少{'、'.join(missing)}：显霸气不足",
-                    severity="warning",
-                    position="结尾",
-                )
-            )
-    return findings
+            found.append(("principle.closing", f"结尾提要求时缺少{'、'.join(missing)}：显霸气不足", "结尾"))
+    return [CheckFinding(rule=r, message=m, severity="warning", position=p) for r, m, p in found]
 
 
 def _classic_json(e: ClassicLine) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from drafting.domain import (
     STANCES,
     Brief,
     CheckFinding,
-    Costs,
     Criterion,
     CriterionScore,
     Draft,
@@ -25,7 +24,7 @@ from drafting.domain import (
     count_chars,
 )
 from drafting.errors import ModelOutputError
-from drafting.llm.calls import complete_structured
+from drafting.llm.calls import collect_costs, complete_structured
 from drafting.llm.prompts import PROMPTS_DIR, load_prompt
 from drafting.writing.references import bigrams
 from drafting.writing.text import brief_summary, criteria_descriptions
@@ -189,19 +188,78 @@ def _ground_evidence(
     return max(body, key=lambda s: len(grams & bigrams(s)) / (len(bigrams(s)) or 1))
 
 
-_SUPERIOR = re.compile(
-    r"(习近平|总书记|党中央|中央|国务院|省委|省政府|市委|市政府|州委|县委|县政府|上级)[^。；！？]{0,14}"
-    r"(部署|要求|精神|指示|批示|决策|号召|强调|指出|文件|会议)"
-)
+# Word lists of the principle evidence patterns below (alternatives, some of them small patterns themselves).
+_SUPERIORS = [
+    "习近平",
+    "总书记",
+    "党中央",
+    "中央",
+    "国务院",
+    "省委",
+    "省政府",
+    "市委",
+    "市政府",
+    "州委",
+    "县委",
+    "县政府",
+    "上级",
+]
+_DIRECTIVES = ["部署", "要求", "精神", "指示", "批示", "决策", "号召", "强调", "指出", "文件", "会议"]
+_LOCAL_WORDS = [
+    "群众",
+    "老百姓",
+    "百姓",
+    "乡亲",
+    "村民",
+    "居民",
+    "农户",
+    "职工",
+    "工人",
+    "摊主",
+    "商户",
+    "基层",
+    "一线",
+    "家门口",
+    "田间地头",
+    "车间",
+    "工地",
+    "班组",
+    "乡镇",
+    "村组",
+    "村里",
+    "社区",
+    "街道",
+]
+_FIRM_WORDS = [
+    "必须",
+    "坚决",
+    "一律",
+    "限期",
+    "务必",
+    "严禁",
+    "绝不",
+    "决不",
+    "不得",
+    "确保",
+    "之前完成",
+    "前完成",
+    "底前",
+    "月底",
+    "日前",
+    "谁[^，。；]{1,8}谁负责",
+    "问责",
+    "追责",
+    "严肃处理",
+    "一票否决",
+    "立即",
+    "马上",
+]
+_SUPERIOR = re.compile("(" + "|".join(_SUPERIORS) + ")[^。；！？]{0,14}(" + "|".join(_DIRECTIVES) + ")")
 _LOCAL = re.compile(
-    r"\d|〔待补|［待补|\[待补|群众|老百姓|百姓|乡亲|村民|居民|农户|职工|工人|摊主|商户|基层|一线|家门口|田间地头|"
-    r"车间|工地|班组|乡镇|村组|村里|社区|街道|[\u4e00-\u9fff]{2}(?<![乡农城])(?:镇|村)(?=[，。、的和])"
+    r"\d|〔待补|［待补|\[待补|" + "|".join(_LOCAL_WORDS) + r"|[\u4e00-\u9fff]{2}(?<![乡农城])(?:镇|村)(?=[，。、的和])"
 )
 _AUDIENCE = re.compile(r"同志们|大家|我们|咱们|各位|在座|朋友们|当前|最近|近期|今年以来|热点|关切|关心的")
-_FIRM = re.compile(
-    r"必须|坚决|一律|限期|务必|严禁|绝不|决不|不得|确保|之前完成|前完成|底前|月底|日前|谁[^，。；]{1,8}谁负责|"
-    r"问责|追责|严肃处理|一票否决|立即|马上"
-)
+_FIRM = re.compile("|".join(_FIRM_WORDS))
 EVIDENCE_PER_PRINCIPLE = 5
 
 
@@ -277,13 +335,11 @@ def principle_evidence(draft: Draft, banks: Any = None) -> dict[Criterion, list[
     return out
 
 
-def score_draft(draft: Draft, brief: Brief, llm: BaseChatModel, *, costs: Costs | None = None) -> list[CriterionScore]:
+def score_draft(draft: Draft, brief: Brief, llm: BaseChatModel) -> list[CriterionScore]:
     desc = criteria_descriptions()
     criteria = "\n".join(f"{c.value}：{desc[c.value]}" for c in ALL_CRITERIA)
     messages = load_prompt("review.scores").render(criteria=criteria, brief=brief_summary(brief), draft=draft.body_text)
-    raw = complete_structured(
-        llm, messages, _RawScores, stage="review", costs=costs, max_tokens=1200, coerce=_coerce_scores
-    )
+    raw = complete_structured(llm, messages, _RawScores, stage="review", max_tokens=1200, coerce=_coerce_scores)
     text = draft.body_text
     body = body_sentences(draft)
     headings = _headings(draft)
@@ -411,15 +467,15 @@ def principle_findings(draft: Draft) -> list[CheckFinding]:
     return principle_checks(draft)
 
 
-def review(draft: Draft, brief: Brief, llm: BaseChatModel, *, costs: Costs | None = None) -> Review:
+def review(draft: Draft, brief: Brief, llm: BaseChatModel) -> Review:
     """Score the draft (one model call) and run the checks. A failed scoring call leaves the checks."""
-    costs = costs if costs is not None else Costs()
     checks = check_draft(draft)
-    try:
-        scores = score_draft(draft, brief, llm, costs=costs)
-    except ModelOutputError as err:
-        log.warning("review: scoring failed: %s", err)
-        checks.insert(0, CheckFinding(rule="review.scores", message=str(err), severity="error"))
-        scores = []
+    with collect_costs() as costs:
+        try:
+            scores = score_draft(draft, brief, llm)
+        except ModelOutputError as err:
+            log.warning("review: scoring failed: %s", err)
+            checks.insert(0, CheckFinding(rule="review.scores", message=str(err), severity="error"))
+            scores = []
     evidence = {c.value: sentences for c, sentences in principle_evidence(draft).items()}
-    return Review(scores=scores, checks=checks, costs=costs, evidence=evidence)
+    return Review(scores=scores, checks=checks, costs=costs.snapshot(), evidence=evidence)

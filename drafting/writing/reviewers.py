@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field
 
 from drafting.checks.revise_checks import findings_text, screen_comments
-from drafting.domain import Brief, Comment, CommentOrigin, Costs, Draft, Passage, _Model
+from drafting.domain import Brief, Comment, CommentOrigin, Draft, Passage, _Model
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import PROMPTS_DIR, load_prompt
@@ -67,7 +67,6 @@ def reviewer_comments(
     brief: Brief,
     llm: BaseChatModel,
     *,
-    costs: Costs | None = None,
     names: list[str] | None = None,
     passages: Sequence[Passage] = (),
     existing: Sequence[Comment] = (),
@@ -88,7 +87,7 @@ def reviewer_comments(
         )
         try:
             raw = complete_structured(
-                llm, messages, _RawComments, stage="review", costs=costs, max_tokens=700, coerce=_coerce_comments
+                llm, messages, _RawComments, stage="review", max_tokens=700, coerce=_coerce_comments
             )
         except ModelOutputError as err:
             log.warning("reviewer %s skipped: %s", p["name"], err)
@@ -124,7 +123,6 @@ def propose(
     llm: BaseChatModel,
     passages: Sequence[Passage],
     *,
-    costs: Costs | None = None,
     reviewers: bool = True,
     existing: Sequence[Comment] = (),
 ) -> list[Comment]:
@@ -133,7 +131,5 @@ def propose(
     said = {c.text for c in existing}
     proposals = [g for g in gap_comments(draft) if g.text not in said]
     if reviewers:
-        proposals += reviewer_comments(
-            draft, draft.brief, llm, costs=costs, passages=passages, existing=[*existing, *proposals]
-        )
+        proposals += reviewer_comments(draft, draft.brief, llm, passages=passages, existing=[*existing, *proposals])
     return proposals

@@ -38,7 +38,7 @@ from drafting.domain import (
     Version,
     count_chars,
 )
-from drafting.llm.calls import complete
+from drafting.llm.calls import collect_costs, complete
 from drafting.llm.prompts import load_prompt
 from drafting.writing.coverage import (
     COMPLETENESS,
@@ -116,7 +116,6 @@ def _rewrite(
     passages: list[Passage],
     *,
     budget: int,
-    costs: Costs | None,
     on_token: Callable[[str], None] | None = None,
     locked: Sequence[str] = (),
 ) -> DraftSection:
@@ -142,7 +141,6 @@ def _rewrite(
         llm,
         messages,
         stage="revise",
-        costs=costs,
         on_token=on_token,
         max_tokens=token_cap(budget),
     )
@@ -173,6 +171,35 @@ def _next(draft: Draft, sections: list[DraftSection], passages: list[Passage], c
     )
 
 
+def _round_version(
+    old: Draft,
+    new: Draft,
+    passages: list[Passage],
+    mode: RevisionMode,
+    note: str,
+    addressed: list[Comment],
+    kept: list[str],
+    *,
+    not_applied: Sequence[Comment] = (),
+    retried: Sequence[str] = (),
+) -> Version:
+    """The version a round made, with its diff, 横到边 coverage, the gate's defect counts before and after
+    and the round's report."""
+    return Version(
+        number=new.version,
+        draft=new,
+        mode=mode,
+        note=note,
+        diff=diff_drafts(old, new),
+        addressed=addressed,
+        coverage=coverage_map(new, points_to_cover(old)),
+        defects_before=defect_counts(old, passages),
+        defects_after=defect_counts(new, passages),
+        kept_parts=kept,
+        report=round_report(old, new, not_applied=not_applied, retried=retried),
+    )
+
+
 def _round_note(kept: list[str]) -> str:
     return ("；" + "；".join(kept)) if kept else ""
 
@@ -185,21 +212,20 @@ def rewrite_section(
     passages: list[Passage],
     *,
     budget: int | None = None,
-    costs: Costs | None = None,
     on_token: Callable[[str], None] | None = None,
     locked: Sequence[str] = (),
 ) -> Version:
     """急稿 one-click rewrite of one section; returns the next version. ``locked`` wording is kept;
     a rewrite that makes the draft worse by the gate's count is not taken (the note says why)."""
-    costs = costs if costs is not None else Costs()
     sec = draft.sections[index]
     target = budget or max(60, count_chars(sec.text))
     asked = {index: [instruction]}
-    settled, retried = _rewrite_and_settle(
-        draft, asked, {index: target}, llm, passages, costs=costs, on_token=on_token, locked=locked
-    )
+    with collect_costs() as costs:
+        settled, retried = _rewrite_and_settle(
+            draft, asked, {index: target}, llm, passages, on_token=on_token, locked=locked
+        )
     sections, kept = settled.sections, settled.kept
-    new = _next(draft, sections, passages, costs)
+    new = _next(draft, sections, passages, costs.snapshot())
     note = Comment(
         id=uuid.uuid4().hex[:8],
         author=WRITER,
@@ -208,19 +234,8 @@ def rewrite_section(
         status=CommentStatus.ACCEPTED,
         origin=CommentOrigin.WRITER,
     )
-    return Version(
-        number=new.version,
-        draft=new,
-        mode=RevisionMode.URGENT,
-        note=f"改写“{part_name(sec)}”：{instruction}{_round_note(kept)}",
-        diff=diff_drafts(draft, new),
-        addressed=[note],
-        coverage=coverage_map(new, points_to_cover(draft)),
-        defects_before=defect_counts(draft, passages),
-        defects_after=defect_counts(new, passages),
-        kept_parts=kept,
-        report=round_report(draft, new, retried=retried),
-    )
+    note_text = f"改写“{part_name(sec)}”：{instruction}{_round_note(kept)}"
+    return _round_version(draft, new, passages, RevisionMode.URGENT, note_text, [note], kept, retried=retried)
 
 
 def _tighter(problems: list[str]) -> str:
@@ -234,7 +249,6 @@ def _rewrite_and_settle(
     llm: BaseChatModel,
     passages: list[Passage],
     *,
-    costs: Costs,
     locked: Sequence[str],
     on_token: Callable[[str], None] | None = None,
 ) -> tuple[Settled, list[str]]:
@@ -243,9 +257,7 @@ def _rewrite_and_settle(
     settled parts (``kept`` names every part finally left as it was) and the notes on the retries."""
 
     def rewrite(base: Draft, idx: int, lines: list[str]) -> DraftSection:
-        return _rewrite(
-            base, idx, lines, llm, passages, budget=budgets[idx], costs=costs, on_token=on_token, locked=locked
-        )
+        return _rewrite(base, idx, lines, llm, passages, budget=budgets[idx], on_token=on_token, locked=locked)
 
     first = settle_parts(draft, {i: rewrite(draft, i, asked[i]) for i in sorted(asked)}, passages, locked)
     if not first.rejected:
@@ -291,7 +303,6 @@ def consolidate(
     llm: BaseChatModel,
     passages: list[Passage],
     *,
-    costs: Costs | None = None,
     on_section: Callable[[int, str], None] | None = None,
     locked: Sequence[str] = (),
     fill_gaps: bool = True,
@@ -301,7 +312,6 @@ def consolidate(
     character for character; a rewritten part that raises the gate's defect count is rewritten once more
     with the problems it brought in, and then left as it was. The version's report lists every accepted
     comment that was not applied, with the reason."""
-    costs = costs if costs is not None else Costs()
     accepted = rank_comments([c for c in comments if c.status == CommentStatus.ACCEPTED])
     gaps = [g.model_copy(update={"status": CommentStatus.ACCEPTED}) for g in gap_comments(draft)] if fill_gaps else []
     owners = paragraph_sections(draft)
@@ -315,12 +325,13 @@ def consolidate(
         or max(60, count_chars(draft.sections[idx].text))
         for idx in per_section
     }
-    settled, retried = _rewrite_and_settle(draft, per_section, budgets, llm, passages, costs=costs, locked=locked)
+    with collect_costs() as costs:
+        settled, retried = _rewrite_and_settle(draft, per_section, budgets, llm, passages, locked=locked)
     sections = settled.sections
     if on_section:
         for idx in sorted(per_section):
             on_section(idx, sections[idx].text)
-    new = _next(draft, sections, passages, costs)
+    new = _next(draft, sections, passages, costs.snapshot())
     changed = sum(1 for a, b in zip(draft.sections, sections, strict=True) if a.text != b.text)
     not_applied: list[Comment] = []
     for c in accepted:
@@ -331,18 +342,10 @@ def consolidate(
         why = next((k for k in settled.kept if k.startswith(f"“{name}”")), f"“{name}”保留原文：模型没有给出可用的改写")
         not_applied.append(c.model_copy(update={"note": "未采用：" + why}))
     skipped = {c.id for c in not_applied}
-    return Version(
-        number=new.version,
-        draft=new,
-        mode=RevisionMode.SLOW,
-        note=f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(settled.kept)}",
-        diff=diff_drafts(draft, new),
-        addressed=[c for c in accepted if c.id not in skipped],
-        coverage=coverage_map(new, points_to_cover(draft)),
-        defects_before=defect_counts(draft, passages),
-        defects_after=defect_counts(new, passages),
-        kept_parts=settled.kept,
-        report=round_report(draft, new, not_applied=not_applied, retried=retried),
+    note = f"慢稿第{new.version}稿：采纳意见 {len(accepted)} 条，修改 {changed} 个部分{_round_note(settled.kept)}"
+    addressed = [c for c in accepted if c.id not in skipped]
+    return _round_version(
+        draft, new, passages, RevisionMode.SLOW, note, addressed, settled.kept, not_applied=not_applied, retried=retried
     )
 
 
@@ -353,7 +356,6 @@ def revise(
     llm: BaseChatModel,
     passages: list[Passage],
     *,
-    costs: Costs | None = None,
     reviewers: bool = True,
     locked: Sequence[str] = (),
     accept_all: bool = False,
@@ -365,16 +367,18 @@ def revise(
     pinned to where their quote went (never dropped) and rank first. ``locked`` sentences and paragraphs
     are kept character for character. Returns the new version and every comment considered, ranked and
     with the program's notes (proposals included)."""
-    costs = costs if costs is not None else Costs()
     all_comments = anchor_leader_comments(comments, draft)
-    if mode is RevisionMode.SLOW:
-        all_comments += propose(draft, llm, passages, costs=costs, reviewers=reviewers, existing=all_comments)
-    if accept_all:
-        all_comments = [
-            c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
-            for c in all_comments
-        ]
-    version = consolidate(draft, all_comments, llm, passages, costs=costs, locked=locked, fill_gaps=False)
+    with collect_costs() as costs:
+        if mode is RevisionMode.SLOW:
+            all_comments += propose(draft, llm, passages, reviewers=reviewers, existing=all_comments)
+        if accept_all:
+            all_comments = [
+                c.model_copy(update={"status": CommentStatus.ACCEPTED}) if c.status is CommentStatus.PENDING else c
+                for c in all_comments
+            ]
+        version = consolidate(draft, all_comments, llm, passages, locked=locked, fill_gaps=False)
+    # The new version's costs are the whole round's: the proposals' calls too.
+    version = version.model_copy(update={"draft": version.draft.model_copy(update={"costs": costs.snapshot()})})
     if version.report is not None:  # the comments come back with the reason any was not applied
         notes = {c.id: c.note for c in version.report.not_applied}
         all_comments = [c.model_copy(update={"note": notes[c.id]}) if c.id in notes else c for c in all_comments]
