@@ -432,3 +432,64 @@ def test_local_asks_stay_out_of_stories_ceremonies_and_quotations() -> None:
     text = "\n".join(parts[body[0]])
     assert "“人无远虑，必有近忧。”（《论语·卫灵公》）" in text  # the quotation and its source stay together
     assert "待补" in text
+
+
+def test_a_host_script_walks_the_agenda_without_numbered_headings() -> None:
+    brief = brief_from_request(
+        "为镇长写一份全镇秋季森林防火工作部署会的主持词，400字左右。会议议程：一是分管副镇长通报前期森林防火工作情况；"
+        "二是各村支部书记签订责任书；三是县林业局同志讲解防火知识；四是镇党委书记讲话。"
+    )
+    outline = quick_outline(brief)
+    assert brief.genre == "主持词"
+    assert [s.heading for s in outline.sections if s.kind == "body"] == [
+        "分管副镇长通报前期森林防火工作情况",
+        "各村支部书记签订责任书",
+        "县林业局同志讲解防火知识",
+        "镇党委书记讲话",
+    ]
+    answer = (
+        "同志们，现在开会。今天召开全镇秋季森林防火工作部署会，主要任务是部署今冬明春的森林防火工作。\n"
+        "第一部分：分管副镇长通报前期森林防火工作情况\n下面，请分管副镇长通报前期森林防火工作情况。\n"
+        "下面，请各村支部书记上台签订森林防火责任书。\n"
+        "下面，请县林业局的同志讲解森林防火知识，大家要认真听、记在心。\n"
+        "下面，请镇党委书记作重要讲话，大家欢迎。\n"
+        "同志们，会后各村要把责任落实到山头地块。现在我宣布，散会。\n"
+    )
+    fake = RoutedFakeChat(routes={BODY_MARKER: [answer]}, default="")
+    draft = write_draft(brief, outline, [], fake)
+    prompt = fake.calls[0]["all"]
+    assert "不写小标题" in prompt and "第一部分：" in prompt and "一、分管" not in prompt
+    body = draft.body_text
+    assert not any(line.startswith(("一、", "二、", "第一部分")) for line in body.splitlines())
+    assert "请各村支部书记上台签订森林防火责任书" in body and "散会" in body
+    # A work speech keeps its numbered headings.
+    speech = Brief(genre="讲话稿", occasion="全县安全生产工作会议", speaker="县长", length=900)
+    speech_body = write_draft(speech, quick_outline(speech), [], RoutedFakeChat(routes=writer_routes())).body_text
+    assert any(line.startswith("一、") for line in speech_body.splitlines())
+
+
+def test_the_wish_and_the_thanks_end_a_welcome_speech_and_no_quote_precedes_the_greeting() -> None:
+    brief = Brief(genre="致辞", occasion="松溪县非物质文化遗产展演周开幕式", speaker="县长", length=500)
+    outline = quick_outline(brief)
+    assert not any("{" in s.heading or "正当其时" in s.heading for s in outline.sections)
+    answer = (
+        "尊敬的各位来宾：\n大家好！我是松溪县人民政府县长。我代表县人民政府向各位来宾表示热烈的欢迎！\n"
+        "松溪的竹编和采茶戏有着深厚的历史底蕴，是祖辈留给我们的宝贵财富。\n"
+        "最后，我预祝展演周圆满成功！\n希望社会各界关心支持非遗保护传承，让老手艺焕发新光彩。\n谢谢大家！\n"
+    )
+    draft = write_draft(brief, outline, [], RoutedFakeChat(routes={BODY_MARKER: [answer]}, default=""))
+    lines = draft.body_text.splitlines()
+    assert lines[-1].endswith("预祝展演周圆满成功！谢谢大家！")
+    assert "让老手艺焕发新光彩" in draft.body_text and "我是松溪县人民政府县长" not in draft.body_text
+    greeting = next(x for x in lines if "大家好" in x)
+    assert greeting.startswith("大家好") or greeting.startswith("尊敬的")  # a quotation never opens before the greeting
+
+
+def test_sub_headings_repeated_in_a_later_part_are_removed(brief: Brief) -> None:
+    answer = (
+        "一、提高站位、统一思想，切实增强做好安全生产工作的责任感紧迫感\n（一）压实企业主体责任\n各企业要落实全员安全生产责任制。\n"
+        "二、聚焦重点、精准发力，扎实推进安全生产各项任务落地见效\n（一）压实企业主体责任\n（二）抓好隐患排查整治\n各乡镇要开展拉网式排查。\n"
+    )
+    body = _through_writer(brief, answer)
+    assert body.count("压实企业主体责任") == 1
+    assert "（二）抓好隐患排查整治" not in body or "（一）压实" in body.split("二、")[0]

@@ -20,6 +20,7 @@ from drafting.checks.facts import PLACEHOLDER, Fact, FactKind, fact_key, find_fa
 from drafting.cnnum import cn_num
 from drafting.domain import Brief, CheckFinding, Draft, DraftSection, Passage, count_chars, now_iso
 from drafting.writing.genres import genre_names, genre_profile
+from drafting.writing.text import split_sentences
 
 __all__ = [
     "DefectKind",
@@ -80,9 +81,6 @@ class GateResult:
 
 COPY_RUN = 30  # characters copied verbatim from one 范文 that make a copied sentence
 NEAR_REPEAT = 0.8  # Jaccard share of bigrams two sentences share to count as the same sentence said twice
-# A sentence ends at 。！？； outside quotation marks: a quotation's inner sentences stay together, so
-# dropping a repeat never leaves half a quotation ("”的理念，……").
-_SENT = re.compile(r"(?:“[^”\n]{0,200}”|[^。！？；\n“]|“)+(?:[。！？；]+[”’」』）)]*|$)")
 _END = "。！？；：”’」』）)…"
 _TOP = re.compile(r"^([一二三四五六七八九十]+)、")
 _SUB = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
@@ -171,6 +169,8 @@ _SAID_AFTER = re.compile(rf"^[^“”。！？；（(]{{0,4}}[（(](?:{_SPEAKERS
 # Words that show a sentence is about the writing job, not the occasion ("……作为报告会的演讲稿").
 _JOB_WORDS = re.compile(r"演讲稿|讲话稿|发言稿|主持词|致辞稿|事迹材料|报告会的|字左右|第一人称|写一篇|撰写|起草")
 REQUEST_ECHO = 0.6  # share of a sentence's bigrams found in the writer's request that makes it an echo
+# Genres whose speaker is known to everyone in the room: no "我是……县长" (a 述职报告 or a 发言 may introduce).
+_NO_SELF_INTRO = frozenset({"讲话稿", "致辞", "主持词"})
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
@@ -218,10 +218,6 @@ def _balance_quotes(line: str) -> str:
         text = text[:i] + text[i + 1 :]
         depth -= 1
     return text
-
-
-def _split_sentences(line: str) -> list[str]:
-    return [s for s in _SENT.findall(line) if s.strip()]
 
 
 def _bare(text: str) -> str:
@@ -527,7 +523,12 @@ def clean_lines(
         if _SALUTATION.match(line) and line[-1:] in "：:，,！!":
             out.append(line)  # "尊敬的各位领导、各位同仁，" opens a speech
             continue
-        if count_chars(line) < 6 and not line.endswith(("：", ":")) and not PLACEHOLDER.search(line):
+        if (
+            count_chars(line) < 6
+            and not line.endswith(("：", ":"))
+            and not PLACEHOLDER.search(line)
+            and not _THANKS.fullmatch(line)
+        ):
             defects.append(Defect(DefectKind.FRAGMENT, line, "残段"))
             if fix:
                 continue
@@ -547,7 +548,7 @@ def clean_lines(
                 if not line:
                     continue
         kept: list[str] = []
-        for s in _split_sentences(line):
+        for s in split_sentences(line):
             # A sentence that parrots a heading.
             if (left := _unheading(s, cores)) is not None:
                 defects.append(Defect(DefectKind.REPEAT, s, "复述标题"))
@@ -565,7 +566,7 @@ def clean_lines(
             if drops and fix:
                 continue
             # A leader at his own meeting does not introduce himself ("我是云岗市副市长，今天……").
-            if ctx.brief.genre == "讲话稿" and (intro := _SELF_INTRO.match(s)):
+            if ctx.brief.genre in _NO_SELF_INTRO and (intro := _SELF_INTRO.match(s)):
                 defects.append(Defect(DefectKind.REGISTER, intro.group(0), "讲话人自我介绍"))
                 if fix:
                     s = s[intro.end() :]
@@ -695,7 +696,7 @@ def find_defects(
     thanks = [
         Defect(DefectKind.REGISTER, m.group(0), "致谢不在结尾")
         for m in _THANKS.finditer(body)
-        if _bare(body[m.end() :])
+        if _bare(_THANKS.sub("", body[m.end() :]))
     ]
     return defects + numbering + lists + thanks
 
@@ -728,14 +729,17 @@ def repair_draft(
     budgets = {i: s.budget for i, s in enumerate(draft.outline.sections)}
     for i, sec in enumerate(draft.sections):
         own = {_bare(_TOP.sub("", sec.heading))}
+        # Sub-headings seen in earlier parts stay seen: "（一）……" repeated in a later part is a repeat.
+        heads = headings_seen - own
         lines, defects = clean_lines(
             sec.text.splitlines(),
             ctx,
             seen=seen,
             fix=True,
-            headings_seen=headings_seen - own | set(),
+            headings_seen=heads,
             headings=[s.heading for s in draft.sections if s.heading],
         )
+        headings_seen |= heads
         # A part's own heading repeated inside it is a repeat, handled above via headings_seen.
         lines, numbering = _numbering(lines, fix=True)
         text = "\n".join(lines)
@@ -761,26 +765,30 @@ def repair_draft(
     return GateResult(repaired, fixed + thanks, remaining)
 
 
-_THANKS = re.compile(r"(?:谢谢大家|谢谢各位|谢谢)[！!。]")
+# What ends a speech: the wish for the event, the thanks. Nothing of the body may follow them.
+_THANKS = re.compile(
+    r"(?:(?:最后|在此)[，,]?)?(?:我们?)?(?:再次)?"
+    r"(?:预祝[^。！？\n]{0,40}(?:圆满成功|顺利|取得成功|成功)[！!。]|谢谢大家[！!。]|谢谢各位[！!。]|谢谢[！!。])"
+)
 
 
 def _thanks_last(sections: list[DraftSection]) -> tuple[list[DraftSection], list[Defect]]:
-    """ "谢谢大家！" ends a speech: one found before other text moves to the very end (the model, or a
-    requirement added after it, often leaves text after the thanks)."""
+    """ "预祝……圆满成功！谢谢大家！" ends a speech: found before other text, it moves to the very end (the
+    model, or a requirement added after it, often leaves text after the thanks)."""
     texts = [s.text for s in sections]
     last = max((i for i, x in enumerate(texts) if x.strip()), default=-1)
     if last < 0:
         return sections, []
     whole = "\n".join(texts)
     found = list(_THANKS.finditer(whole))
-    if not found or (len(found) == 1 and not whole[found[0].end() :].strip()):
+    if not found or not _bare(_THANKS.sub("", whole[found[0].end() :])):
         return sections, []
-    thanks = found[-1].group(0)
+    closers = "".join(dict.fromkeys(m.group(0) for m in found))
     out = [_THANKS.sub("", x) for x in texts]
     out = ["\n".join(line for line in x.splitlines() if line.strip()) for x in out]
-    out[last] = (out[last].rstrip() + thanks) if out[last].strip() else thanks
+    out[last] = (out[last].rstrip() + closers) if out[last].strip() else closers
     fixed = [s.model_copy(update={"text": x}) for s, x in zip(sections, out, strict=True)]
-    return fixed, [Defect(DefectKind.REGISTER, thanks, "致谢不在结尾，移到最后")]
+    return fixed, [Defect(DefectKind.REGISTER, closers, "致谢不在结尾，移到最后")]
 
 
 def placeholder_count(text: str) -> int:

@@ -346,6 +346,9 @@ def pick_classics(brief: Brief, k: int = 3, banks: Banks | None = None) -> list[
     return _rank(entries, score, k, lambda e: e.book)
 
 
+FORMULATION_FIT = 1.5  # topic and word match, before recency and reach count, below which none is offered
+
+
 def pick_formulations(brief: Brief, k: int = 4, banks: Banks | None = None) -> list[Formulation]:
     """Current formulations that fit the brief: topic match, shared words, newer years and wider use first.
     Never two where one contains the other."""
@@ -360,6 +363,8 @@ def pick_formulations(brief: Brief, k: int = 4, banks: Banks | None = None) -> l
         s = sum(weights.get(t, 0.0) for t in e.topics) + 0.5 * len(words & _words(e.text))
         if e.text in text:
             s += 3.0
+        if s < FORMULATION_FIT:
+            s = 0.0  # a formulation about something else is worse than none ("强基工程" in a 街道述职)
         if s > 0:
             s += 0.5 / (1 + newest - e.year) + 0.1 * math.log1p(e.used_by)
             if e.issuer == "国务院" or "中央委员会" in e.issuer:

@@ -48,6 +48,7 @@ from drafting.writing.text import (
     fit_parts,
     link_citations,
     part_hints,
+    prose_line,
     section_heading,
     token_cap,
 )
@@ -113,15 +114,17 @@ def bank_extras(
     return text.rstrip("\n") + "\n", classics, formulations
 
 
-def body_outline_text(outline: Outline) -> str:
-    """The outline as the writer model sees it: numbered headings, budgets and sub-points."""
+def body_outline_text(outline: Outline, titled: bool = True) -> str:
+    """The outline as the writer model sees it: numbered headings (parts, for a genre read without
+    headings), budgets and sub-points."""
     lines: list[str] = []
     n = 0
     for s in outline.sections:
         if s.kind != "body":
             continue
         n += 1
-        lines.append(f"{cn_num(n)}、{s.heading}（约{round(s.budget * LENGTH_ASK, -1):.0f}字）")
+        label = f"{cn_num(n)}、" if titled else f"第{cn_num(n)}部分："
+        lines.append(f"{label}{s.heading}（约{round(s.budget * LENGTH_ASK, -1):.0f}字）")
         for j, p in enumerate(s.points, 1):
             lines.append(f"  （{cn_num(j)}）{p}")
     return "\n".join(lines)
@@ -174,7 +177,8 @@ def body_messages(
     return load_prompt("draft.body").render(
         brief=task_text(brief, _material_text(passages)),
         voice=f"{profile.name}：{profile.voice}",
-        outline=body_outline_text(outline),
+        layout=profile.layout,
+        outline=body_outline_text(outline, profile.titled),
         extras=extras,
         references=references,
         length=int(round(brief.length * LENGTH_ASK, -1)),
@@ -313,11 +317,13 @@ def ensure_classic(parts: dict[int, list[str]], outline: Outline, offered: list[
         (i for i, s in enumerate(outline.sections) if s.kind == "body" and Criterion.YICAIQI in s.principles),
         next((i for i, s in enumerate(outline.sections) if s.kind == "body"), None),
     )
-    if carrier is None or not parts[carrier]:
+    # Not in front of a greeting ("《管子》中讲：……大家好！") nor of a sub-heading.
+    at = prose_line(parts[carrier], after_greeting=True) if carrier is not None else None
+    if carrier is None or at is None:
         return False
     line = offered[0]
     quote = line.text if line.text[-1:] in "。！？；" else line.text + "。"
-    parts[carrier][0] = f"{line.citation}中讲：“{quote}”" + parts[carrier][0]
+    parts[carrier][at] = f"{line.citation}中讲：“{quote}”" + parts[carrier][at]
     return True
 
 
@@ -354,10 +360,13 @@ def write_draft(
                 parts[i] = [x for x in sec.text.splitlines() if x.strip()]
                 done.add(i)
 
+    titled = genre_profile(brief.genre).titled
+
     def snapshot(incomplete: bool = False) -> Draft:
         sections = [
             DraftSection(
-                heading=section_heading(outline, i),
+                # A 主持词 or a 致辞 is read as paragraphs: its parts carry no printed heading.
+                heading=section_heading(outline, i) if titled else "",
                 kind=s.kind,
                 text="\n".join(parts[i]),
                 complete=not incomplete or i in done,

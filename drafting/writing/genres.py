@@ -41,10 +41,22 @@ class GenreProfile:
     # Whether the deterministic helpers may add local-fact asks (〔待补：…〕) and a superior formulation:
     # true for a unit's work (讲话稿, 工作报告, 方案…), false for a story, a ceremony or a personal reflection.
     anchors: bool = True
+    # Whether the body's parts carry numbered headings (一、…); a 主持词 or a 致辞 is read as paragraphs.
+    titled: bool = True
 
     @property
     def spoken(self) -> bool:
         return self.family == "speech"
+
+    @property
+    def layout(self) -> str:
+        """How the writer model lays out the body (prompts/layouts.yaml)."""
+        return _layouts()["titled" if self.titled else "untitled"]
+
+
+@lru_cache(maxsize=1)
+def _layouts() -> dict[str, str]:
+    return dict(yaml.safe_load((PROMPTS_DIR / "layouts.yaml").read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +77,7 @@ def _profiles() -> dict[str, GenreProfile]:
             shape=str(d["shape"]),
             forbidden=tuple(d.get("forbidden") or ()),
             anchors=bool(d.get("anchors", True)),
+            titled=bool(d.get("titled", True)),
         )
     return out
 

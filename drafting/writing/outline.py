@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from drafting.cnnum import cn_num
-from drafting.domain import PRINCIPLES, Brief, Criterion, Outline, OutlineSection, Passage, SectionKind, _Model
+from drafting.domain import (
+    PRINCIPLES,
+    Brief,
+    Criterion,
+    Outline,
+    OutlineSection,
+    Passage,
+    SectionKind,
+    _Model,
+    count_chars,
+)
 from drafting.errors import ModelOutputError
 from drafting.llm.calls import complete_structured
 from drafting.llm.prompts import load_prompt
@@ -102,6 +112,21 @@ def ensure_principles(outline: Outline) -> Outline:
 _SPEECH_HEADINGS_FROM_POINTS = frozenset({"讲话稿", "表态发言", "发言稿", "经验交流发言"})
 
 
+_AGENDA_GENRES = frozenset({"主持词"})
+_AGENDA_ITEM = re.compile(
+    r"(?:^|[；;。，,\s：:])(?:[一二三四五六七八九十]是|[（(]?[1-9一二三四五六七八九][)）.．、])\s*([^；;。\n]{2,40})"
+)
+
+
+def agenda_items(brief: Brief) -> list[str]:
+    """The meeting's items in order, from the key points or the request ("一是全体起立奏唱国歌；二是……")."""
+    points = [_strip_number(p) for p in brief.key_points if _strip_number(p)]
+    if len(points) >= 2:
+        return [short_heading(p, 40) for p in points]
+    items = [m.group(1).strip("，, ") for m in _AGENDA_ITEM.finditer(brief.request)]
+    return [short_heading(x, 40) for x in items if count_chars(x) >= 2]
+
+
 def quick_outline(brief: Brief) -> Outline:
     """An outline made at once, without the model: the genre's headings filled with this brief's
     subject, or the brief's own key points as headings for speeches that have them. Shown to the
@@ -112,9 +137,13 @@ def quick_outline(brief: Brief) -> Outline:
     topic = topic_of(brief.title, brief.occasion, brief.request, brief.key_points)
     # No subject found ("这项"): "这项工作" reads as Chinese where "把握这项的精神实质" does not.
     templates = [h.replace("{topic}", topic if topic != "这项" else "这项工作") for h in profile.headings]
-    if brief.genre in _SPEECH_HEADINGS_FROM_POINTS and len(points) >= 2 and min(map(len, points)) >= 6:
+    agenda = agenda_items(brief) if brief.genre in _AGENDA_GENRES else []
+    sub: list[list[str]]
+    if len(agenda) >= 2:
+        headings, sub = agenda, [[] for _ in agenda]  # a 主持词 walks through the meeting's items in order
+    elif brief.genre in _SPEECH_HEADINGS_FROM_POINTS and len(points) >= 2 and min(map(len, points)) >= 6:
         headings = points[: max(n, 2) + 1]
-        sub: list[list[str]] = [[] for _ in headings]
+        sub = [[] for _ in headings]
     else:
         headings = templates[: max(n, len(templates))] if profile.family == "document" else templates[:n]
         sub = [[] for _ in headings]

@@ -29,7 +29,7 @@ from drafting.writing.banks import (
     used_entries,
 )
 from drafting.writing.genres import genre_profile
-from drafting.writing.text import short_label
+from drafting.writing.text import prose_line, short_label
 
 __all__ = [
     "PartOffer",
@@ -303,7 +303,12 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
     f = next((o for o in offered if o.text not in said), offered[0])
     verb = "明确部署" if re.search(r"(行动|工程|计划|攻坚战)$", f.text) else "明确提出"
     tail = "，我们要不折不扣抓好贯彻落实。" if genre_profile(brief.genre).spoken else "。"
-    parts[carriers[0]][0] = f"{spoken_source(f)}{verb}“{f.text}”{tail}" + parts[carriers[0]][0]
+    lines = parts[carriers[0]]
+    said_line = f"{spoken_source(f)}{verb}“{f.text}”{tail}"
+    if (first := prose_line(lines)) is None:
+        lines.insert(0, said_line)
+    else:
+        lines[first] = said_line + lines[first]
     return True
 
 
@@ -379,7 +384,7 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
         ask = _LOCAL_ASKS[(n - 1) % len(_LOCAL_ASKS)].format(ours=ours, topic=topic)
         # After the first sentence of the first paragraph that is prose: never inside a quotation or
         # between a quoted line and its source ("“玉不琢……”（《礼记·学记》）").
-        j = next((k for k, x in enumerate(lines) if not x.lstrip().startswith(("“", "（"))), None)
+        j = prose_line(lines)
         if j is None:
             lines.insert(1, ask)  # early: a trim to the part's budget keeps the beginning
         else:

@@ -98,13 +98,43 @@ def fit_length(text: str, budget: int) -> str:
     return trim_to(text, budget * (LENGTH_HIGH - 0.05))
 
 
+# A sentence ends at 。！？； outside quotation marks: a quotation's inner sentences stay together (a cut or
+# a dropped repeat never leaves half a quotation, "”的理念，……"); a quotation ending in 。” ends its sentence
+# unless the sentence goes on ("……。”的理念", "……。”（《论语》）").
+SENTENCE = re.compile(
+    r"(?:“[^”\n]{0,200}”|[^。！？；\n“]|“)+?(?:[。！？；]+[”’」』）)]*|(?<=[。！？]”)(?![的地得之，、”（(])|$)"
+)
+
+
+_HEADING_LINE = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[)）]|\d{1,2}[.．、])")
+_GREETING = re.compile(r"^(?:尊敬的|各位|亲爱的|女士们|朋友们|同志们)|大家好|欢迎")
+
+
+def prose_line(lines: list[str], *, after_greeting: bool = False) -> int | None:
+    """The index of the first line a sentence may be put in front of: not a heading ("（一）……"), not a
+    quotation with its source ("“……”（《论语》）"), and with ``after_greeting`` not a greeting."""
+    for j, x in enumerate(lines):
+        x = x.strip()
+        if not x or x.startswith(("“", "（", "(")) or (_HEADING_LINE.match(x) and x[-1:] not in "。！？；"):
+            continue
+        if after_greeting and _GREETING.search(x):
+            continue
+        return j
+    return None
+
+
+def split_sentences(line: str) -> list[str]:
+    """The sentences of one line, quotations kept whole (see SENTENCE)."""
+    return [s for s in SENTENCE.findall(line) if s.strip()]
+
+
 def trim_to(text: str, limit: float) -> str:
     """The longest run of whole sentences from the start of ``text`` within ``limit`` characters
     (at least one sentence)."""
     kept: list[str] = []
     total = 0
     for para in text.split("\n"):
-        sentences = [s for s in SENTENCE_END.split(para) if s]
+        sentences = split_sentences(para)
         taken: list[str] = []
         for s in sentences:
             if total + count_chars(s) > limit and total > 0:
