@@ -493,3 +493,19 @@ def test_sub_headings_repeated_in_a_later_part_are_removed(brief: Brief) -> None
     body = _through_writer(brief, answer)
     assert body.count("压实企业主体责任") == 1
     assert "（二）抓好隐患排查整治" not in body or "（一）压实" in body.split("二、")[0]
+
+
+def test_what_the_model_writes_after_its_thanks_is_not_part_of_the_speech() -> None:
+    brief = Brief(genre="致辞", occasion="松溪县非物质文化遗产展演周开幕式", speaker="县长", length=150)
+    answer = (
+        "尊敬的各位来宾：\n大家好！我代表县人民政府向各位来宾表示热烈的欢迎！松溪的竹编和采茶戏有着深厚的历史底蕴。\n"
+        "“仓廪实则知礼节，衣食足则知荣辱。”（《管子·牧民》）让我们携手共进，共同推动松溪文化繁荣发展。\n"
+        "最后，祝愿各位来宾在松溪度过愉快的时光！谢谢大家！\n\n（署名：松溪县人民政府县长）\n2026年XX月XX日\n"
+        "（一）展望以非遗促进文旅融合\n1. 建立非物质文化遗产保护传承体系。\n（二）基层和群众身边的具体事、具体数字\n"
+    )
+    body = write_draft(
+        brief, quick_outline(brief), [], RoutedFakeChat(routes={BODY_MARKER: [answer]}, default="")
+    ).body_text
+    assert body.endswith("谢谢大家！")
+    assert "署名" not in body and "XX" not in body and "具体数字" not in body and "保护传承体系" not in body
+    assert "《管子·牧民》中讲：“仓廪实则知礼节，衣食足则知荣辱。”让我们携手共进" in body

@@ -141,6 +141,8 @@ _SOURCE_BLOCK = re.compile(r"^\s*\[\d{1,3}\]\s*(?:来源|出处)")
 # A whole line in brackets that talks to the writer ("（讲话稿内容可参考提纲，具体细节可根据实际情况调整）").
 _NOTE_LINE = re.compile(
     r"^[（(](?:注|说明|备注|提示)?[：:]?[^）)]{0,60}(?:参考|调整|说明|提纲|示例|仅供|字数|修改)[^）)]{0,40}[)）]$"
+    r"|^[（(]?(?:署名|落款|签名)[：:][^\n]{0,30}$"  # a signature line under a speech
+    r"|^[^。！？\n]{0,20}(?:\d{4}|XXXX|××××)年(?:XX|××|\d{1,2})月(?:XX|××)日[）)]?$"  # a date left as XX
 )
 # Talk about the text instead of the text itself ("下面我将详细阐述这一部分的内容", "我们可以引用……的古语").
 _META = re.compile(
@@ -158,7 +160,7 @@ _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|�
 CITED_DOCUMENT = re.compile(
     r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
 )
-_PASTED_OFFER = re.compile(r"^“([^”]{2,80})”\s*[（(]([^）)]{2,40})[)）][。]?$")
+_PASTED_OFFER = re.compile(r"^“([^”]{2,80})”\s*[（(]([^）)]{2,40})[)）][。]?")
 _SELF_INTRO = re.compile(r"^我是[^，。！？]{1,14}(?:长|书记|主任|主席|局长|部长)[，,。]?")
 # A label line with nothing under it ("具体措施：", "未来努力方向："): a hint the model copied as a heading.
 _LABEL = re.compile(r"^[\u4e00-\u9fff、]{1,10}[：:]$")
@@ -489,7 +491,8 @@ def clean_lines(
             quote, source = pasted.group(1), pasted.group(2).strip()
             said = f"{source}中讲：“{quote}”" if source.startswith("《") else f"{source}提出“{quote}”"
             defects.append(Defect(DefectKind.LEAKED, line, "照搬提供的名句或提法清单"))
-            line = (said + ("" if quote[-1:] in "。！？" else "。")) if fix else line
+            rest = line[pasted.end() :]
+            line = (said + ("" if quote[-1:] in "。！？" else "。") + rest) if fix else line
         balanced = _balance_quotes(line)
         if balanced != line:
             defects.append(Defect(DefectKind.FRAGMENT, line[:30], "引号不成对"))

@@ -32,6 +32,12 @@ def _points_from(text: str) -> list[str]:
     return points
 
 
+# "写一份全镇秋季森林防火工作部署会的主持词": the meeting named before the genre.
+_OCCASION_OF = re.compile(
+    r"(?:写|起草|撰写|拟)一?[份篇个]?([^，。,、]{2,30}?(?:会议|大会|会|座谈会|开幕式|仪式|典礼|论坛))的?(?:主持词|讲话|致辞|欢迎辞|发言)"
+)
+
+
 def brief_from_request(request: str, **overrides: Any) -> Brief:
     """Read what can be read from a pasted instruction; the rest stays in ``request`` for the model."""
     text = request.strip()
@@ -42,7 +48,7 @@ def brief_from_request(request: str, **overrides: Any) -> Brief:
         fields["length"] = max(100, min(30000, int(m.group(1))))
     if m := _SPEAKER.search(text):
         fields["speaker"] = m.group(1)
-    if m := _OCCASION.search(text):
+    if m := _OCCASION.search(text) or _OCCASION_OF.search(text):
         fields["occasion"] = m.group(1)
     fields["genre"], fields["genre_note"] = detect_genre(text)
     if fields.get("occasion"):

@@ -101,9 +101,10 @@ def bank_extras(
     on the outline, else the default picks for this brief."""
     chosen = chosen_entries(outline, banks) if outline is not None else None
     classics, formulations = chosen if chosen is not None else ([], [])
-    if not classics:
+    profile = genre_profile(brief.genre)
+    if not classics and profile.quotes:
         classics = pick_classics(brief, k=CLASSICS_OFFERED, banks=banks)
-    if not formulations:
+    if not formulations and profile.anchors:
         formulations = pick_formulations(brief, k=FORMULATIONS_OFFERED, banks=banks)
     if not classics and not formulations:
         return "", [], []
@@ -246,6 +247,20 @@ _OPENING_CUE = re.compile(
     r"^(?:今天|这次|本次|今年|刚才|当前|近期|新春|值此|在这|大家好|尊敬的|各位|同志们|亲爱的|我是|我代表)"
 )
 _CLOSING_CUE = re.compile(r"^(?:同志们|各位|让我们|最后，让|总之|朋友们|谢谢|以上|妥否|特此|请予|希望大家)")
+
+
+_THANKS_END = re.compile(r"谢谢(?:大家|各位)?[！!。]")
+THANKS_FROM = 0.6  # share of the target written before a "谢谢大家！" that ends the piece
+
+
+def until_thanks(answer: str, target: int) -> str:
+    """The answer up to the "谢谢大家！" that ends it: what a small model writes after its own thanks (a
+    signature, "2026年XX月XX日", lists made of the prompt's hints) is never part of the piece. A thanks
+    early in the text (before THANKS_FROM of the target) is not taken as the end."""
+    for m in _THANKS_END.finditer(answer):
+        if count_chars(answer[: m.start()]) >= target * THANKS_FROM:
+            return answer[: m.end()]
+    return answer
 
 
 def allot(answer: str, outline: Outline) -> dict[int, list[str]]:
@@ -413,6 +428,7 @@ def write_draft(
             started = [i for i in parts if parts[i]]
             done.update(started[:-1])
             raise err.with_draft(snapshot(incomplete=True)) from err
+        answer = until_thanks(answer, brief.length)
         parts.update(allot(answer, outline))
         done.update(i for i in parts if parts[i])
         wrote_body = True

@@ -43,6 +43,8 @@ class GenreProfile:
     anchors: bool = True
     # Whether the body's parts carry numbered headings (一、…); a 主持词 or a 致辞 is read as paragraphs.
     titled: bool = True
+    # Whether a classical line is offered to the writer model (not in a 主持词: the host only links the items).
+    quotes: bool = True
 
     @property
     def spoken(self) -> bool:
@@ -78,6 +80,7 @@ def _profiles() -> dict[str, GenreProfile]:
             forbidden=tuple(d.get("forbidden") or ()),
             anchors=bool(d.get("anchors", True)),
             titled=bool(d.get("titled", True)),
+            quotes=bool(d.get("quotes", True)),
         )
     return out
 

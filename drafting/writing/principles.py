@@ -419,10 +419,14 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
 def principle_checks(draft: Draft) -> list[CheckFinding]:
     """接地气: each body part carries a concrete local fact or placeholder; 显霸气: the closing of a genre
     that calls for requirements names responsible parties and a deadline."""
+    if not genre_profile(draft.brief.genre).anchors:
+        return []  # a story, a ceremony, a reflection: no local-figure or deadline rule (genres.yaml anchors)
+    body = [s for s in draft.sections if s.kind == "body"]
     found: list[tuple[str, str, str]] = [  # (rule, message, position), all warnings
-        ("principle.local", f"“{s.heading}”没有一处本地的具体情况（数字、事例、地名或〔待补〕）：接地气不足", s.heading)
-        for s in draft.sections
-        if s.kind == "body" and s.text.strip() and not has_local_fact(s.text)
+        ("principle.local", f"“{name}”没有一处本地的具体情况（数字、事例、地名或〔待补〕）：接地气不足", name)
+        for n, s in enumerate(body, 1)
+        if s.text.strip() and not has_local_fact(s.text)
+        for name in [s.heading or f"第{n}部分"]
     ]
     closing = next((s for s in draft.sections if s.kind == "closing"), None)
     if closing is not None and calls_for_requirements(draft.brief):
