@@ -509,3 +509,37 @@ def test_what_the_model_writes_after_its_thanks_is_not_part_of_the_speech() -> N
     assert body.endswith("谢谢大家！")
     assert "署名" not in body and "XX" not in body and "具体数字" not in body and "保护传承体系" not in body
     assert "《管子·牧民》中讲：“仓廪实则知礼节，衣食足则知荣辱。”让我们携手共进" in body
+
+
+def test_the_writers_persona_a_second_greeting_and_a_note_to_the_writer_are_removed(brief: Brief) -> None:
+    answer = (
+        "同志们，大家好！今天召开全县安全生产工作会议，部署今年的安全生产工作。\n"
+        "一、提高站位、统一思想，切实增强做好安全生产工作的责任感紧迫感\n"
+        "我是县长，履行着党政机关的文字秘书职责，负责起草讲话稿和公文。各乡镇要压实属地责任。\n"
+        "各位领导、各位代表，大家好！各企业要落实全员安全生产责任制。\n以上是根据您的提纲和要求编写的讲话全文。\n"
+    )
+    body = _through_writer(brief, answer)
+    assert "各位代表，大家好" not in body and "文字秘书" not in body and "以上是根据" not in body
+    assert "各乡镇要压实属地责任" in body and "各企业要落实全员安全生产责任制" in body
+
+
+def test_a_greeting_is_said_once() -> None:
+    brief = Brief(genre="述职报告", occasion="街道主要负责同志年度述职评议会", speaker="街道办事处主任", length=400)
+    text = "标题\n尊敬的各位领导、各位代表，大家好！我是清源街道办事处主任。\n一、履职尽责\n我们完成了年度任务。\n各位领导、各位代表，大家好！感谢大家的信任。\n"
+    found = find_defects(text, brief=brief, passages=[])
+    assert [d.text for d in found if d.detail == "问候语重复"] == ["各位领导、各位代表，大家好！"]
+
+
+def test_bank_lines_pasted_without_quotation_marks_become_prose(brief: Brief) -> None:
+    answer = (
+        "一、提高站位、统一思想，切实增强做好安全生产工作的责任感紧迫感\n各乡镇要压实属地责任。\n"
+        "其安易持，其未兆易谋；其脆易泮，其微易散。\n安全生产治本攻坚三年行动（2025年国务院政府工作报告）\n"
+        "为之于未有，治之于未乱。\n各企业要落实全员安全生产责任制。\n"
+    )
+    body = _through_writer(brief, answer)
+    assert (
+        "2025年国务院政府工作报告提出“安全生产治本攻坚三年行动”。" in body
+        or "明确部署“安全生产治本攻坚三年行动”" in body
+    )
+    assert body.count("其安易持") == 1 and "中讲：“其安易持" in body  # the whole line once, with its source
+    assert "\\n为之于未有" not in body and not any(x.startswith("为之于未有") for x in body.splitlines())

@@ -149,7 +149,8 @@ _META = re.compile(
     r"下面我(?:将|来|就)|(?:这|本)一?部分(?:的内容|主要|将|要讲)|详细阐述|我们可以引用|可以引用|的古语|上级提法|可引用的名句|"
     r"范文片段|全文提纲|〔待补：缺什么〕|有互动感|号召力，能调动|掷地有声。|以下是|如下所示|"
     r"可根据实际情况(?:调整|修改|增删|补充)|仅供参考|以上就是我(?:今天|的)|(?:讲话稿|发言稿|本稿|稿件)内容|"
-    r"发出动员号召|点明会议主题|开门见山地?点明|我(?:将|来|想)(?:总结|介绍|分享|汇报|谈谈)一下|在这里与大家分享|(?:上的|的)(?:经验交流发言|讲话稿|发言稿|致辞稿|主持词)(?:[，。]|$)"
+    r"发出动员号召|点明会议主题|开门见山地?点明|我(?:将|来|想)(?:总结|介绍|分享|汇报|谈谈)一下|在这里与大家分享|(?:上的|的)(?:经验交流发言|讲话稿|发言稿|致辞稿|主持词)(?:[，。]|$)|"
+    r"文字秘书|起草讲话稿和公文|以上是根据|根据您的|您的(?:提纲|要求)|编写的[^。！？]{0,12}全文|全文如下"
 )
 # A Latin word in Chinese prose is model noise ("了解他们的需求和 concerns"); acronyms are fine.
 _LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
@@ -255,6 +256,7 @@ class _Context:
     corpus_bare: tuple[str, ...] = ()
     supplied_bare: str = ""  # the writer's own text, bare (for quotations)
     request_bigrams: frozenset[str] = frozenset()
+    quoted: set[str] = field(default_factory=set)  # bank classics already put back as a full quotation
 
     @classmethod
     def build(
@@ -419,6 +421,35 @@ def _unverified_quote(sentence: str, ctx: _Context) -> str:
     return ""
 
 
+_SOURCE_TAIL = re.compile(r"[（(]([^）)]{2,40})[)）][。]?$")
+
+
+def _unquoted_bank_line(line: str, ctx: _Context) -> str | None:
+    """A line that is only a bank entry without quotation marks, as prose (a classic with its citation, a
+    formulation with its document); "" when the classic is already quoted in full; None when it is no such line."""
+    if "“" in line or count_chars(line) > 80:
+        return None
+    from drafting.writing.banks import load_banks
+
+    tail = _SOURCE_TAIL.search(line)
+    bare = _bare(line[: tail.start()] if tail else line)
+    if count_chars(bare) < 4:
+        return None
+    banks = load_banks()
+    for f in banks.formulations:
+        if _bare(f.text) == bare and tail:
+            return f"{tail.group(1)}提出“{f.text}”。"
+    for c in banks.classics:
+        whole = _bare(c.text)
+        if bare == whole or (len(bare) >= 8 and bare in whole):
+            if whole in ctx.quoted:
+                return ""
+            ctx.quoted.add(whole)
+            quote = c.text if c.text[-1:] in "。！？；" else c.text + "。"
+            return f"{c.citation}中讲：“{quote}”"
+    return None
+
+
 def _echoes_request(sentence: str, ctx: _Context) -> bool:
     """A sentence that restates the writer's instruction ("并以……的事迹作为报告会的演讲稿")."""
     if count_chars(sentence) < 12 or not ctx.request_bigrams or not _JOB_WORDS.search(sentence):
@@ -493,6 +524,13 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "照搬提供的名句或提法清单"))
             rest = line[pasted.end() :]
             line = (said + ("" if quote[-1:] in "。！？" else "。") + rest) if fix else line
+        # A bank line pasted without quotation marks ("接诉即办（2026年北京市政府工作报告）", half of a poem).
+        said_line = _unquoted_bank_line(line, ctx)
+        if said_line is not None:
+            defects.append(Defect(DefectKind.LEAKED, line, "照搬提供的名句或提法清单"))
+        if fix and said_line == "":
+            continue  # the rest of a classic already quoted in full
+        line = said_line if fix and said_line else line
         balanced = _balance_quotes(line)
         if balanced != line:
             defects.append(Defect(DefectKind.FRAGMENT, line[:30], "引号不成对"))
@@ -580,6 +618,11 @@ def clean_lines(
                 defects.append(Defect(DefectKind.REGISTER, s, why))
                 if fix:
                     continue
+            # A greeting said again after the opening ("各位领导、各位代表，大家好！" before the thanks).
+            if "大家好" in s and any("大家好" in t for t in seen):
+                defects.append(Defect(DefectKind.REPEAT, s, "问候语重复"))
+                if fix:
+                    continue
             # Repeats across the whole draft.
             if count_chars(s) >= 8 and any(
                 _similar(s, t) >= NEAR_REPEAT for t in seen if abs(len(t) - len(s)) < len(s)
@@ -598,7 +641,7 @@ def clean_lines(
                 defects.append(Defect(kind, f.text, s[:40]))
             if bad and fix:
                 s = _replace_facts(s, bad)
-            if count_chars(s) >= 8:
+            if count_chars(s) >= 8 or "大家好" in s:
                 seen.append(s)
             kept.append(s)
         line = "".join(kept).strip()
