@@ -156,6 +156,7 @@ _META = re.compile(
 _LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
 # Sentences that paraphrase the instructions handed to the model share this share of their bigrams with one.
 INSTRUCTION_ECHO = 0.6
+_GREETING_WORD = re.compile(r"大家好|(?:上午|下午|晚上)好")
 _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|女士们)[^。！？；]{0,40}$")
 # What follows the year of a cited document: an issuing body (or none) and the document's title.
 CITED_DOCUMENT = re.compile(
@@ -619,7 +620,7 @@ def clean_lines(
                 if fix:
                     continue
             # A greeting said again after the opening ("各位领导、各位代表，大家好！" before the thanks).
-            if "大家好" in s and any("大家好" in t for t in seen):
+            if _GREETING_WORD.search(s) and any(_GREETING_WORD.search(t) for t in seen):
                 defects.append(Defect(DefectKind.REPEAT, s, "问候语重复"))
                 if fix:
                     continue
@@ -641,7 +642,7 @@ def clean_lines(
                 defects.append(Defect(kind, f.text, s[:40]))
             if bad and fix:
                 s = _replace_facts(s, bad)
-            if count_chars(s) >= 8 or "大家好" in s:
+            if count_chars(s) >= 8 or _GREETING_WORD.search(s):
                 seen.append(s)
             kept.append(s)
         line = "".join(kept).strip()
