@@ -543,3 +543,15 @@ def test_bank_lines_pasted_without_quotation_marks_become_prose(brief: Brief) ->
     )
     assert body.count("其安易持") == 1 and "中讲：“其安易持" in body  # the whole line once, with its source
     assert "\\n为之于未有" not in body and not any(x.startswith("为之于未有") for x in body.splitlines())
+
+
+def test_prompt_words_as_sub_headings_and_nested_pasted_offers(brief: Brief) -> None:
+    answer = (
+        "一、提高站位、统一思想，切实增强做好安全生产工作的责任感紧迫感\n（一）具体措施和要求\n1. 各乡镇要压实属地责任。\n"
+        "2. 各部门要落实监管责任。\n（二）群众身边的具体事、具体数字\n“兜牢基层“三保”底线”（2026年内蒙古自治区政府工作报告）\n"
+        "（三）压实企业主体责任\n各企业要落实全员安全生产责任制。\n"
+    )
+    body = _through_writer(brief, answer)
+    assert "具体措施和要求" not in body and "具体数字" not in body
+    assert "（一）压实企业主体责任" in body  # renumbered once the prompt's labels are gone
+    assert "“兜牢基层“三保”底线”（" not in body and "提出“兜牢基层“三保”底线”" in body

@@ -156,13 +156,12 @@ _META = re.compile(
 _LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
 # Sentences that paraphrase the instructions handed to the model share this share of their bigrams with one.
 INSTRUCTION_ECHO = 0.6
-_GREETING_WORD = re.compile(r"大家好|(?:上午|下午|晚上)好")
 _SALUTATION = re.compile(r"^(?:尊敬的|各位|同志们|亲爱的|朋友们|女士们)[^。！？；]{0,40}$")
 # What follows the year of a cited document: an issuing body (or none) and the document's title.
 CITED_DOCUMENT = re.compile(
     r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
 )
-_PASTED_OFFER = re.compile(r"^“([^”]{2,80})”\s*[（(]([^）)]{2,40})[)）][。]?")
+_PASTED_OFFER = re.compile(r"^“(.{2,80}?)”\s*[（(]([^）)]{2,40})[)）][。]?")
 _SELF_INTRO = re.compile(r"^我是[^，。！？]{1,14}(?:长|书记|主任|主席|局长|部长)[，,。]?")
 # A label line with nothing under it ("具体措施：", "未来努力方向："): a hint the model copied as a heading.
 _LABEL = re.compile(r"^[\u4e00-\u9fff、]{1,10}[：:]$")
@@ -496,6 +495,13 @@ def _leaks(line: str, ctx: _Context) -> bool:
 # --- the gate ------------------------------------------------------------------------------------------------
 
 
+# A sub-heading made of the prompt's own words ("（三）具体措施和要求", "（二）群众身边的具体事、具体数字").
+_HINT_HEADING = re.compile(
+    r"^(?:具体措施|措施|要求|硬要求|事例|具体事例|典型事例)(?:[和、及](?:要求|事例|措施))*$|具体事、具体数字|群众身边的具体事"
+)
+_GREETING_WORD = re.compile(r"大家好|(?:上午|下午|晚上)好")
+
+
 def clean_lines(
     lines: list[str],
     ctx: _Context,
@@ -549,6 +555,10 @@ def clean_lines(
                 continue
         if _leaks(line, ctx):
             defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
+            if fix:
+                continue
+        if _is_heading(line) and _HINT_HEADING.search(_SUB.sub("", _TOP.sub("", line)).strip()):
+            defects.append(Defect(DefectKind.LEAKED, line, "提示词当作小标题"))
             if fix:
                 continue
         if _is_heading(line):
