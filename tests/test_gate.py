@@ -555,3 +555,24 @@ def test_prompt_words_as_sub_headings_and_nested_pasted_offers(brief: Brief) -> 
     assert "具体措施和要求" not in body and "具体数字" not in body
     assert "（一）压实企业主体责任" in body  # renumbered once the prompt's labels are gone
     assert "“兜牢基层“三保”底线”（" not in body and "提出“兜牢基层“三保”底线”" in body
+
+
+def test_a_part_the_model_never_writes_gets_a_placeholder_and_other_parts_are_still_asked(brief: Brief) -> None:
+    outline = quick_outline(brief)
+    body = [s.heading for s in outline.sections if s.kind == "body"]
+    first = f"同志们：\n今天召开全县安全生产工作会议。\n一、{body[0]}\n各乡镇要压实属地责任，各部门要落实监管责任。\n"
+
+    def more(request: object) -> str:
+        # The part asked about is named in the request: the second part gets text, the third only a repeat.
+        return (
+            "各企业要开展隐患排查，做到隐患清零。"
+            if body[1] in str(request)
+            else "各乡镇要压实属地责任，各部门要落实监管责任。"
+        )
+
+    fake = RoutedFakeChat(routes={BODY_MARKER: [first], "draft.more": [more]}, default="")
+    draft = write_draft(brief, outline, [], fake)
+    texts = [s.text for s in draft.sections if s.kind == "body"]
+    assert "隐患清零" in texts[1]
+    assert texts[2].startswith("〔待补：") and texts[2].endswith("的具体内容〕")
+    assert len(fake.asked("draft.more")) >= 2  # a part with nothing new does not end the follow-ups

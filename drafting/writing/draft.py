@@ -50,6 +50,7 @@ from drafting.writing.text import (
     part_hints,
     prose_line,
     section_heading,
+    short_label,
     token_cap,
 )
 
@@ -445,12 +446,17 @@ def write_draft(
         on_section(gated)
     body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
     turns = FOLLOW_UPS + len([i for i in body if not parts[i]])
+    tried: set[int] = set()  # parts a follow-up added nothing to (the gate kept none of it): not asked again
     for turn in range(turns):
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
-        empty = [i for i in body if not have[i]]
+        empty = [i for i in body if not have[i] and i not in tried]
         if not empty and sum(have.values()) >= brief.length * TARGET_SHARE:
             break  # close enough: another call costs more time than the length it adds is worth
-        short = [(outline.sections[i].budget - have[i], i) for i in body if have[i] < outline.sections[i].budget]
+        short = [
+            (outline.sections[i].budget - have[i], i)
+            for i in body
+            if have[i] < outline.sections[i].budget and i not in tried
+        ]
         if not short:
             break
         i = empty[0] if empty else max(short)[1]
@@ -474,17 +480,20 @@ def write_draft(
         conversation += [*ask, ("assistant", extra.strip() or "（空）")]
         so_far = "\n".join("\n".join(v) for v in parts.values()).strip()
         added = _own_part(extra, outline, i, so_far)
-        if not added:
-            break  # the model has nothing new to say about this part
         parts[i].extend(added)
         done.add(i)
         gated = snapshot()
-        if on_section:
+        if count_chars(gated.sections[i].text) <= have[i]:
+            tried.add(i)  # the model has nothing new to say about this part
+        elif on_section:
             on_section(gated)
-    if genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered):
-        gated = snapshot()
-    gated = snapshot() if ensure_principles(parts, outline, brief) else gated  # principles helper (issue 12)
-    return gated
+    # A part the model never wrote says so, instead of a bare heading over nothing.
+    unwritten = [i for i in body if not gated.sections[i].text.strip()]
+    for i in unwritten:
+        parts[i] = [f"〔待补：{short_label(outline.sections[i].heading) or '这一部分'}的具体内容〕"]
+    classic = genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered)
+    principles = ensure_principles(parts, outline, brief)  # principles helper (issue 12)
+    return snapshot() if unwritten or classic or principles else gated
 
 
 class _Tracker:
