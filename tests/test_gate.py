@@ -576,3 +576,23 @@ def test_a_part_the_model_never_writes_gets_a_placeholder_and_other_parts_are_st
     assert "隐患清零" in texts[1]
     assert texts[2].startswith("〔待补：") and texts[2].endswith("的具体内容〕")
     assert len(fake.asked("draft.more")) >= 2  # a part with nothing new does not end the follow-ups
+
+
+def test_invented_profiles_schools_and_stand_in_names_are_removed() -> None:
+    brief = Brief(
+        genre="事迹材料",
+        length=500,
+        title="吴德明同志先进事迹",
+        facts="吴德明，1968年生，1995年起在青坪村卫生室行医",
+    )
+    answer = (
+        "一、忠诚担当，始终冲在工作一线\n吴德明，1968年生，毕业于松溪县中医学院，中共党员。他三十年坚守山村卫生室。\n"
+        "李强，男，汉族，毕业于某大学，现为某公司员工。\n2. 张华，女，汉族，现为某学校教师。\n"
+        "吴德明，男，1968年生，是群众信赖的乡村医生。\n"
+    )
+    body = write_draft(
+        brief, quick_outline(brief), [], RoutedFakeChat(routes={BODY_MARKER: [answer]}, default="")
+    ).body_text
+    assert "松溪县中医学院" not in body and "毕业于〔待补：毕业院校〕" in body
+    assert "李强" not in body and "张华" not in body and "某公司" not in body
+    assert "他三十年坚守山村卫生室" in body and "是群众信赖的乡村医生" in body  # the writer's own person stays

@@ -450,6 +450,24 @@ def _unquoted_bank_line(line: str, ctx: _Context) -> str | None:
     return None
 
 
+# A person's profile ("李强，男，汉族，……") and a school ("毕业于松溪县中医学院") nobody gave are invented.
+_PROFILE = re.compile(r"^(?:\d{1,2}[.、．]\s*)?([\u4e00-\u9fff]{2,4})[，,](?:[男女]|[\u4e00-\u9fff]{1,3}族)[，,]")
+_GRADUATED = re.compile(r"毕业于([\u4e00-\u9fff]{2,24}?(?:大学|学院|学校|中专|中学|党校))")
+
+
+def _invented_profile(sentence: str, ctx: _Context) -> str:
+    """A profile of a person the writer never named: the name ("" when the person is the writer's)."""
+    m = _PROFILE.match(sentence)
+    return m.group(1) if m and normalise(m.group(1)) not in ctx.sources else ""
+
+
+def _invented_school(sentence: str, ctx: _Context) -> str:
+    """The sentence with every school nobody gave replaced by a placeholder."""
+    return _GRADUATED.sub(
+        lambda m: m.group(0) if normalise(m.group(1)) in ctx.sources else "毕业于〔待补：毕业院校〕", sentence
+    )
+
+
 def _echoes_request(sentence: str, ctx: _Context) -> bool:
     """A sentence that restates the writer's instruction ("并以……的事迹作为报告会的演讲稿")."""
     if count_chars(sentence) < 12 or not ctx.request_bigrams or not _JOB_WORDS.search(sentence):
@@ -473,6 +491,7 @@ _DROPPED_SENTENCES: tuple[tuple[Callable[[str, _Context], bool | str], DefectKin
     (_talks_about_the_text, DefectKind.LEAKED, "说明性文字或提示词"),
     (_echoes_request, DefectKind.LEAKED, "复述写作要求"),
     (_unverified_quote, DefectKind.UNSOURCED_FACT, "无法核实的引语"),
+    (_invented_profile, DefectKind.UNSOURCED_FACT, "编造的人物简历"),
 )
 
 
@@ -481,7 +500,10 @@ def _leaks(line: str, ctx: _Context) -> bool:
         return True
     if ctx.title and count_chars(ctx.title) >= 6 and ctx.title in line:
         return True  # the title (or a 范文's header line) pasted into the body
-    if re.search(r"[\u4e00-\u9fff]某某|[\u4e00-\u9fff]{1,2}某(?:同志|书记|县长|市长|局长)", line):
+    if re.search(
+        r"[\u4e00-\u9fff]某某|[\u4e00-\u9fff]{1,2}某(?:同志|书记|县长|市长|局长)|某(?:大学|学院|公司|学校|医院|单位|企业|机关|部门)",
+        line,
+    ):
         return True  # a template's stand-in name
     bare = _bare(line)
     if not bare:
@@ -647,6 +669,9 @@ def clean_lines(
                 if fix:
                     continue
             # Facts nobody gave.
+            if (schooled := _invented_school(s, ctx)) != s:
+                defects.append(Defect(DefectKind.UNSOURCED_FACT, s[:40], "编造的毕业院校"))
+                s = schooled if fix else s
             bad = _fact_defects(s, ctx)
             for f, kind in bad:
                 defects.append(Defect(kind, f.text, s[:40]))
