@@ -378,3 +378,15 @@ def test_list_numbers_and_a_lone_yi_are_not_local_facts() -> None:
     sections = [draft.sections[0], draft.sections[1].model_copy(update={"text": listed})]
     sentences = body_sentences(draft.model_copy(update={"sections": sections}))
     assert sentences[-1] == "建立健全安全生产领导责任制，形成一级抓一级的格局。"  # the run-in list head is left out
+
+
+def test_no_generic_local_ask_when_the_writer_gave_facts_or_material() -> None:
+    from drafting.writing.outline import quick_outline
+    from drafting.writing.principles import ensure_principles
+
+    for extra in ({"facts": "全县97家学校食堂，抽查41家"}, {"material": ["调研发现：13家食堂未接入明厨亮灶平台。"]}):
+        brief = Brief(genre="调研报告", occasion="校园食品安全调研", speaker="县政府办", length=900, **extra)
+        outline = quick_outline(brief)
+        parts = {i: (["各部门要加强协作。"] if s.kind == "body" else []) for i, s in enumerate(outline.sections)}
+        ensure_principles(parts, outline, brief)
+        assert not any("的实际是：〔待补" in x or "情况看，〔待补" in x for v in parts.values() for x in v)

@@ -374,9 +374,13 @@ def ensure_principles(parts: dict[int, list[str]], outline: Outline, brief: Brie
         return False  # a story, a ceremony or a reflection: asks for local figures and deadlines do not belong
     changed = ensure_formulation(parts, outline, brief, banks)
     ours, units = _place(brief)
+    # The writer gave facts or material: a part without a local fact needs the writer's facts, not a generic
+    # ask (blind review of 2026-11-27: "我县的实际是：〔待补：……存在的突出问题〕" read as template residue, and
+    # placeholders where the material has the figure as the draft not using it).
+    supplied = bool(brief.facts.strip() or any(m.strip() for m in brief.material))
     for i, s in enumerate(outline.sections):
         lines = parts.get(i) or []
-        if s.kind != "body" or not lines or has_local_fact("\n".join(lines)):
+        if supplied or s.kind != "body" or not lines or has_local_fact("\n".join(lines)):
             continue
         # Worded differently per part: the gate drops a sentence that nearly repeats an earlier one.
         n = sum(1 for x in outline.sections[: i + 1] if x.kind == "body")
