@@ -596,3 +596,18 @@ def test_invented_profiles_schools_and_stand_in_names_are_removed() -> None:
     assert "松溪县中医学院" not in body and "毕业于〔待补：毕业院校〕" in body
     assert "李强" not in body and "张华" not in body and "某公司" not in body
     assert "他三十年坚守山村卫生室" in body and "是群众信赖的乡村医生" in body  # the writer's own person stays
+
+
+def test_the_subject_comes_from_a_documents_title_not_from_who_issues_it() -> None:
+    assert (
+        topic_of("关于松溪县校园食品安全状况的调研报告", "县政府常务会议研究校园食品安全工作", "", []) == "校园食品安全"
+    )
+    assert (
+        topic_of("松溪县2026年“非遗进校园”活动实施方案", "县文化和旅游局、县教育局联合印发", "", []) == "“非遗进校园”"
+    )
+    assert topic_of("南湖区人民政府消费帮扶工作专题会议纪要", "区政府专题会议", "", []) == "消费帮扶"
+    assert (
+        topic_of("", "2026年松溪县非物质文化遗产展演周开幕式", "", ["对来宾表示欢迎和感谢"]) == "非物质文化遗产展演周"
+    )
+    assert topic_of("", "全县老旧小区改造推进会", "", []) == "老旧小区改造"
+    assert topic_of("在全县安全生产工作会议上的讲话", "全县安全生产工作会议", "", []) == "安全生产"

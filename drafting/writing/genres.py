@@ -156,16 +156,38 @@ _OCCASION_NOISE = re.compile(
 _SCOPE = re.compile(r"^(?:全国|全省|全市|全县|全区|全镇|全乡|全街道|全系统|全行业|全局|全院|全校|全委|市|县|区|镇)")
 
 
-def topic_of(title: str, occasion: str, request: str, key_points: list[str]) -> str:
-    """The subject of a brief in a few words, for headings: "全县安全生产工作会议" -> "安全生产"."""
-    for source in (occasion, title):
-        s = source.strip()
+# A document's subject in its title: "关于松溪县校园食品安全状况的调研报告" -> "松溪县校园食品安全状况".
+_TITLE_SUBJECT = re.compile(r"关于(.{2,30}?)的(?:实施)?(?:调研报告|请示|报告|通知|意见|函|汇报|方案|纪要)$")
+# An occasion that names who issues or sends, not what about ("县文化和旅游局、县教育局联合印发").
+_NOT_A_SUBJECT = re.compile(
+    r"印发|推荐|申请|部署$|^向|研究|常务会议|专题会议$|述职评议|^[^，]{0,12}(?:局|办|厅|委)[、，]"
+)
+
+
+def _subject(text: str) -> str:
+    """``text`` without the meeting, the scope, the place, the year and the document words."""
+    s = text.strip()
+    for n in range(3):
+        s = re.sub(r"^\d{4}年度?|\d{4}年度?$", "", s)
         for _ in range(3):
             s = _OCCASION_NOISE.sub("", s).strip()
         s = _SCOPE.sub("", s)
-        s = re.sub(r"^[\u4e00-\u9fff]{1,6}?(?:省|市|县|区|镇|乡|街道)(?=[\u4e00-\u9fff]{2})", "", s)
-        s = re.sub(r"^关于|(?:工作)?(?:的)?(?:通知|请示|报告|意见|方案|函|纪要|汇报|情况)$", "", s)
-        s = re.sub(r"工作$", "", s)
+        if n == 0:  # the place once: "老旧小区" is no place
+            s = re.sub(
+                r"^[\u4e00-\u9fff]{1,6}?(?:省|市|县|(?<!小)区|镇|乡|街道)(?:人民政府)?(?=[\u4e00-\u9fff“\d]{2})", "", s
+            )
+        s = re.sub(r"^(?:关于|开展|推进|加强|做好)", "", s)
+        s = re.sub(r"(?:工作)?(?:的)?(?:通知|请示|报告|意见|方案|函|纪要|汇报|情况|状况|述职)$", "", s)
+        s = re.sub(r"(?:工作|专题|实施|活动)$", "", s)
+    return s
+
+
+def topic_of(title: str, occasion: str, request: str, key_points: list[str]) -> str:
+    """The subject of a brief in a few words, for headings: "全县安全生产工作会议" -> "安全生产"."""
+    subject = _TITLE_SUBJECT.search(title.strip())
+    candidates = [subject.group(1) if subject else "", "" if _NOT_A_SUBJECT.search(occasion) else occasion, title]
+    for source in candidates:
+        s = _subject(source) if source else ""
         if 2 <= len(s) <= 16:
             return s
     m = re.search(r"(?:关于|围绕|就)([\u4e00-\u9fff“”]{2,24}?)(?:的|工作|写|起草|，)", request)
