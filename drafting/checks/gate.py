@@ -579,7 +579,10 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
             if fix:
                 continue
-        if _is_heading(line) and _HINT_HEADING.search(_SUB.sub("", _TOP.sub("", line)).strip()):
+        bare_heading = _SUB.sub("", _TOP.sub("", line)).strip()
+        if _is_heading(line) and (
+            _HINT_HEADING.search(bare_heading) or any(c in bare_heading for c in _hint_clauses())
+        ):
             defects.append(Defect(DefectKind.LEAKED, line, "提示词当作小标题"))
             if fix:
                 continue
