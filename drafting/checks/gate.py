@@ -15,12 +15,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from drafting.checks.facts import PLACEHOLDER, Fact, FactKind, fact_key, find_facts, normalise, placeholder_for
 from drafting.cnnum import cn_num
 from drafting.domain import Brief, CheckFinding, Draft, DraftSection, Passage, count_chars, now_iso
 from drafting.writing.genres import genre_names, genre_profile
 from drafting.writing.text import split_sentences
+
+if TYPE_CHECKING:
+    from drafting.writing.banks import Banks, ClassicLine, Formulation
 
 __all__ = [
     "DefectKind",
@@ -31,6 +35,7 @@ __all__ = [
     "repair_draft",
     "clean_lines",
     "COPY_RUN",
+    "THANK_YOU",
 ]
 
 
@@ -257,6 +262,11 @@ class _Context:
     supplied_bare: str = ""  # the writer's own text, bare (for quotations)
     request_bigrams: frozenset[str] = frozenset()
     quoted: set[str] = field(default_factory=set)  # bank classics already put back as a full quotation
+    # The banks, with every entry bare, read once per draft (quotations and pasted bank lines are checked per line).
+    banks: Banks | None = None
+    bank_bare: frozenset[str] = frozenset()
+    formulation_by_bare: dict[str, Formulation] = field(default_factory=dict)
+    classics_bare: tuple[tuple[str, ClassicLine], ...] = ()
 
     @classmethod
     def build(
@@ -283,6 +293,13 @@ class _Context:
         ]
         sources = normalise("\n".join(supplied))
         corpus = [p for p in passages if p.origin != "material"]
+        from drafting.writing.banks import load_banks
+
+        banks = load_banks()
+        classics_bare = tuple((_bare(c.text), c) for c in banks.classics)
+        formulation_by_bare: dict[str, Formulation] = {}
+        for f in banks.formulations:
+            formulation_by_bare.setdefault(_bare(f.text), f)
         return cls(
             brief,
             sources,
@@ -294,6 +311,10 @@ class _Context:
             tuple(_bare(p.text) for p in corpus),
             _bare("\n".join(supplied)),
             frozenset(_bigrams(brief.request)),
+            banks=banks,
+            bank_bare=frozenset(b for b, _ in classics_bare) | frozenset(formulation_by_bare),
+            formulation_by_bare=formulation_by_bare,
+            classics_bare=classics_bare,
         )
 
 
@@ -403,11 +424,9 @@ def _unverified_quote(sentence: str, ctx: _Context) -> str:
     if "“" not in sentence and "云" not in sentence and "曰" not in sentence:
         return ""
     from drafting.checks.bankcheck import find_quotations
-    from drafting.writing.banks import load_banks
 
-    banks = load_banks()
-    known = {_bare(e.text) for e in banks.classics} | {_bare(e.text) for e in banks.formulations}
-    for q in find_quotations(sentence, banks):
+    known = ctx.bank_bare
+    for q in find_quotations(sentence, ctx.banks):
         before, after = sentence[: q.start], sentence[q.start + len(q.text) + 1 :]
         named = _SAID_BEFORE.search(before.rstrip("：:，, “")) or _SAID_AFTER.match(after.lstrip("”"))
         if not (q.classical or named):
@@ -429,24 +448,18 @@ def _unquoted_bank_line(line: str, ctx: _Context) -> str | None:
     formulation with its document); "" when the classic is already quoted in full; None when it is no such line."""
     if "“" in line or count_chars(line) > 80:
         return None
-    from drafting.writing.banks import load_banks
-
     tail = _SOURCE_TAIL.search(line)
     bare = _bare(line[: tail.start()] if tail else line)
     if count_chars(bare) < 4:
         return None
-    banks = load_banks()
-    for f in banks.formulations:
-        if _bare(f.text) == bare and tail:
-            return f"{tail.group(1)}提出“{f.text}”。"
-    for c in banks.classics:
-        whole = _bare(c.text)
+    if tail and (f := ctx.formulation_by_bare.get(bare)):
+        return f"{tail.group(1)}提出“{f.text}”。"
+    for whole, c in ctx.classics_bare:
         if bare == whole or (len(bare) >= 8 and bare in whole):
             if whole in ctx.quoted:
                 return ""
             ctx.quoted.add(whole)
-            quote = c.text if c.text[-1:] in "。！？；" else c.text + "。"
-            return f"{c.citation}中讲：“{quote}”"
+            return c.spoken
     return None
 
 
@@ -579,16 +592,14 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
             if fix:
                 continue
-        bare_heading = _SUB.sub("", _TOP.sub("", line)).strip()
-        if _is_heading(line) and (
-            _HINT_HEADING.search(bare_heading) or any(c in bare_heading for c in _hint_clauses())
-        ):
-            defects.append(Defect(DefectKind.LEAKED, line, "提示词当作小标题"))
-            if fix:
-                continue
         if _is_heading(line):
-            seen.append(_SUB.sub("", _TOP.sub("", line)))
-            key = _bare(_SUB.sub("", _TOP.sub("", line)))
+            heading = _SUB.sub("", _TOP.sub("", line))
+            if _HINT_HEADING.search(heading.strip()) or any(c in heading for c in _hint_clauses()):
+                defects.append(Defect(DefectKind.LEAKED, line, "提示词当作小标题"))
+                if fix:
+                    continue
+            seen.append(heading)
+            key = _bare(heading)
             if key in headings_seen:
                 defects.append(Defect(DefectKind.REPEAT, line, "标题重复"))
                 if fix:
@@ -851,9 +862,10 @@ def repair_draft(
 
 
 # What ends a speech: the wish for the event, the thanks. Nothing of the body may follow them.
+THANK_YOU = re.compile(r"谢谢(?:大家|各位)?[！!。]")
 _THANKS = re.compile(
     r"(?:(?:最后|在此)[，,]?)?(?:我们?)?(?:再次)?"
-    r"(?:预祝[^。！？\n]{0,40}(?:圆满成功|顺利|取得成功|成功)[！!。]|谢谢大家[！!。]|谢谢各位[！!。]|谢谢[！!。])"
+    rf"(?:预祝[^。！？\n]{{0,40}}(?:圆满成功|顺利|取得成功|成功)[！!。]|{THANK_YOU.pattern})"
 )
 
 

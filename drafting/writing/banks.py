@@ -98,6 +98,12 @@ class ClassicLine(_Entry):
         """One line for the writer (and for prompts): “text”（author《source》）."""
         return f"“{self.text.rstrip('。')}”（{self.citation}）"
 
+    @property
+    def spoken(self) -> str:
+        """The line as a speech quotes it, whole and with its source: 《论语·子路》中讲：“欲速则不达……。”"""
+        quote = self.text if self.text[-1:] in "。！？；" else self.text + "。"
+        return f"{self.citation}中讲：“{quote}”"
+
     def wordings(self) -> list[str]:
         return [self.text, *self.variants]
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from drafting.checks.gate import repair_draft
+from drafting.checks.gate import THANK_YOU, repair_draft
 from drafting.cnnum import cn_num
 from drafting.domain import (
     Brief,
@@ -38,7 +38,7 @@ from drafting.writing.banks import (
     pick_formulations,
     used_entries,
 )
-from drafting.writing.genres import genre_profile
+from drafting.writing.genres import GenreProfile, genre_profile
 from drafting.writing.principles import ensure_principles, writer_choices
 from drafting.writing.references import format_references, overlap, rank_for_section
 from drafting.writing.text import (
@@ -116,7 +116,7 @@ def bank_extras(
     return text.rstrip("\n") + "\n", classics, formulations
 
 
-def body_outline_text(outline: Outline, titled: bool = True) -> str:
+def body_outline_text(outline: Outline, profile: GenreProfile) -> str:
     """The outline as the writer model sees it: numbered headings (parts, for a genre read without
     headings), budgets and sub-points."""
     lines: list[str] = []
@@ -125,8 +125,7 @@ def body_outline_text(outline: Outline, titled: bool = True) -> str:
         if s.kind != "body":
             continue
         n += 1
-        label = f"{cn_num(n)}、" if titled else f"第{cn_num(n)}部分："
-        lines.append(f"{label}{s.heading}（约{round(s.budget * LENGTH_ASK, -1):.0f}字）")
+        lines.append(f"{profile.part_label(cn_num(n))}{s.heading}（约{round(s.budget * LENGTH_ASK, -1):.0f}字）")
         for j, p in enumerate(s.points, 1):
             lines.append(f"  （{cn_num(j)}）{p}")
     return "\n".join(lines)
@@ -180,7 +179,7 @@ def body_messages(
         brief=task_text(brief, _material_text(passages)),
         voice=f"{profile.name}：{profile.voice}",
         layout=profile.layout,
-        outline=body_outline_text(outline, profile.titled),
+        outline=body_outline_text(outline, profile),
         extras=extras,
         references=references,
         length=int(round(brief.length * LENGTH_ASK, -1)),
@@ -250,7 +249,6 @@ _OPENING_CUE = re.compile(
 _CLOSING_CUE = re.compile(r"^(?:同志们|各位|让我们|最后，让|总之|朋友们|谢谢|以上|妥否|特此|请予|希望大家)")
 
 
-_THANKS_END = re.compile(r"谢谢(?:大家|各位)?[！!。]")
 THANKS_FROM = 0.6  # share of the target written before a "谢谢大家！" that ends the piece
 
 
@@ -258,7 +256,7 @@ def until_thanks(answer: str, target: int) -> str:
     """The answer up to the "谢谢大家！" that ends it: what a small model writes after its own thanks (a
     signature, "2026年XX月XX日", lists made of the prompt's hints) is never part of the piece. A thanks
     early in the text (before THANKS_FROM of the target) is not taken as the end."""
-    for m in _THANKS_END.finditer(answer):
+    for m in THANK_YOU.finditer(answer):
         if count_chars(answer[: m.start()]) >= target * THANKS_FROM:
             return answer[: m.end()]
     return answer
@@ -334,12 +332,9 @@ def ensure_classic(parts: dict[int, list[str]], outline: Outline, offered: list[
         next((i for i, s in enumerate(outline.sections) if s.kind == "body"), None),
     )
     # Not in front of a greeting ("《管子》中讲：……大家好！") nor of a sub-heading.
-    at = prose_line(parts[carrier], after_greeting=True) if carrier is not None else None
-    if carrier is None or at is None:
+    if carrier is None or (at := prose_line(parts[carrier], after_greeting=True)) is None:
         return False
-    line = offered[0]
-    quote = line.text if line.text[-1:] in "。！？；" else line.text + "。"
-    parts[carrier][at] = f"{line.citation}中讲：“{quote}”" + parts[carrier][at]
+    parts[carrier][at] = offered[0].spoken + parts[carrier][at]
     return True
 
 
@@ -376,13 +371,13 @@ def write_draft(
                 parts[i] = [x for x in sec.text.splitlines() if x.strip()]
                 done.add(i)
 
-    titled = genre_profile(brief.genre).titled
+    profile = genre_profile(brief.genre)
 
     def snapshot(incomplete: bool = False) -> Draft:
         sections = [
             DraftSection(
                 # A 主持词 or a 致辞 is read as paragraphs: its parts carry no printed heading.
-                heading=section_heading(outline, i) if titled else "",
+                heading=section_heading(outline, i) if profile.titled else "",
                 kind=s.kind,
                 text="\n".join(parts[i]),
                 complete=not incomplete or i in done,
@@ -491,7 +486,7 @@ def write_draft(
     unwritten = [i for i in body if not gated.sections[i].text.strip()]
     for i in unwritten:
         parts[i] = [f"〔待补：{short_label(outline.sections[i].heading) or '这一部分'}的具体内容〕"]
-    classic = genre_profile(brief.genre).spoken and ensure_classic(parts, outline, offered)
+    classic = profile.spoken and ensure_classic(parts, outline, offered)
     principles = ensure_principles(parts, outline, brief)  # principles helper (issue 12)
     return snapshot() if unwritten or classic or principles else gated
 

@@ -53,11 +53,15 @@ class GenreProfile:
     @property
     def layout(self) -> str:
         """How the writer model lays out the body (prompts/layouts.yaml)."""
-        return _layouts()["titled" if self.titled else "untitled"]
+        return _layouts()["titled" if self.titled else "untitled"]["instruction"]
+
+    def part_label(self, n: str) -> str:
+        """How body part ``n`` (一, 二, …) is labelled in the outline the writer model sees."""
+        return _layouts()["titled" if self.titled else "untitled"]["label"].format(n=n)
 
 
 @lru_cache(maxsize=1)
-def _layouts() -> dict[str, str]:
+def _layouts() -> dict[str, dict[str, str]]:
     return dict(yaml.safe_load((PROMPTS_DIR / "layouts.yaml").read_text(encoding="utf-8")))
 
 
