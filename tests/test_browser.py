@@ -342,6 +342,7 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
     """paste -> parsed brief -> 范文 -> outline edit -> draft edit/copy -> 审阅 -> 急稿 -> 慢稿 with three
     comments decided one by one -> compare -> restore 第1稿 -> export; returns each step's page height."""
     from docx import Document
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     from drafting.ui.revise import passage_options
@@ -524,10 +525,19 @@ def _writers_day(url: str, data: Path, tmp_path: Path, *, real: bool) -> dict[st
                 (k, v) for k, v in passage_options(latest().draft).items() if v[0] >= 1 and v[1].endswith("。")
             )
             page.get_by_text("添加我的意见").click()
+            idle()
             pick = page.get_by_test_id("stSelectbox").filter(has_text="针对的原文").locator("input")
-            pick.click()
-            pick.fill(sentence[:10])
-            page.get_by_role("option", name=label).first.click()
+            for attempt in range(3):  # a rerun may replace the open list under the pointer; open it again
+                pick.click()
+                pick.fill(sentence[:10])
+                try:
+                    page.get_by_role("option", name=label).first.click(timeout=10_000)
+                    break
+                except PlaywrightTimeout:
+                    if attempt == 2:
+                        raise
+                    pick.press("Escape")
+                    idle()
             page.get_by_role("textbox", name="意见", exact=True).fill("这一句要写明牵头单位和完成时限。")
             click("添加意见")
             flash("意见已添加")
