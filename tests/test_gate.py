@@ -607,3 +607,32 @@ def test_the_subject_comes_from_a_documents_title_not_from_who_issues_it() -> No
     )
     assert topic_of("", "全县老旧小区改造推进会", "", []) == "老旧小区改造"
     assert topic_of("在全县安全生产工作会议上的讲话", "全县安全生产工作会议", "", []) == "安全生产"
+
+
+def test_prompt_wording_and_a_source_left_alone_are_removed(brief: Brief) -> None:
+    # What a real draft carried past the gate on 2026-11-27 (eval run decisive3, counted clean then).
+    answer = (
+        "一、提高站位、统一思想，切实增强做好安全生产工作的责任感紧迫感\n"
+        "各乡镇要压实属地责任。\n（《左传·襄公二十五年》）\n"
+        "以上就是压实责任的具体措施、要求或事例，希望大家认真履行职责。\n"
+        "我们一定要以决策者口吻部署工作、提出要求，第一人称“我”“我们”，有分析、有部署、有要求；\n"
+        "（一）大家关心的现实问题\n各企业要落实全员安全生产责任制。\n"
+    )
+    found = find_defects(answer, brief=brief, passages=[])
+    leaked = [d.text for d in found if d.kind is DefectKind.LEAKED]
+    assert any("具体措施、要求或事例" in t for t in leaked) and any("决策者口吻" in t for t in leaked)
+    assert any("大家关心的现实问题" in t for t in leaked)
+    assert [d.text for d in found if d.detail == "孤立的出处"] == ["（《左传·襄公二十五年》）"]
+    body = _through_writer(brief, answer)
+    assert "左传" not in body and "具体措施、要求" not in body and "决策者口吻" not in body
+    assert "现实问题" not in body and "各乡镇要压实属地责任" in body and "各企业要落实全员安全生产责任制" in body
+
+
+def test_the_prompt_wording_check_leaves_real_documents_alone() -> None:
+    # Sentences of real documents that share short runs with the instructions (guidance, tasks, safeguards).
+    brief = Brief(genre="意见", occasion="", speaker="县政府", length=800)
+    text = (
+        "一、总体要求\n坚持以人民为中心，把维护群众的切身利益作为出发点和落脚点。\n"
+        "明确指导思想、目标、主要任务和保障措施，确保各项工作落到实处。\n"
+    )
+    assert not [d for d in find_defects(text, brief=brief, passages=[]) if d.kind is DefectKind.LEAKED]

@@ -447,3 +447,16 @@ def test_task_text_keeps_what_the_model_needs_and_drops_what_it_repeats(brief: B
     assert "篇幅" not in text and "标题" not in text  # the length is asked at the end; the title is not written
     # A brief filled in field by field has no request: its title says the topic.
     assert f"标题：{brief.title}" in task_text(brief.model_copy(update={"request": ""}))
+
+
+def test_a_deeds_material_is_laid_out_along_the_writers_points_not_a_stock_skeleton() -> None:
+    from drafting.writing.outline import quick_outline
+
+    points = ["三十年坚守山村卫生室", "为慢性病患者建档并定期上门随访", "带出两名年轻村医"]
+    deeds = Brief(genre="事迹材料", title="乡村医生吴德明同志先进事迹", length=700, key_points=points)
+    assert [s.heading for s in quick_outline(deeds).body_sections] == points
+    # Without points the genre's own skeleton serves, and a report keeps its skeleton whatever the points.
+    bare = quick_outline(deeds.model_copy(update={"key_points": []}))
+    assert len(bare.body_sections) >= 2 and not set(points) & {s.heading for s in bare.body_sections}
+    report = quick_outline(Brief(genre="调研报告", title="关于校园食品安全的调研报告", length=1100, key_points=points))
+    assert not set(points) & {s.heading for s in report.body_sections}

@@ -149,6 +149,8 @@ _NOTE_LINE = re.compile(
     r"|^[（(]?(?:署名|落款|签名)[：:][^\n]{0,30}$"  # a signature line under a speech
     r"|^[^。！？\n]{0,20}(?:\d{4}|XXXX|××××)年(?:XX|××|\d{1,2})月(?:XX|××)日[）)]?$"  # a date left as XX
 )
+# A source in brackets on a line of its own ("（《左传·襄公二十五年》）"): its quotation was cut or never written.
+_LONE_SOURCE = re.compile(r"^[（(]\s*《[^》]{1,30}》[^）)]{0,12}[)）][。]?$")
 # Talk about the text instead of the text itself ("下面我将详细阐述这一部分的内容", "我们可以引用……的古语").
 _META = re.compile(
     r"下面我(?:将|来|就)|(?:这|本)一?部分(?:的内容|主要|将|要讲)|详细阐述|我们可以引用|可以引用|的古语|上级提法|可引用的名句|"
@@ -177,8 +179,6 @@ _SAID_AFTER = re.compile(rf"^[^“”。！？；（(]{{0,4}}[（(](?:{_SPEAKERS
 # Words that show a sentence is about the writing job, not the occasion ("……作为报告会的演讲稿").
 _JOB_WORDS = re.compile(r"演讲稿|讲话稿|发言稿|主持词|致辞稿|事迹材料|报告会的|字左右|第一人称|写一篇|撰写|起草")
 REQUEST_ECHO = 0.6  # share of a sentence's bigrams found in the writer's request that makes it an echo
-# Genres whose speaker is known to everyone in the room: no "我是……县长" (a 述职报告 or a 发言 may introduce).
-_NO_SELF_INTRO = frozenset({"讲话稿", "致辞", "主持词"})
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
 
@@ -260,6 +260,7 @@ class _Context:
     corpus_norm: tuple[str, ...] = ()
     corpus_bare: tuple[str, ...] = ()
     supplied_bare: str = ""  # the writer's own text, bare (for quotations)
+    supplied_raw: str = ""  # the writer's own text without whitespace (for prompt runs)
     request_bigrams: frozenset[str] = frozenset()
     quoted: set[str] = field(default_factory=set)  # bank classics already put back as a full quotation
     # The banks, with every entry bare, read once per draft (quotations and pasted bank lines are checked per line).
@@ -310,6 +311,7 @@ class _Context:
             tuple(normalise(p.text) for p in corpus),
             tuple(_bare(p.text) for p in corpus),
             _bare("\n".join(supplied)),
+            re.sub(r"\s+", "", "\n".join(supplied)),
             frozenset(_bigrams(brief.request)),
             banks=banks,
             bank_bare=frozenset(b for b, _ in classics_bare) | frozenset(formulation_by_bare),
@@ -418,6 +420,53 @@ def _hint_clauses() -> tuple[str, ...]:
     return tuple(c for h in part_hints().values() for c in re.split(r"[，、]", h) if count_chars(c) >= 4)
 
 
+# A run of this many characters shared with the writer model's prompt templates is the prompt pasted into the
+# text ("以上就是……的具体措施、要求或事例"). Measured on the 313 documents of ../shared/data/official-corpus:
+# no 7-character run of the templates occurs in any of them (one 6-character run does).
+PROMPT_RUN = 7
+_PROMPT_FILES = ("draft.", "revise.", "outline.")
+# Terms the instructions share with real documents (an 意见's "指导思想、目标、主要任务和保障措施"): a window
+# holding one is not taken as pasted prompt: the text is cut at them (the corpus hits of the measurement above).
+_STANDARD_TERMS = r"指导思想|主要任务|保障措施|切身利益"
+
+
+@functools.cache
+def _prompt_runs() -> frozenset[str]:
+    """Every PROMPT_RUN-character window of the writer model's prompt templates (their fixed wording, not
+    the brief, outline or references filled into them) that holds at least five Chinese characters."""
+    from drafting.llm.prompts import PROMPTS_DIR
+    from drafting.writing.genres import genre_instructions
+    from drafting.writing.text import criteria_descriptions, part_hints
+
+    texts = [
+        line
+        for path in PROMPTS_DIR.glob("*.txt")
+        if path.name.startswith(_PROMPT_FILES)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("###")
+    ]
+    texts += [*part_hints().values(), *criteria_descriptions().values(), *genre_instructions()]
+    runs: set[str] = set()
+    for text in texts:
+        # A $slot is filled with the writer's brief; an example in quotation marks is wording to imitate.
+        for piece in re.split(rf"\$\{{?\w+\}}?|“[^”]*”|{_STANDARD_TERMS}", text):
+            piece = re.sub(r"\s+", "", piece)
+            runs.update(
+                w
+                for i in range(len(piece) - PROMPT_RUN + 1)
+                if len(re.findall(r"[\u4e00-\u9fff]", w := piece[i : i + PROMPT_RUN])) >= 5
+            )
+    return frozenset(runs)
+
+
+def _pastes_prompt(sentence: str, ctx: _Context) -> bool:
+    """Whether the sentence holds a run of the instructions that the writer did not write."""
+    bare = re.sub(r"\s+", "", sentence)
+    runs = _prompt_runs()
+    windows = (bare[i : i + PROMPT_RUN] for i in range(len(bare) - PROMPT_RUN + 1))
+    return any(w in runs and w not in ctx.supplied_raw for w in windows)
+
+
 def _unverified_quote(sentence: str, ctx: _Context) -> str:
     """A quotation the sentence puts in a leader's or a classic author's mouth that neither the banks, the
     writer's text nor a 范文 has: an invented quotation. Returns it ("" when every quotation checks out)."""
@@ -503,6 +552,7 @@ def _talks_about_the_text(sentence: str, ctx: _Context) -> bool:
 _DROPPED_SENTENCES: tuple[tuple[Callable[[str, _Context], bool | str], DefectKind, str], ...] = (
     (_talks_about_the_text, DefectKind.LEAKED, "说明性文字或提示词"),
     (_echoes_request, DefectKind.LEAKED, "复述写作要求"),
+    (_pastes_prompt, DefectKind.LEAKED, "提示词原文"),
     (_unverified_quote, DefectKind.UNSOURCED_FACT, "无法核实的引语"),
     (_invented_profile, DefectKind.UNSOURCED_FACT, "编造的人物简历"),
 )
@@ -584,6 +634,10 @@ def clean_lines(
             line = stripped if fix else line
             if not stripped:
                 continue
+        if _LONE_SOURCE.match(line):
+            defects.append(Defect(DefectKind.FRAGMENT, line, "孤立的出处"))
+            if fix:
+                continue
         if _NOTE_LINE.match(line):
             defects.append(Defect(DefectKind.LEAKED, line, "写给撰稿人的说明"))
             if fix:
@@ -594,7 +648,11 @@ def clean_lines(
                 continue
         if _is_heading(line):
             heading = _SUB.sub("", _TOP.sub("", line))
-            if _HINT_HEADING.search(heading.strip()) or any(c in heading for c in _hint_clauses()):
+            if (
+                _HINT_HEADING.search(heading.strip())
+                or any(c in heading for c in _hint_clauses())
+                or _pastes_prompt(heading, ctx)
+            ):
                 defects.append(Defect(DefectKind.LEAKED, line, "提示词当作小标题"))
                 if fix:
                     continue
@@ -654,7 +712,7 @@ def clean_lines(
             if drops and fix:
                 continue
             # A leader at his own meeting does not introduce himself ("我是云岗市副市长，今天……").
-            if ctx.brief.genre in _NO_SELF_INTRO and (intro := _SELF_INTRO.match(s)):
+            if not genre_profile(ctx.brief.genre).self_intro and (intro := _SELF_INTRO.match(s)):
                 defects.append(Defect(DefectKind.REGISTER, intro.group(0), "讲话人自我介绍"))
                 if fix:
                     s = s[intro.end() :]

@@ -16,6 +16,7 @@ __all__ = [
     "GenreProfile",
     "genre_profile",
     "genre_names",
+    "genre_instructions",
     "detect_genre",
     "default_title",
     "topic_of",
@@ -45,6 +46,10 @@ class GenreProfile:
     titled: bool = True
     # Whether a classical line is offered to the writer model (not in a 主持词: the host only links the items).
     quotes: bool = True
+    # Where the parts of an outline made without the model come from: skeleton | points | agenda.
+    parts: str = "skeleton"
+    # Whether the speaker may introduce himself ("我是……"): not where everyone in the room knows him.
+    self_intro: bool = True
 
     @property
     def spoken(self) -> bool:
@@ -85,8 +90,17 @@ def _profiles() -> dict[str, GenreProfile]:
             anchors=bool(d.get("anchors", True)),
             titled=bool(d.get("titled", True)),
             quotes=bool(d.get("quotes", True)),
+            parts=str(d.get("parts", "skeleton")),
+            self_intro=bool(d.get("self_intro", True)),
         )
     return out
+
+
+def genre_instructions() -> list[str]:
+    """The genre voices and layout instructions the writer model is shown (the opening, closing and shape
+    hints are left out: they name parts in the words real documents use, "指导思想、目标、主要任务")."""
+    texts = [p.voice for p in _profiles().values()]
+    return texts + [v["instruction"] for v in _layouts().values()]
 
 
 def genre_names() -> tuple[str, ...]:

@@ -109,10 +109,6 @@ def ensure_principles(outline: Outline) -> Outline:
     return outline
 
 
-_SPEECH_HEADINGS_FROM_POINTS = frozenset({"讲话稿", "表态发言", "发言稿", "经验交流发言"})
-
-
-_AGENDA_GENRES = frozenset({"主持词"})
 _AGENDA_ITEM = re.compile(
     r"(?:^|[；;。，,\s：:])(?:[一二三四五六七八九十]是|[（(]?[1-9一二三四五六七八九][)）.．、])\s*([^；;。\n]{2,40})"
 )
@@ -137,11 +133,11 @@ def quick_outline(brief: Brief) -> Outline:
     topic = topic_of(brief.title, brief.occasion, brief.request, brief.key_points)
     # No subject found ("这项"): "这项工作" reads as Chinese where "把握这项的精神实质" does not.
     templates = [h.replace("{topic}", topic if topic != "这项" else "这项工作") for h in profile.headings]
-    agenda = agenda_items(brief) if brief.genre in _AGENDA_GENRES else []
+    agenda = agenda_items(brief) if profile.parts == "agenda" else []
     sub: list[list[str]]
     if len(agenda) >= 2:
         headings, sub = agenda, [[] for _ in agenda]  # a 主持词 walks through the meeting's items in order
-    elif brief.genre in _SPEECH_HEADINGS_FROM_POINTS and len(points) >= 2 and min(map(len, points)) >= 6:
+    elif profile.parts == "points" and len(points) >= 2 and min(map(len, points)) >= 6:
         headings = points[: max(n, 2) + 1]
         sub = [[] for _ in headings]
     else:
