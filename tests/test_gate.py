@@ -636,3 +636,53 @@ def test_the_prompt_wording_check_leaves_real_documents_alone() -> None:
         "明确指导思想、目标、主要任务和保障措施，确保各项工作落到实处。\n"
     )
     assert not [d for d in find_defects(text, brief=brief, passages=[]) if d.kind is DefectKind.LEAKED]
+
+
+def test_a_figure_the_writer_spelled_in_chinese_numerals_is_supplied() -> None:
+    deeds = Brief(genre="事迹材料", title="扎根山村三十年的乡村医生", length=700, key_points=["带出两名年轻村医"])
+    text = "一、坚守\n他扎根山村30年，带出2名年轻村医，管理患者186人。\n"
+    unsourced = [d.text for d in find_defects(text, brief=deeds, passages=[]) if d.kind is DefectKind.UNSOURCED_FACT]
+    assert unsourced == ["186人"] or unsourced == ["186"], unsourced
+
+
+def test_a_welcome_speech_carries_no_numbered_lines_and_the_speaker_speaks_for_his_unit() -> None:
+    brief = Brief(genre="致辞", occasion="非物质文化遗产展演周开幕式", speaker="松溪县人民政府县长", length=400)
+    answer = (
+        "尊敬的各位来宾：\n大家好！首先，请允许我代表松溪县人民政府县长向各位来宾表示热烈的欢迎！\n"
+        "（一）介绍松溪竹编的保护传承\n松溪竹编历史悠久，工艺精湛。\n"
+        "（一）展望以非遗促进文旅融合\n我们将推动非遗与旅游深度融合。\n谢谢大家！\n"
+    )
+    body = _through_writer(brief, answer)
+    assert "（一）" not in body and "代表松溪县人民政府向各位来宾" in body
+    assert "松溪竹编历史悠久" in body and "推动非遗与旅游深度融合" in body
+
+
+def test_an_empty_sub_heading_a_quotation_said_twice_and_a_deadline_gap() -> None:
+    brief = Brief(genre="调研报告", title="关于校园食品安全的调研报告", speaker="县市场监管局", length=600)
+    answer = (
+        "一、基本情况\n《道德经》中讲：“其安易持，其未兆易谋。”全县学校食堂普遍建立了陪餐制度。\n"
+        "二、主要问题\n部分乡镇学校食堂管理人员多为兼职。\n（一）对策建议\n"
+        "三、对策建议\n部门间检查信息共享机制必须在2026年6月底前建立。\n《道德经》中讲：“其安易持，其未兆易谋；”。\n"
+    )
+    found = find_defects(answer, brief=brief, passages=[])
+    assert [d.text for d in found if d.detail == "空的小标题"] == ["（一）对策建议"]
+    assert "引文重复" in [d.detail for d in found if d.kind is DefectKind.REPEAT]
+    outline = quick_outline(brief)
+    h = [s.heading for s in outline.body_sections]
+    text = (
+        f"一、{h[0]}\n《道德经》中讲：“其安易持，其未兆易谋。”全县学校食堂普遍建立了陪餐制度。\n"
+        f"二、{h[1]}\n部分乡镇学校食堂管理人员多为兼职。\n（一）对策建议\n"
+        f"三、{h[2]}\n部门间检查信息共享机制必须在2026年6月底前建立。\n《道德经》中讲：“其安易持，其未兆易谋；”。\n"
+    )
+    body = write_draft(brief, outline, [], RoutedFakeChat(routes={BODY_MARKER: [text]}, default="")).body_text
+    assert "（一）对策建议" not in body and body.count("其安易持") == 1
+    assert "必须在〔待补：完成时限〕前建立" in body
+
+
+def test_a_classical_line_put_in_a_leaders_mouth_goes_back_to_its_book(brief: Brief) -> None:
+    text = "标题\n一、提高站位\n安全生产是头等大事。习近平总书记强调：“人无远虑，必有近忧。”我们必须未雨绸缪。\n"
+    found = [d for d in find_defects(text, brief=brief, passages=[]) if d.detail == "古语安在领导人名下"]
+    assert len(found) == 1
+    body = _through_writer(brief, text.split("\n", 1)[1])
+    assert "总书记" not in body and "《论语·卫灵公》中讲：“人无远虑，必有近忧。”" in body
+    assert "我们必须未雨绸缪" in body

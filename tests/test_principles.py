@@ -219,7 +219,7 @@ def test_a_formulation_used_without_its_source_gets_it() -> None:
         for i in range(len(outline.sections))
     }
     assert ensure_formulation(parts, outline, brief)
-    assert parts[body] == ["我们要始终坚持2023年国务院《政府工作报告》提出的“人民至上、生命至上”，把安全放在首位。"]
+    assert parts[body] == ["我们要始终坚持2023年国务院《政府工作报告》强调的“人民至上、生命至上”，把安全放在首位。"]
     assert not ensure_formulation(parts, outline, brief)  # cited once is enough: nothing more is added
 
 

@@ -449,7 +449,7 @@ def test_task_text_keeps_what_the_model_needs_and_drops_what_it_repeats(brief: B
     assert f"标题：{brief.title}" in task_text(brief.model_copy(update={"request": ""}))
 
 
-def test_a_deeds_material_is_laid_out_along_the_writers_points_not_a_stock_skeleton() -> None:
+def test_the_writers_points_are_the_parts_of_a_quick_outline_and_none_is_lost() -> None:
     from drafting.writing.outline import quick_outline
 
     points = ["三十年坚守山村卫生室", "为慢性病患者建档并定期上门随访", "带出两名年轻村医"]
@@ -458,5 +458,43 @@ def test_a_deeds_material_is_laid_out_along_the_writers_points_not_a_stock_skele
     # Without points the genre's own skeleton serves, and a report keeps its skeleton whatever the points.
     bare = quick_outline(deeds.model_copy(update={"key_points": []}))
     assert len(bare.body_sections) >= 2 and not set(points) & {s.heading for s in bare.body_sections}
-    report = quick_outline(Brief(genre="调研报告", title="关于校园食品安全的调研报告", length=1100, key_points=points))
-    assert not set(points) & {s.heading for s in report.body_sections}
+    # A report's points are its parts too; more points than the length has parts go under the skeleton's headings.
+    report = Brief(
+        genre="汇报材料",
+        title="关于加装电梯工作情况的汇报",
+        length=800,
+        key_points=["总体进展", "存在困难", "意见建议"],
+    )
+    assert [s.heading for s in quick_outline(report).body_sections] == ["总体进展", "存在困难", "意见建议"]
+    many = [f"第{i}项具体工作安排" for i in range(1, 8)]
+    spread = quick_outline(report.model_copy(update={"key_points": many})).body_sections
+    assert not set(many) & {s.heading for s in spread} and [p for s in spread for p in s.points] == many
+
+
+def test_the_writers_figures_are_handed_to_the_part_they_belong_to() -> None:
+    from drafting.writing.draft import body_messages
+    from drafting.writing.outline import quick_outline
+
+    brief = Brief(
+        genre="工作报告",
+        title="南湖区退役军人事务局2025年工作报告",
+        length=1000,
+        key_points=["退役军人就业创业服务", "优抚政策落实和走访慰问", "服务站标准化建设"],
+        facts="组织专场招聘会8场，帮助退役军人就业创业291人；发放各类优抚金2180万元；41个社区服务站全部达到标准化建设要求",
+    )
+    material = Passage(
+        chunk_id="m0",
+        doc_id="m0",
+        title="材料1",
+        origin="material",
+        text="1. 全年走访慰问优抚对象1350人次。\n局机关共有干部职工23人。\n",
+    )
+    prompt = body_messages(brief, quick_outline(brief), [material])[-1][1]
+    outline = prompt[prompt.index("【提纲】") :]
+    lines = outline.splitlines()
+    at = {h: next(i for i, x in enumerate(lines) if h in x) for h in brief.key_points}
+    below = {h: lines[at[h] + 1] for h in brief.key_points}
+    assert "招聘会8场" in below["退役军人就业创业服务"] and "2180万元" in below["优抚政策落实和走访慰问"]
+    assert "走访慰问优抚对象1350人次" in below["优抚政策落实和走访慰问"] and "1. " not in outline
+    assert "41个社区服务站" in below["服务站标准化建设"]
+    assert "干部职工23人" not in outline  # a material figure that fits no part stays in the material block only

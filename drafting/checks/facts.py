@@ -222,7 +222,9 @@ def placeholder_for(fact: Fact, context: str) -> str:
         r"(?:了|达到?|为|是|有|约|近|超过|共|累计|发生|完成|新增|减少|下降|增长|提高|排查|整改)+$", "", clause
     )
     subject = _tail_words(clause, 8)
-    if fact.kind is FactKind.DATE:
+    if fact.kind is FactKind.DATE and re.search(r"(?:在|于|到|至|截至)$", context.rstrip()):
+        what = "完成时限"  # "必须在2026年6月底前完成": the deadline, not the words before it
+    elif fact.kind is FactKind.DATE:
         what = f"{subject}日期" if subject else "日期"
     elif fact.kind is FactKind.PLACE:
         what = "地名"

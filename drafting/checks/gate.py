@@ -18,7 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from drafting.checks.facts import PLACEHOLDER, Fact, FactKind, fact_key, find_facts, normalise, placeholder_for
-from drafting.cnnum import cn_num
+from drafting.cnnum import HEADING_NUMERALS, cn_num, cn_numeral_value
 from drafting.domain import Brief, CheckFinding, Draft, DraftSection, Passage, count_chars, now_iso
 from drafting.writing.genres import genre_names, genre_profile
 from drafting.writing.text import split_sentences
@@ -169,6 +169,10 @@ CITED_DOCUMENT = re.compile(
     r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
 )
 _PASTED_OFFER = re.compile(r"^“(.{2,80}?)”\s*[（(]([^）)]{2,40})[)）][。]?")
+_ON_BEHALF_OF_TITLE = re.compile(
+    r"代表([\u4e00-\u9fff]{2,24}?(?:人民政府|政府|委员会|党委|党组|办事处|联合社|合作社|管委会|局|委|厅|办|中心|公司|学校|医院))"
+    r"(?:县长|市长|区长|镇长|乡长|省长|主任|局长|厅长|书记|主席|部长|总经理|董事长|校长|院长|理事长)"
+)
 _SELF_INTRO = re.compile(r"^我是[^，。！？]{1,14}(?:长|书记|主任|主席|局长|部长)[，,。]?")
 # A label line with nothing under it ("具体措施：", "未来努力方向："): a hint the model copied as a heading.
 _LABEL = re.compile(r"^[\u4e00-\u9fff、]{1,10}[：:]$")
@@ -181,6 +185,26 @@ _JOB_WORDS = re.compile(r"演讲稿|讲话稿|发言稿|主持词|致辞稿|事�
 REQUEST_ECHO = 0.6  # share of a sentence's bigrams found in the writer's request that makes it an echo
 # Standard figures office prose uses without a source.
 _STOCK_NUMBERS = frozenset({"24", "12345", "110", "119", "120", "365", "7", "100"})
+
+
+_SPELLED = re.compile(
+    rf"[{HEADING_NUMERALS}]*[十百][{HEADING_NUMERALS}]*|[{HEADING_NUMERALS}]+(?=[年个名人项家次万亿岁户所座条件位天周月倍])"
+)
+
+
+def spelled_numbers(text: str) -> list[str]:
+    """The figures a text writes in Chinese numerals ("三十年" -> "30"), as digits."""
+    values = (cn_numeral_value(m.group(0).replace("零", "〇")) for m in _SPELLED.finditer(text))
+    return [str(v) for v in values if v]
+
+
+def _quoted_again(sentence: str, seen: Sequence[str]) -> str | None:
+    """The quotation in ``sentence`` (six characters or more) when an earlier sentence already holds it."""
+    for m in re.finditer(r"“([^“”]{6,})”", sentence):
+        words = _bare(m.group(1))
+        if len(words) >= 6 and any(words in _bare(t) for t in seen):
+            return m.group(1)
+    return None
 
 
 def _heading_core(heading: str) -> str:
@@ -292,7 +316,8 @@ class _Context:
             *confirmed,
             *(p.text for p in passages if p.origin == "material"),
         ]
-        sources = normalise("\n".join(supplied))
+        # The writer's "三十年" supplies the model's "30年" too.
+        sources = normalise("\n".join([*supplied, *spelled_numbers("\n".join(supplied))]))
         corpus = [p for p in passages if p.origin != "material"]
         from drafting.writing.banks import load_banks
 
@@ -369,7 +394,10 @@ def _replace_facts(line: str, facts: list[tuple[Fact, DefectKind]]) -> str:
         ph = placeholder_for(f, before)
         # Words that only made sense with the number ("约", "共", "达") go with it.
         head = re.sub(r"(?:约|近|共|达|超过|逾)$", "", line[: f.start])
-        line = head + ph + line[f.end :]
+        tail = line[f.end :]
+        if f.kind is FactKind.DATE:
+            tail = re.sub(r"^(?:底|初|末|中旬|上旬|下旬)", "", tail)  # "6月底": the placeholder is the whole time
+        line = head + ph + tail
     # Two placeholders in a row with only 和/、 between them say the same thing twice.
     line = re.sub(r"(〔待补：[^〕]*〕)(?:[和、及与]|同比分别下降|分别)?\1", r"\1", line)
     return line
@@ -436,7 +464,7 @@ def _prompt_runs() -> frozenset[str]:
     the brief, outline or references filled into them) that holds at least five Chinese characters."""
     from drafting.llm.prompts import PROMPTS_DIR
     from drafting.writing.genres import genre_instructions
-    from drafting.writing.text import criteria_descriptions, part_hints
+    from drafting.writing.text import criteria_descriptions, follow_up_focuses, part_hints
 
     texts = [
         line
@@ -446,6 +474,7 @@ def _prompt_runs() -> frozenset[str]:
         if not line.startswith("###")
     ]
     texts += [*part_hints().values(), *criteria_descriptions().values(), *genre_instructions()]
+    texts += [focus for focuses in follow_up_focuses().values() for focus in focuses]
     runs: set[str] = set()
     for text in texts:
         # A $slot is filled with the writer's brief; an example in quotation marks is wording to imitate.
@@ -487,6 +516,28 @@ def _unverified_quote(sentence: str, ctx: _Context) -> str:
             continue
         return q.text
     return ""
+
+
+# A leader of our time named just before a quotation ("习近平总书记强调：“…”").
+_LEADER_BEFORE = re.compile(r"(?:习近平|总书记|毛泽东|毛主席|邓小平|周恩来|江泽民|胡锦涛)(?:同志)?[^“”。！？；]{0,12}$")
+
+
+def _misattributed_classic(sentence: str, ctx: _Context) -> str | None:
+    """The sentence with a classical line from the bank given back to its book, when the model put it in a
+    leader's mouth ("习近平总书记强调：“人无远虑，必有近忧。”" -> "《论语·卫灵公》中讲：…"); None when it did not."""
+    if "“" not in sentence:
+        return None
+    for m in re.finditer(r"“([^“”]{2,80})”", sentence):
+        bare = _bare(m.group(1))
+        if len(bare) < 4:
+            continue
+        line = next((c for b, c in ctx.classics_bare if b and (b == bare or (len(b) >= 6 and b in bare))), None)
+        before = sentence[: m.start()]
+        lead = _LEADER_BEFORE.search(before)
+        if line is None or lead is None or lead.group(0)[:2] in line.author:
+            continue
+        return before[: lead.start()] + line.spoken + sentence[m.end() :].lstrip("。")
+    return None
 
 
 _SOURCE_TAIL = re.compile(r"[（(]([^）)]{2,40})[)）][。]?$")
@@ -646,6 +697,11 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "任务书或提纲原文"))
             if fix:
                 continue
+        if _is_heading(line) and not genre_profile(ctx.brief.genre).titled:
+            # A 致辞 or a 主持词 is read as paragraphs: a numbered line is the outline pasted in.
+            defects.append(Defect(DefectKind.LEAKED, line, "不写小标题的文种出现了小标题"))
+            if fix:
+                continue
         if _is_heading(line):
             heading = _SUB.sub("", _TOP.sub("", line))
             if (
@@ -702,6 +758,10 @@ def clean_lines(
                     if not left:
                         continue
                     s = left
+            # A classical line put in a leader's mouth goes back to its book.
+            if (given_back := _misattributed_classic(s, ctx)) is not None:
+                defects.append(Defect(DefectKind.UNSOURCED_FACT, s, "古语安在领导人名下"))
+                s = given_back if fix else s
             # Sentences that go whole: prompt text, the writing job restated, an invented quotation.
             drops = [
                 Defect(kind, s if hit is True else str(hit), why)
@@ -718,6 +778,11 @@ def clean_lines(
                     s = s[intro.end() :]
                     if count_chars(s) < 4:
                         continue
+            # "我代表松溪县人民政府县长": a speaker speaks for his unit, not for his own office.
+            if on_behalf := _ON_BEHALF_OF_TITLE.search(s):
+                defects.append(Defect(DefectKind.REGISTER, on_behalf.group(0), "代表的是单位，不是职务"))
+                if fix:
+                    s = s[: on_behalf.end(1)] + s[on_behalf.end() :]
             # Register.
             if why := _register_problem(s, ctx.brief):
                 defects.append(Defect(DefectKind.REGISTER, s, why))
@@ -726,6 +791,11 @@ def clean_lines(
             # A greeting said again after the opening ("各位领导、各位代表，大家好！" before the thanks).
             if _GREETING_WORD.search(s) and any(_GREETING_WORD.search(t) for t in seen):
                 defects.append(Defect(DefectKind.REPEAT, s, "问候语重复"))
+                if fix:
+                    continue
+            # A quotation already quoted (the model starts the same classical line again, often cut short).
+            if _quoted_again(s, seen) is not None:
+                defects.append(Defect(DefectKind.REPEAT, s, "引文重复"))
                 if fix:
                     continue
             # Repeats across the whole draft.
@@ -789,6 +859,20 @@ def _numbering(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
 _ANNOUNCES = re.compile(r"(?:以下|如下|下列|几个方面|几点|几项)[^。！？；]{0,20}[：:]$")
 
 
+def _empty_subheadings(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
+    """A sub-heading ("（二）对策建议") with nothing under it before the next heading or the part's end."""
+    defects: list[Defect] = []
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        follows = lines[i + 1] if i + 1 < len(lines) else ""
+        if _SUB.match(line) and _is_heading(line) and (not follows or _is_heading(follows)):
+            defects.append(Defect(DefectKind.FRAGMENT, line, "空的小标题"))
+            if fix:
+                continue
+        out.append(line)
+    return out, defects
+
+
 def _lists(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
     """Numbered lists with one item, and announcements of a list that never comes.
 
@@ -844,6 +928,7 @@ def find_defects(
         lines = lines[1:]  # the title
     headings = [x for x in lines if _is_heading(x)]
     _, defects = clean_lines(lines, ctx, seen=[], fix=False, headings_seen=set(), headings=headings)
+    _, empty = _empty_subheadings(lines, fix=False)
     _, numbering = _numbering(lines, fix=False)
     _, lists = _lists(lines, fix=False)
     body = "\n".join(lines)
@@ -852,7 +937,7 @@ def find_defects(
         for m in _THANKS.finditer(body)
         if _bare(_THANKS.sub("", body[m.end() :]))
     ]
-    return defects + numbering + lists + thanks
+    return defects + empty + numbering + lists + thanks
 
 
 def count_defects(defects: Sequence[Defect]) -> dict[str, int]:
@@ -895,6 +980,7 @@ def repair_draft(
         )
         headings_seen |= heads
         # A part's own heading repeated inside it is a repeat, handled above via headings_seen.
+        lines, empty = _empty_subheadings(lines, fix=True)
         lines, numbering = _numbering(lines, fix=True)
         text = "\n".join(lines)
         budget = budgets.get(i, 0)
@@ -905,7 +991,7 @@ def repair_draft(
         # After the trim, which may have cut a list down to its first item.
         lines, lists = _lists(lines, fix=True)
         text = "\n".join(lines)
-        fixed += defects + numbering + lists
+        fixed += defects + empty + numbering + lists
         sections.append(sec.model_copy(update={"text": text}))
     sections, thanks = _thanks_last(sections)
     repaired = draft.model_copy(update={"sections": sections})

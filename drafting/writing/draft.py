@@ -46,11 +46,12 @@ from drafting.writing.text import (
     clean_section_text,
     collect_citations,
     fit_parts,
+    follow_up_focuses,
     link_citations,
-    part_hints,
     prose_line,
     section_heading,
     short_label,
+    split_sentences,
     token_cap,
 )
 
@@ -67,8 +68,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# How many extra turns a draft may take to fill parts that came out short.
+# How many extra turns a draft may take to fill parts that came out short, plus one per this many
+# characters of target: the local 1.5B model writes about 500 字 an answer whatever it is asked for
+# (measured 2026-11-27: 521, 437 and 431 字 for asks of 4200, 1849 and 3325), so a long piece needs turns.
 FOLLOW_UPS = 2
+FOLLOW_UP_PER_CHARS = 1000
+# What one follow-up asks for at most: more than a small model writes in one answer only slows it down.
+MORE_CAP = 500
 # No follow-up once the whole draft has this share of its target (length score 91 at 0.85) and no
 # body part is empty; below it the part furthest under its budget gets one.
 TARGET_SHARE = 0.85
@@ -116,18 +122,57 @@ def bank_extras(
     return text.rstrip("\n") + "\n", classics, formulations
 
 
-def body_outline_text(outline: Outline, profile: GenreProfile) -> str:
+# Sentences of the writer's material handed to one part, at most (each costs prompt reading time).
+MATERIAL_PER_PART = 3
+MATERIAL_SENTENCE_CHARS = 90
+
+
+def facts_by_part(brief: Brief, outline: Outline, passages: list[Passage]) -> dict[int, list[str]]:
+    """The writer's figures placed under the outline's parts: every clause of the brief's facts, and up to
+    MATERIAL_PER_PART sentences with a figure from the material, each under the body part whose heading and
+    points share most words with it (a brief fact that fits none goes to the first part). Measured on the
+    2026-11-27 eval: with the facts only in the task block, 急稿 drafts used none of a 汇报材料's four figures."""
+    body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
+    if not body:
+        return {}
+    topics = {i: " ".join([outline.sections[i].heading, *outline.sections[i].points]) for i in body}
+    placed: dict[int, list[str]] = {i: [] for i in body}
+
+    def best(clause: str) -> tuple[float, int]:
+        return max((overlap(clause, topics[i]), -i) for i in body)
+
+    for clause in re.split(r"[；;。\n]", brief.facts):
+        if count_chars(clause) >= 4:
+            score, neg = best(clause.strip())
+            placed[-neg if score > 0 else body[0]].append(clause.strip())
+    material = [
+        re.sub(r"^\s*(?:\d{1,2}|[一二三四五六七八九十]{1,2})[.．、]\s*", "", s).strip()  # a list's number is no figure
+        for p in passages
+        if p.origin == "material"
+        for s in split_sentences(p.text)
+        if re.search(r"\d", s) and count_chars(s) <= MATERIAL_SENTENCE_CHARS
+    ]
+    for sentence in material:
+        score, neg = best(sentence)
+        if score > 0 and len(placed[-neg]) < MATERIAL_PER_PART:
+            placed[-neg].append(sentence.rstrip("。；;"))
+    return {i: v for i, v in placed.items() if v}
+
+
+def body_outline_text(outline: Outline, profile: GenreProfile, facts: dict[int, list[str]] | None = None) -> str:
     """The outline as the writer model sees it: numbered headings (parts, for a genre read without
-    headings), budgets and sub-points."""
+    headings), budgets, sub-points and the writer's figures for each part."""
     lines: list[str] = []
     n = 0
-    for s in outline.sections:
+    for i, s in enumerate(outline.sections):
         if s.kind != "body":
             continue
         n += 1
         lines.append(f"{profile.part_label(cn_num(n))}{s.heading}（约{round(s.budget * LENGTH_ASK, -1):.0f}字）")
         for j, p in enumerate(s.points, 1):
             lines.append(f"  （{cn_num(j)}）{p}")
+        if facts and facts.get(i):
+            lines.append(profile.data_line(facts[i]))
     return "\n".join(lines)
 
 
@@ -179,7 +224,7 @@ def body_messages(
         brief=task_text(brief, _material_text(passages)),
         voice=f"{profile.name}：{profile.voice}",
         layout=profile.layout,
-        outline=body_outline_text(outline, profile),
+        outline=body_outline_text(outline, profile, facts_by_part(brief, outline, passages)),
         extras=extras,
         references=references,
         length=int(round(brief.length * LENGTH_ASK, -1)),
@@ -189,17 +234,25 @@ def body_messages(
     )
 
 
-def expand_request(brief: Brief, outline: Outline, index: int, more: int) -> Prompt:
-    """The short user turn that asks for more of one part. It is appended to the drafting conversation
-    (body prompt, the piece as written, earlier turns), so a server with a prompt cache re-reads only
-    this turn: the whole conversation before it is the prefix of the previous request."""
+def follow_up_focus(brief: Brief, asked: int) -> str:
+    """The one thing follow-up number ``asked`` (0, 1, …) of a part asks for (prompts/follow_ups.yaml)."""
+    focuses = follow_up_focuses()[genre_profile(brief.genre).follow_ups]
+    return focuses[asked % len(focuses)]
+
+
+def expand_request(brief: Brief, outline: Outline, index: int, more: int, asked: int = 0) -> Prompt:
+    """The short user turn that asks for more of one part: one focus per turn (``asked`` turns of this
+    part came before), the part's points, and never more than a small model writes at once. It is appended
+    to the drafting conversation (body prompt, the piece as written, earlier turns), so a server with a
+    prompt cache re-reads only this turn: the whole conversation before it is the prefix of the previous
+    request."""
     s = outline.sections[index]
-    hints = part_hints()
     return load_prompt("draft.more").render(
         genre=genre_profile(brief.genre).name,
         heading=s.heading,
-        more=more,
-        stress="；".join(hints[p.value] for p in s.principles if p.value in hints) or "具体实在",
+        more=min(more, MORE_CAP),
+        focus=follow_up_focus(brief, asked),
+        points=f"这一部分要讲到：{'；'.join(s.points)}。" if s.points else "",
     )
 
 
@@ -440,8 +493,9 @@ def write_draft(
     if on_section and wrote_body:
         on_section(gated)
     body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
-    turns = FOLLOW_UPS + len([i for i in body if not parts[i]])
+    turns = FOLLOW_UPS + brief.length // FOLLOW_UP_PER_CHARS + len([i for i in body if not parts[i]])
     tried: set[int] = set()  # parts a follow-up added nothing to (the gate kept none of it): not asked again
+    asked: dict[int, int] = {}  # follow-ups asked per part: each asks for a different focus
     for turn in range(turns):
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
         empty = [i for i in body if not have[i] and i not in tried]
@@ -459,7 +513,8 @@ def write_draft(
         # (fit_parts keeps up to PART_MAX of a part while the whole is short).
         lacking = max(outline.sections[i].budget - have[i], (brief.length - sum(have.values())) / (turns - turn))
         more = max(80, round(lacking * LENGTH_ASK))
-        ask = expand_request(brief, outline, i, more)
+        ask = expand_request(brief, outline, i, more, asked.get(i, 0))
+        asked[i] = asked.get(i, 0) + 1
         if on_token:
             on_token(i, "\n")
         try:

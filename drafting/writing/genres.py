@@ -46,8 +46,10 @@ class GenreProfile:
     titled: bool = True
     # Whether a classical line is offered to the writer model (not in a 主持词: the host only links the items).
     quotes: bool = True
-    # Where the parts of an outline made without the model come from: skeleton | points | agenda.
-    parts: str = "skeleton"
+    # Where the parts of an outline made without the model come from: points | skeleton | agenda.
+    parts: str = "points"
+    # Which follow-up focuses serve a short part (prompts/follow_ups.yaml): speech | document | story.
+    follow_ups: str = "speech"
     # Whether the speaker may introduce himself ("我是……"): not where everyone in the room knows him.
     self_intro: bool = True
 
@@ -59,6 +61,10 @@ class GenreProfile:
     def layout(self) -> str:
         """How the writer model lays out the body (prompts/layouts.yaml)."""
         return _layouts()["titled" if self.titled else "untitled"]["instruction"]
+
+    def data_line(self, facts: list[str]) -> str:
+        """The line under a part of the outline that hands the writer model the writer's figures for it."""
+        return _layouts()["titled" if self.titled else "untitled"]["data"].format(facts="；".join(facts))
 
     def part_label(self, n: str) -> str:
         """How body part ``n`` (一, 二, …) is labelled in the outline the writer model sees."""
@@ -90,8 +96,9 @@ def _profiles() -> dict[str, GenreProfile]:
             anchors=bool(d.get("anchors", True)),
             titled=bool(d.get("titled", True)),
             quotes=bool(d.get("quotes", True)),
-            parts=str(d.get("parts", "skeleton")),
+            parts=str(d.get("parts", "points")),
             self_intro=bool(d.get("self_intro", True)),
+            follow_ups=str(d.get("follow_ups", d["family"])),
         )
     return out
 
@@ -100,7 +107,7 @@ def genre_instructions() -> list[str]:
     """The genre voices and layout instructions the writer model is shown (the opening, closing and shape
     hints are left out: they name parts in the words real documents use, "指导思想、目标、主要任务")."""
     texts = [p.voice for p in _profiles().values()]
-    return texts + [v["instruction"] for v in _layouts().values()]
+    return texts + [v[key] for v in _layouts().values() for key in ("instruction", "data")]
 
 
 def genre_names() -> tuple[str, ...]:

@@ -137,8 +137,11 @@ def quick_outline(brief: Brief) -> Outline:
     sub: list[list[str]]
     if len(agenda) >= 2:
         headings, sub = agenda, [[] for _ in agenda]  # a 主持词 walks through the meeting's items in order
-    elif profile.parts == "points" and len(points) >= 2 and min(map(len, points)) >= 6:
-        headings = points[: max(n, 2) + 1]
+    elif profile.parts == "points" and 2 <= len(points) <= max(n, 2) + 1 and min(map(count_chars, points)) >= 4:
+        # The writer's points are the structure (blind review 2026-11-27: a 汇报材料 on the skeleton's
+        # 做法/问题/打算 dropped the point "意见建议" the writer asked for). More points than parts go under the
+        # skeleton's headings instead, so that none is lost.
+        headings = points
         sub = [[] for _ in headings]
     else:
         headings = templates[: max(n, len(templates))] if profile.family == "document" else templates[:n]

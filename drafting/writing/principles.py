@@ -293,18 +293,22 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
                     start, end = start - 1, end + 1
                 if start > 0 and line[start - 1] not in "。！？；，、：:\n" and not _VERB_BEFORE.search(line[:start]):
                     continue  # inside a phrase ("打通…的“最后一公里”"): a source there breaks the sentence
-                parts[i][j] = line[:start] + f"{spoken_source(f)}提出的“{f.text}”" + line[end:]
+                # "强调的", not "提出的": the document repeats a formulation it may not have coined (blind review
+                # 2026-11-27: "2023年……提出的‘以人民为中心的发展思想’" read as a political misattribution).
+                parts[i][j] = line[:start] + f"{spoken_source(f)}强调的“{f.text}”" + line[end:]
                 return True
     _, offered = chosen_entries(outline, brief, banks)
     carriers = [i for i in _part_indices(outline, Criterion.TONGTIANQI) if parts.get(i)]
     if not offered or not carriers:
         return False
     said = {u.text for u in used}
-    f = next((o for o in offered if o.text not in said), offered[0])
+    # The newest documents first: a 2023 report cited in a 2026 speech reads as stale (blind review 2026-11-27).
+    fresh = sorted(offered, key=lambda o: -int(o.document[:4]) if o.document[:4].isdigit() else 0)
+    f = next((o for o in fresh if o.text not in said), fresh[0])
     verb = "明确部署" if re.search(r"(行动|工程|计划|攻坚战)$", f.text) else "明确提出"
-    tail = "，我们要不折不扣抓好贯彻落实。" if genre_profile(brief.genre).spoken else "。"
+    # No stock tail ("我们要不折不扣抓好贯彻落实"): the part's own first sentence follows and says what to do.
     lines = parts[carriers[0]]
-    said_line = f"{spoken_source(f)}{verb}“{f.text}”{tail}"
+    said_line = f"{spoken_source(f)}{verb}“{f.text}”。"
     if (first := prose_line(lines)) is None:
         lines.insert(0, said_line)
     else:

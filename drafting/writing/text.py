@@ -5,6 +5,7 @@ part-hint wording of prompts/. Stages import these from here, never from each ot
 
 from __future__ import annotations
 
+import functools
 import re
 from functools import lru_cache
 
@@ -203,6 +204,12 @@ def collect_citations(sections: list[DraftSection], passages: list[Passage]) -> 
 
 
 @lru_cache(maxsize=1)
+@functools.cache
+def follow_up_focuses() -> dict[str, list[str]]:
+    """What follow-up turns ask for, one focus a turn, by kind of text (prompts/follow_ups.yaml)."""
+    return dict(yaml.safe_load((PROMPTS_DIR / "follow_ups.yaml").read_text(encoding="utf-8")))
+
+
 def part_hints() -> dict[str, str]:
     """Short, actionable wording per principle for the part turns (prompts/part_hints.yaml)."""
     return dict(yaml.safe_load((PROMPTS_DIR / "part_hints.yaml").read_text(encoding="utf-8")))
