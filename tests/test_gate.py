@@ -686,3 +686,9 @@ def test_a_classical_line_put_in_a_leaders_mouth_goes_back_to_its_book(brief: Br
     body = _through_writer(brief, text.split("\n", 1)[1])
     assert "总书记" not in body and "《论语·卫灵公》中讲：“人无远虑，必有近忧。”" in body
     assert "我们必须未雨绸缪" in body
+
+
+def test_the_thanks_are_said_once(brief: Brief) -> None:
+    found = find_defects("标题\n一、压实责任\n各乡镇要压实属地责任。谢谢大家！谢谢大家。\n", brief=brief, passages=[])
+    assert [d.detail for d in found if d.kind is DefectKind.REPEAT] == ["致谢重复"]
+    assert _through_writer(brief, "一、压实责任\n各乡镇要压实属地责任。谢谢大家！谢谢大家。\n").count("谢谢") == 1

@@ -11,7 +11,7 @@ import pytest
 import drafting.llm.client
 from drafting import config
 from drafting.cli import main
-from drafting.domain import PRINCIPLES, Brief, Criterion, Draft, DraftSection, Outline, OutlineSection
+from drafting.domain import PRINCIPLES, Brief, Criterion, Draft, DraftSection, Outline, OutlineSection, now_iso
 from drafting.writing.review import (
     body_sentences,
     check_draft,
@@ -390,3 +390,35 @@ def test_no_generic_local_ask_when_the_writer_gave_facts_or_material() -> None:
         parts = {i: (["各部门要加强协作。"] if s.kind == "body" else []) for i, s in enumerate(outline.sections)}
         ensure_principles(parts, outline, brief)
         assert not any("的实际是：〔待补" in x or "情况看，〔待补" in x for v in parts.values() for x in v)
+
+
+def test_no_formulation_is_forced_on_a_piece_that_cites_a_superior_document_nor_a_stale_one() -> None:
+    import dataclasses
+
+    from drafting.writing.banks import load_banks
+    from drafting.writing.outline import quick_outline
+    from drafting.writing.principles import STALE_AFTER_YEARS, ensure_formulation
+
+    brief = Brief(title="在全市医保基金监管专项整治动员会上的讲话", occasion="全市医保基金监管动员会", speaker="副市长")
+    outline = quick_outline(brief)
+    body = next(i for i, s in enumerate(outline.sections) if s.kind == "body")
+    parts = {
+        i: ["我们要深入贯彻《医疗保障基金使用监督管理条例》，管好用好群众的救命钱。"] if i == body else []
+        for i in range(len(outline.sections))
+    }
+    assert not ensure_formulation(parts, outline, brief)
+    assert parts[body] == ["我们要深入贯彻《医疗保障基金使用监督管理条例》，管好用好群众的救命钱。"]
+    # Without such a citation a formulation is put in, never one from a document older than the limit.
+    banks = load_banks()
+    stale = [f for f in banks.formulations if f.year and f.year < int(now_iso()[:4]) - STALE_AFTER_YEARS]
+    assert stale
+    only_stale = dataclasses.replace(banks, formulations=tuple(stale))
+    parts[body] = ["我们要管好用好群众的救命钱。"]
+    assert not ensure_formulation(parts, outline, brief, only_stale)
+    # The medical brief fits only a stale formulation: none is put in. A safety brief fits a current one.
+    assert not ensure_formulation(parts, outline, brief, banks)
+    safety = Brief(title="在全县安全生产工作会议上的讲话", occasion="全县安全生产工作会议", speaker="县长")
+    outline = quick_outline(safety)
+    parts = {i: ["我们要把安全放在首位。"] if i == body else [] for i in range(len(outline.sections))}
+    assert ensure_formulation(parts, outline, safety, banks)
+    assert int(parts[body][0][:4]) >= int(now_iso()[:4]) - STALE_AFTER_YEARS, parts[body][0]

@@ -498,3 +498,19 @@ def test_the_writers_figures_are_handed_to_the_part_they_belong_to() -> None:
     assert "走访慰问优抚对象1350人次" in below["优抚政策落实和走访慰问"] and "1. " not in outline
     assert "41个社区服务站" in below["服务站标准化建设"]
     assert "干部职工23人" not in outline  # a material figure that fits no part stays in the material block only
+
+
+def test_a_part_that_only_closes_and_a_lone_opening_sentence_move_where_they_belong() -> None:
+    from drafting.writing.brief import brief_from_request
+    from drafting.writing.draft import allot
+    from drafting.writing.outline import quick_outline
+
+    outline = quick_outline(brief_from_request("为县长起草在全县安全生产工作会议上的讲话，约1500字"))
+    h = [s.heading for s in outline.body_sections]
+    answer = (
+        f"同志们：\n一、{h[0]}\n今天，我们召开全县安全生产工作会议。\n二、{h[1]}\n第二部分的正文。\n"
+        f"三、{h[2]}\n最后，让我们一起行动起来！\n"
+    )
+    parts = allot(answer, outline)
+    assert parts[0] == ["同志们：", "今天，我们召开全县安全生产工作会议。"] and parts[1] == []
+    assert parts[3] == [] and parts[4] == ["最后，让我们一起行动起来！"]

@@ -169,6 +169,7 @@ CITED_DOCUMENT = re.compile(
     r"^(?:[\u4e00-\u9fff]{0,10}?(?:国务院|中央|党中央|中办|国办|省委|省政府|市委|市政府|县委|县政府|区委|区政府|部|委|厅|局))?《"
 )
 _PASTED_OFFER = re.compile(r"^“(.{2,80}?)”\s*[（(]([^）)]{2,40})[)）][。]?")
+_THANKS_TWICE = re.compile(r"(谢谢(?:大家|各位)?[！!。])(?:\s*谢谢(?:大家|各位)?[！!。]?)+")
 _ON_BEHALF_OF_TITLE = re.compile(
     r"代表([\u4e00-\u9fff]{2,24}?(?:人民政府|政府|委员会|党委|党组|办事处|联合社|合作社|管委会|局|委|厅|办|中心|公司|学校|医院))"
     r"(?:县长|市长|区长|镇长|乡长|省长|主任|局长|厅长|书记|主席|部长|总经理|董事长|校长|院长|理事长)"
@@ -475,6 +476,7 @@ def _prompt_runs() -> frozenset[str]:
     ]
     texts += [*part_hints().values(), *criteria_descriptions().values(), *genre_instructions()]
     texts += [focus for focuses in follow_up_focuses().values() for focus in focuses]
+    texts += [label for label in _BRIEF_LABELS if len(label) >= PROMPT_RUN]  # "本地情况和数据"
     runs: set[str] = set()
     for text in texts:
         # A $slot is filled with the writer's brief; an example in quotation marks is wording to imitate.
@@ -678,6 +680,11 @@ def clean_lines(
         if balanced != line:
             defects.append(Defect(DefectKind.FRAGMENT, line[:30], "引号不成对"))
             line = balanced if fix else line
+        # "谢谢大家！谢谢大家。": the thanks said once.
+        once = _THANKS_TWICE.sub(r"\1", line)
+        if once != line:
+            defects.append(Defect(DefectKind.REPEAT, line[-20:], "致谢重复"))
+            line = once if fix else line
         # Leaked markup and markers.
         stripped = _LEAK_SPAN.sub("", _MARKER.sub("", line)).strip()
         if stripped != line:

@@ -359,14 +359,15 @@ def allot(answer: str, outline: Outline) -> dict[int, list[str]]:
     # A closing folded into the last part ("同志们，让我们……") is moved where it belongs.
     if closing is not None and not parts[closing]:
         last = parts[body[-1]]
-        cues = [j for j, x in enumerate(last) if j >= 1 and _CLOSING_CUE.match(x)]
+        # From the part's first line too: a part that only closes is empty, and a follow-up writes it.
+        cues = [j for j, x in enumerate(last) if _CLOSING_CUE.match(x)]
         if cues:
             parts[closing] = last[cues[-1] :]
             del last[cues[-1] :]
     # An opening that is only the salutation takes the first paragraph if it opens the meeting.
     if opening is not None and count_chars("".join(parts[opening])) < 8:
         first = parts[body[0]]
-        while len(first) >= 2 and _OPENING_CUE.match(first[0]):
+        while first and _OPENING_CUE.match(first[0]):
             parts[opening].append(first.pop(0))
     return parts
 

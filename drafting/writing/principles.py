@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from drafting.domain import PRINCIPLES, Brief, CheckFinding, Criterion, Draft, Outline, count_chars
+from drafting.domain import PRINCIPLES, Brief, CheckFinding, Criterion, Draft, Outline, count_chars, now_iso
 from drafting.writing.banks import (
     Banks,
     ClassicLine,
@@ -263,6 +263,11 @@ def _first_sentence_end(line: str) -> int:
 _ATTRIBUTED = re.compile(r"总书记|习近平|党中央|中央|国务院|省委|省政府|市委|强调|指出|要求|说|讲|提出|部署")
 
 
+# A superior document named in the text: a regulation, a law, an opinion, a plan, a report.
+_SUPERIOR_DOCUMENT = re.compile(r"《[^》]{2,40}(?:条例|法|规定|办法|意见|通知|决定|纲要|规划|报告|方案|指导意见)》")
+STALE_AFTER_YEARS = 2
+
+
 def _cited(sentence: str, f: Formulation) -> bool:
     return "《" in sentence or spoken_source(f) in sentence or "报告" in sentence
 
@@ -297,7 +302,13 @@ def ensure_formulation(parts: dict[int, list[str]], outline: Outline, brief: Bri
                 # 2026-11-27: "2023年……提出的‘以人民为中心的发展思想’" read as a political misattribution).
                 parts[i][j] = line[:start] + f"{spoken_source(f)}强调的“{f.text}”" + line[end:]
                 return True
+    if any(_SUPERIOR_DOCUMENT.search(s) for s in sentences):
+        return False  # the piece already cites a superior document (《医疗保障基金使用监督管理条例》): 通天气 is there
     _, offered = chosen_entries(outline, brief, banks)
+    # Only a current document is put in front of a part (blind review 2026-11-27: a 2023 report cited in a
+    # 2026 speech read as stale and out of context).
+    year = int(now_iso()[:4])
+    offered = [o for o in offered if not o.document[:4].isdigit() or int(o.document[:4]) >= year - STALE_AFTER_YEARS]
     carriers = [i for i in _part_indices(outline, Criterion.TONGTIANQI) if parts.get(i)]
     if not offered or not carriers:
         return False
