@@ -692,3 +692,16 @@ def test_the_thanks_are_said_once(brief: Brief) -> None:
     found = find_defects("标题\n一、压实责任\n各乡镇要压实属地责任。谢谢大家！谢谢大家。\n", brief=brief, passages=[])
     assert [d.detail for d in found if d.kind is DefectKind.REPEAT] == ["致谢重复"]
     assert _through_writer(brief, "一、压实责任\n各乡镇要压实属地责任。谢谢大家！谢谢大家。\n").count("谢谢") == 1
+
+
+def test_a_letters_close_and_an_unsourced_claim_to_be_the_only_one() -> None:
+    brief = Brief(genre="致辞", occasion="非物质文化遗产展演周开幕式", speaker="县长", length=400)
+    text = (
+        "标题\n尊敬的各位来宾：\n松溪县作为福建省唯一的省级历史文化名城，文化底蕴深厚。\n"
+        "我们将为实现第一个百年奋斗目标后的新征程贡献力量。\n此致\n敬礼！\n"
+    )
+    found = find_defects(text, brief=brief, passages=[])
+    assert [d.text for d in found if d.detail.startswith("没有来源")] == ["唯一"]
+    assert [d.text for d in found if d.detail == "书信的结尾"] == ["此致", "敬礼！"]
+    given = brief.model_copy(update={"facts": "松溪县是福建省唯一的省级历史文化名城"})
+    assert not [d for d in find_defects(text, brief=given, passages=[]) if d.detail.startswith("没有来源")]

@@ -149,6 +149,12 @@ _NOTE_LINE = re.compile(
     r"|^[（(]?(?:署名|落款|签名)[：:][^\n]{0,30}$"  # a signature line under a speech
     r"|^[^。！？\n]{0,20}(?:\d{4}|XXXX|××××)年(?:XX|××|\d{1,2})月(?:XX|××)日[）)]?$"  # a date left as XX
 )
+# A letter's close ("此致" / "敬礼！"): no speech, report or 公文 ends like a letter.
+_LETTER_CLOSE = re.compile(r"^(?:此致|敬礼)[！!。]?\s*(?:敬礼[！!。]?)?$")
+# A claim to be the only or the first ("福建省唯一的省级历史文化名城"): a fact only the writer can give.
+_SUPERLATIVE = re.compile(
+    r"唯一(?!宗旨)|首个|首家|第一个(?!百年)|第一家|(?:全国|全省|全市|全区|全县)(?:第一|首位|之最|最早|最大|领先)|率先在全[国省市]"
+)
 # A source in brackets on a line of its own ("（《左传·襄公二十五年》）"): its quotation was cut or never written.
 _LONE_SOURCE = re.compile(r"^[（(]\s*《[^》]{1,30}》[^）)]{0,12}[)）][。]?$")
 # Talk about the text instead of the text itself ("下面我将详细阐述这一部分的内容", "我们可以引用……的古语").
@@ -570,6 +576,12 @@ _PROFILE = re.compile(r"^(?:\d{1,2}[.、．]\s*)?([\u4e00-\u9fff]{2,4})[，,](?:
 _GRADUATED = re.compile(r"毕业于([\u4e00-\u9fff]{2,24}?(?:大学|学院|学校|中专|中学|党校))")
 
 
+def _unsourced_superlative(sentence: str, ctx: _Context) -> str:
+    """A claim to be the only or the first that the writer's text does not make, or ""."""
+    m = _SUPERLATIVE.search(sentence)
+    return m.group(0) if m and normalise(m.group(0)) not in ctx.sources else ""
+
+
 def _invented_profile(sentence: str, ctx: _Context) -> str:
     """A profile of a person the writer never named: the name ("" when the person is the writer's)."""
     m = _PROFILE.match(sentence)
@@ -608,6 +620,7 @@ _DROPPED_SENTENCES: tuple[tuple[Callable[[str, _Context], bool | str], DefectKin
     (_pastes_prompt, DefectKind.LEAKED, "提示词原文"),
     (_unverified_quote, DefectKind.UNSOURCED_FACT, "无法核实的引语"),
     (_invented_profile, DefectKind.UNSOURCED_FACT, "编造的人物简历"),
+    (_unsourced_superlative, DefectKind.UNSOURCED_FACT, "没有来源的“唯一”“首个”之类的说法"),
 )
 
 
@@ -691,6 +704,10 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "提示词或标记"))
             line = stripped if fix else line
             if not stripped:
+                continue
+        if _LETTER_CLOSE.match(line):
+            defects.append(Defect(DefectKind.REGISTER, line, "书信的结尾"))
+            if fix:
                 continue
         if _LONE_SOURCE.match(line):
             defects.append(Defect(DefectKind.FRAGMENT, line, "孤立的出处"))
