@@ -23,6 +23,7 @@ from drafting.domain import (
     Passage,
     RevisionMode,
     Version,
+    count_chars,
 )
 from drafting.workspace import Workspace
 from drafting.writing.pipeline import run_proposals, run_revision
@@ -336,3 +337,22 @@ def test_the_key_point_checks_proposals_quote_the_part_they_go_into(draft: Draft
     assert [g.text for g in gaps] == ["补充任务要点“建立隐患排查台账”，写出具体措施。"]
     assert gaps[0].quote == "二、深入排查整治隐患" and d.paragraphs[gaps[0].paragraph] == gaps[0].quote
     assert gaps[0].origin is CommentOrigin.COMPLETENESS
+
+
+def test_a_rewrite_that_shrinks_a_part_of_a_short_draft_is_not_taken(draft: Draft, passages: list[Passage]) -> None:
+    short = "隐患就是事故，要坚持问题导向，把风险挡在前面。要盯住重点行业领域开展燃气整治。"
+    assert 0.5 * count_chars(PART2) < count_chars(short) < 0.8 * count_chars(PART2)
+    long_brief = draft.model_copy(update={"brief": draft.brief.model_copy(update={"length": 400})})
+    llm = RoutedFakeChat(routes={REWRITE: [short]})
+    version = consolidate(long_brief, [accepted(long_brief, "开展燃气安全专项整治")], llm, passages, fill_gaps=False)
+    assert version.draft.sections[2].text == PART2 and "短" in version.kept_parts[0]
+    # A draft that runs past its target may be cut.
+    cut = draft.model_copy(update={"brief": draft.brief.model_copy(update={"length": 100})})
+    taken = consolidate(
+        cut,
+        [accepted(cut, "开展燃气安全专项整治")],
+        RoutedFakeChat(routes={REWRITE: [short]}),
+        passages,
+        fill_gaps=False,
+    )
+    assert taken.draft.sections[2].text.startswith("隐患就是事故，要坚持问题导向") and not taken.kept_parts

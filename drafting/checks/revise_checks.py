@@ -258,6 +258,12 @@ def _beyond_leaks(defects: list[Defect]) -> list[Defect]:
     return [d for d in defects if d.kind is DefectKind.LEAKED or d.text not in leaked]
 
 
+# A rewritten part shorter than this share of the part it replaces is kept only while the whole draft stays at
+# LENGTH_FLOOR of its target or more (a comment asking to cut a draft that runs long is still followed).
+SHRINK_LIMIT = 0.8
+LENGTH_FLOOR = 0.85
+
+
 def settle_parts(
     draft: Draft,
     rewritten: dict[int, DraftSection],
@@ -300,6 +306,18 @@ def settle_parts(
         if count_chars(text) < 0.3 * max(1, count_chars(sec.text)):
             kept.append(f"“{part_name(old)}”保留原文：改写稿经检查后所剩无几")
             rejected[idx] = ["改写稿大半是不能用的文字（残句、照抄或说明性文字），经检查后所剩无几"]
+            continue
+        shrunk = count_chars(text) < SHRINK_LIMIT * count_chars(old.text)
+        total = sum(count_chars(s.text) for s in gated)
+        if shrunk and total < LENGTH_FLOOR * draft.brief.length:
+            # A small model's rewrite is shorter than what it rewrites (measured 2026-11-27: 905→830, 840→699,
+            # 591→481 字 in one 慢稿 round each); below the target that loses content nobody asked to cut.
+            kept.append(
+                f"“{part_name(old)}”保留原文：改写稿比原文短了一截（{count_chars(old.text)}→{count_chars(text)}字），全文会低于目标篇幅"
+            )
+            rejected[idx] = [
+                f"改写稿比原文短（{count_chars(old.text)}→{count_chars(text)}字），全文低于目标篇幅的{LENGTH_FLOOR:.0%}"
+            ]
             continue
         sections, current, found = gated, counts, gated_found
     return Settled(sections, kept, rejected)
