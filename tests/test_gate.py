@@ -191,7 +191,7 @@ def test_pasted_offers_become_sentences(brief: Brief) -> None:
     fixed, found = gate.clean_lines(lines, ctx, seen=[], fix=True, headings_seen=set())
     assert fixed == [
         "《论语·子路》中讲：“欲速则不达，见小利则大事不成。”",
-        "2025年国务院政府工作报告提出“坚持稳中求进工作总基调”。",
+        "2025年国务院《政府工作报告》提出“坚持稳中求进工作总基调”。",
     ]
     assert [d.kind for d in found] == [DefectKind.LEAKED, DefectKind.LEAKED]
 
@@ -536,7 +536,7 @@ def test_bank_lines_pasted_without_quotation_marks_become_prose(brief: Brief) ->
     )
     body = _through_writer(brief, answer)
     assert (
-        "2025年国务院政府工作报告提出“安全生产治本攻坚三年行动”。" in body
+        "2025年国务院《政府工作报告》提出“安全生产治本攻坚三年行动”。" in body
         or "明确部署“安全生产治本攻坚三年行动”" in body
     )
     assert body.count("其安易持") == 1 and "中讲：“其安易持" in body  # the whole line once, with its source
@@ -705,3 +705,19 @@ def test_a_letters_close_and_an_unsourced_claim_to_be_the_only_one() -> None:
     assert [d.text for d in found if d.detail == "书信的结尾"] == ["此致", "敬礼！"]
     given = brief.model_copy(update={"facts": "松溪县是福建省唯一的省级历史文化名城"})
     assert not [d for d in find_defects(text, brief=given, passages=[]) if d.detail.startswith("没有来源")]
+
+
+def test_pasted_offer_lines_empty_items_and_a_gap_named_after_what_it_counts() -> None:
+    brief = Brief(genre="表态发言", occasion="全县消费帮扶工作推进会", speaker="县供销社主任", length=500)
+    answer = (
+        "一、坚决完成今年消费帮扶采购任务\n目前，我社已经完成了300万元的消费帮扶采购任务。\n"
+        "“坚持稳中求进工作总基调”（2025年中华人民共和国国务院政府工作报告）\n"
+        "“大力提振消费”（2025年中华人民共和国国务院政府工作报告）\n"
+        "中试基地利用率不均衡主要体现在以下几个方面：\n1. 地域分布：\n2. 项目类型：\n"
+        "1. 地域分布：东部企业需求高，西部利用率低。\n2. 项目类型：大规模验证项目需求高。\n"
+    )
+    body = _through_writer(brief, answer)
+    assert "〔待补：消费帮扶采购任务金额〕" in body or "〔待补：消费帮扶采购任务" in body, body
+    assert body.count("政府工作报告") == 1 and "2025年国务院《政府工作报告》提出“坚持稳中求进工作总基调”" in body
+    assert "中华人民共和国" not in body
+    assert "地域分布：\n" not in body + "\n" and "1. 地域分布：东部企业需求高" in body

@@ -207,12 +207,19 @@ def _tail_words(text: str, limit: int) -> str:
     return out or text[-limit:]
 
 
-def placeholder_for(fact: Fact, context: str) -> str:
+_ENDS_IN_VERB = re.compile(r"(?:完成|实现|达到|发放|投入|落实|承担|安排|筹集|争取)了?$|已经$|已$")
+
+
+def placeholder_for(fact: Fact, context: str, after: str = "") -> str:
     """A visible placeholder naming what is missing, e.g. 〔待补：事故起数〕.
 
-    ``context`` is the clause before the fact; its last few characters name the thing counted.
+    ``context`` is the clause before the fact; its last few characters name the thing counted. When that
+    clause ends in a verb ("已经完成了") and ``after`` (the text after the fact) goes on "的消费帮扶采购任务",
+    the thing is named after the fact.
     """
     clause = re.split(r"[，。；：、！？,;:（）()“”\n]", context)[-1]
+    if after and _ENDS_IN_VERB.search(clause) and (named := re.match(r"的([\u4e00-\u9fff]{2,10})", after)):
+        clause = named.group(1)
     clause = re.sub(
         r"^(?:其中|全年|今年|去年|共|累计|已|同比|分别|比|较|达到?|超过|约|近|共计|合计|全县|全市|全区|全镇)+",
         "",

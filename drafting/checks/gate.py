@@ -294,6 +294,7 @@ class _Context:
     supplied_raw: str = ""  # the writer's own text without whitespace (for prompt runs)
     request_bigrams: frozenset[str] = frozenset()
     quoted: set[str] = field(default_factory=set)  # bank classics already put back as a full quotation
+    offer_lines: int = 0  # pasted formulation lines turned into prose so far
     # The banks, with every entry bare, read once per draft (quotations and pasted bank lines are checked per line).
     banks: Banks | None = None
     bank_bare: frozenset[str] = frozenset()
@@ -398,7 +399,7 @@ def _replace_facts(line: str, facts: list[tuple[Fact, DefectKind]]) -> str:
             if f.kind is FactKind.NUMBER
             else line[: f.start]
         )
-        ph = placeholder_for(f, before)
+        ph = placeholder_for(f, before, line[f.end :])
         # Words that only made sense with the number ("约", "共", "达") go with it.
         head = re.sub(r"(?:约|近|共|达|超过|逾)$", "", line[: f.start])
         tail = line[f.end :]
@@ -551,6 +552,24 @@ def _misattributed_classic(sentence: str, ctx: _Context) -> str | None:
 _SOURCE_TAIL = re.compile(r"[（(]([^）)]{2,40})[)）][。]?$")
 
 
+_REPORT_SOURCE = re.compile(r"^(\d{4}年)(.*?)政府工作报告$")
+
+
+def _once_said(said: str, ctx: _Context) -> str:
+    """``said`` the first time a pasted formulation line is turned into prose, "" after that."""
+    if ctx.offer_lines:
+        return ""
+    ctx.offer_lines += 1
+    return said
+
+
+def _spoken_document(source: str) -> str:
+    """A bank line's document as a speech names it: "2025年中华人民共和国国务院政府工作报告" ->
+    "2025年国务院《政府工作报告》"."""
+    m = _REPORT_SOURCE.match(source.strip())
+    return f"{m.group(1)}{m.group(2).replace('中华人民共和国', '')}《政府工作报告》" if m else source
+
+
 def _unquoted_bank_line(line: str, ctx: _Context) -> str | None:
     """A line that is only a bank entry without quotation marks, as prose (a classic with its citation, a
     formulation with its document); "" when the classic is already quoted in full; None when it is no such line."""
@@ -561,7 +580,7 @@ def _unquoted_bank_line(line: str, ctx: _Context) -> str | None:
     if count_chars(bare) < 4:
         return None
     if tail and (f := ctx.formulation_by_bare.get(bare)):
-        return f"{tail.group(1)}提出“{f.text}”。"
+        return _once_said(f"{_spoken_document(tail.group(1))}提出“{f.text}”。", ctx)
     for whole, c in ctx.classics_bare:
         if bare == whole or (len(bare) >= 8 and bare in whole):
             if whole in ctx.quoted:
@@ -678,10 +697,14 @@ def clean_lines(
         # An offered entry pasted as a list line ("“欲速则不达……”（《论语·子路》）") becomes a sentence.
         if pasted := _PASTED_OFFER.match(line):
             quote, source = pasted.group(1), pasted.group(2).strip()
-            said = f"{source}中讲：“{quote}”" if source.startswith("《") else f"{source}提出“{quote}”"
+            said = f"{source}中讲：“{quote}”" if source.startswith("《") else f"{_spoken_document(source)}提出“{quote}”"
+            if not source.startswith("《") and _once_said(said, ctx) == "":
+                said = ""  # a second pasted formulation: one such line is a citation, a stack of them is the offer list
             defects.append(Defect(DefectKind.LEAKED, line, "照搬提供的名句或提法清单"))
             rest = line[pasted.end() :]
-            line = (said + ("" if quote[-1:] in "。！？" else "。") + rest) if fix else line
+            if fix and not said and not rest.strip():
+                continue
+            line = ((said + ("" if quote[-1:] in "。！？" else "。") if said else "") + rest) if fix else line
         # A bank line pasted without quotation marks ("接诉即办（2026年北京市政府工作报告）", half of a poem).
         said_line = _unquoted_bank_line(line, ctx)
         if said_line is not None:
@@ -883,11 +906,20 @@ def _numbering(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
 _ANNOUNCES = re.compile(r"(?:以下|如下|下列|几个方面|几点|几项)[^。！？；]{0,20}[：:]$")
 
 
+# A numbered item that is only a label ("1. 地域分布："): the model listed what it meant to write.
+_EMPTY_ITEM = re.compile(r"^(?:\d{1,2}[.．、]|[（(][一二三四五六七八九十]{1,2}[)）])\s*[\u4e00-\u9fff、]{1,12}[：:]$")
+
+
 def _empty_subheadings(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
-    """A sub-heading ("（二）对策建议") with nothing under it before the next heading or the part's end."""
+    """A sub-heading ("（二）对策建议") with nothing under it before the next heading or the part's end, and a
+    numbered item that is only a label ("1. 地域分布：")."""
     defects: list[Defect] = []
     out: list[str] = []
     for i, line in enumerate(lines):
+        if _EMPTY_ITEM.match(line):
+            defects.append(Defect(DefectKind.FRAGMENT, line, "空的条目"))
+            if fix:
+                continue
         follows = lines[i + 1] if i + 1 < len(lines) else ""
         if _SUB.match(line) and _is_heading(line) and (not follows or _is_heading(follows)):
             defects.append(Defect(DefectKind.FRAGMENT, line, "空的小标题"))
