@@ -721,3 +721,12 @@ def test_pasted_offer_lines_empty_items_and_a_gap_named_after_what_it_counts() -
     assert body.count("政府工作报告") == 1 and "2025年国务院《政府工作报告》提出“坚持稳中求进工作总基调”" in body
     assert "中华人民共和国" not in body
     assert "地域分布：\n" not in body + "\n" and "1. 地域分布：东部企业需求高" in body
+
+
+def test_a_name_in_quotation_marks_may_be_said_again() -> None:
+    brief = brief_from_request("给区委副书记写一份在全区“最美退役军人”表彰大会上的主持词，500字左右。")
+    text = (
+        "标题\n同志们：\n今天召开全区“最美退役军人”表彰大会。\n"
+        "下面，为10名“最美退役军人”颁奖。\n请受表彰的“最美退役军人”代表发言。\n"
+    )
+    assert not [d for d in find_defects(text, brief=brief, passages=[]) if d.kind is DefectKind.REPEAT]
