@@ -730,3 +730,13 @@ def test_a_name_in_quotation_marks_may_be_said_again() -> None:
         "下面，为10名“最美退役军人”颁奖。\n请受表彰的“最美退役军人”代表发言。\n"
     )
     assert not [d for d in find_defects(text, brief=brief, passages=[]) if d.kind is DefectKind.REPEAT]
+
+
+def test_a_host_announces_nothing_and_leaves_nothing_out() -> None:
+    brief = brief_from_request("给区委副书记写一份在全区表彰大会上的主持词，500字左右。")
+    text = (
+        "标题\n同志们：\n今天非常荣幸能够在这里召开全区表彰大会。\n现在，我宣布：\n"
+        "请受表彰的代表上台发言。他们的名字是：(略)。\n"
+    )
+    found = find_defects(text, brief=brief, passages=[])
+    assert {d.detail for d in found} >= {"主持词中不宜出现", "引出下文却没有下文", "说明性文字或提示词"}

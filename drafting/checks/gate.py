@@ -163,7 +163,7 @@ _META = re.compile(
     r"范文片段|全文提纲|〔待补：缺什么〕|有互动感|号召力，能调动|掷地有声。|以下是|如下所示|"
     r"可根据实际情况(?:调整|修改|增删|补充)|仅供参考|以上就是我(?:今天|的)|(?:讲话稿|发言稿|本稿|稿件)内容|"
     r"发出动员号召|点明会议主题|开门见山地?点明|我(?:将|来|想)(?:总结|介绍|分享|汇报|谈谈)一下|在这里与大家分享|(?:上的|的)(?:经验交流发言|讲话稿|发言稿|致辞稿|主持词)(?:[，。]|$)|"
-    r"文字秘书|起草讲话稿和公文|以上是根据|根据您的|您的(?:提纲|要求)|编写的[^。！？]{0,12}全文|全文如下"
+    r"文字秘书|起草讲话稿和公文|以上是根据|根据您的|您的(?:提纲|要求)|编写的[^。！？]{0,12}全文|全文如下|[（(]略[)）]"
 )
 # A Latin word in Chinese prose is model noise ("了解他们的需求和 concerns"); acronyms are fine.
 _LATIN = re.compile(r"(?<![A-Za-z])[a-z]{3,}(?![A-Za-z])")
@@ -907,7 +907,7 @@ def _numbering(lines: list[str], fix: bool) -> tuple[list[str], list[Defect]]:
 
 
 # A line that announces a list ("我们将从以下几个方面入手：").
-_ANNOUNCES = re.compile(r"(?:以下|如下|下列|几个方面|几点|几项)[^。！？；]{0,20}[：:]$")
+_ANNOUNCES = re.compile(r"(?:以下|如下|下列|几个方面|几点|几项)[^。！？；]{0,20}[：:]$|(?:我|现在)宣布[：:]$")
 
 
 # A numbered item that is only a label ("1. 地域分布："): the model listed what it meant to write.
