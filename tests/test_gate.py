@@ -740,3 +740,27 @@ def test_a_host_announces_nothing_and_leaves_nothing_out() -> None:
     )
     found = find_defects(text, brief=brief, passages=[])
     assert {d.detail for d in found} >= {"主持词中不宜出现", "引出下文却没有下文", "说明性文字或提示词"}
+
+
+def test_what_one_repair_exposes_is_repaired_too() -> None:
+    brief = Brief(
+        genre="请示",
+        title="关于改造退役军人服务中心综合服务大厅的请示",
+        speaker="区退役军人事务局",
+        length=400,
+        key_points=["现有服务大厅面积小、功能不全", "请求事项"],
+    )
+    outline = quick_outline(brief)
+    h = [s.heading for s in outline.body_sections]
+    answer = (
+        f"一、{h[0]}\n现有服务大厅面积80平方米，难以满足需要。\n"
+        f"二、{h[1]}\n现有服务大厅面积小、功能不全的问题，建议区政府批准改造。\n恳请区政府批准改造方案。\n"
+    )
+    fake = RoutedFakeChat(routes={BODY_MARKER: [answer]}, default="")
+    draft = write_draft(brief, outline, [], fake)
+    fragments = [d for d in find_defects(draft.body_text, brief=brief, passages=[]) if d.kind is DefectKind.FRAGMENT]
+    assert not fragments, draft.body_text
+    assert (
+        not any(line.startswith("的") for line in draft.body_text.splitlines())
+        and "恳请区政府批准改造方案" in draft.body_text
+    )

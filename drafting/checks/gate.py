@@ -1007,6 +1007,9 @@ def count_defects(defects: Sequence[Defect]) -> dict[str, int]:
     return counts
 
 
+REPAIR_PASSES = 3
+
+
 def repair_draft(
     draft: Draft,
     passages: Sequence[Passage],
@@ -1014,8 +1017,32 @@ def repair_draft(
     confirmed: Iterable[str] = (),
     fit: bool = True,
 ) -> GateResult:
-    """Repair every section of ``draft``; then recount what is left. Section headings come from the
-    outline and are numbered by the draft itself, so only the text inside parts is renumbered."""
+    """Repair every section of ``draft`` until a pass leaves nothing it can find (at most REPAIR_PASSES): one
+    repair can expose another (a sentence that parrots a heading, cut, leaves "的问题，……"; a dropped sentence
+    leaves a pasted quotation at the start of its line), and the eval found both in drafts the gate had passed."""
+    confirmed = list(confirmed)
+    result = _repair_once(draft, passages, confirmed=confirmed, fit=fit)
+    fixed = list(result.fixed)
+    for _ in range(REPAIR_PASSES - 1):
+        if not result.remaining:
+            break
+        again = _repair_once(result.draft, passages, confirmed=confirmed, fit=fit)
+        if len(again.remaining) >= len(result.remaining):
+            break
+        fixed += again.fixed
+        result = again
+    return GateResult(result.draft, fixed, result.remaining)
+
+
+def _repair_once(
+    draft: Draft,
+    passages: Sequence[Passage],
+    *,
+    confirmed: Iterable[str] = (),
+    fit: bool = True,
+) -> GateResult:
+    """One repair pass over every section of ``draft``; then recount what is left. Section headings come from
+    the outline and are numbered by the draft itself, so only the text inside parts is renumbered."""
     from drafting.writing.text import fit_length
 
     purposes = [s.purpose for s in draft.outline.sections]
