@@ -764,3 +764,11 @@ def test_what_one_repair_exposes_is_repaired_too() -> None:
         not any(line.startswith("的") for line in draft.body_text.splitlines())
         and "恳请区政府批准改造方案" in draft.body_text
     )
+
+
+def test_a_placeholder_rewritten_in_other_brackets_is_put_back(brief: Brief) -> None:
+    # A 慢稿 rewrite on 2026-11-27 turned 〔待补：提高站位方面的具体数据〕 into [待补：提高站位方面的具体数据].
+    body = _through_writer(
+        brief, "一、压实责任\n从我县情况看，[待补：提高站位方面的具体数据]。各乡镇要【待补：牵头单位】负责。\n"
+    )
+    assert "〔待补：提高站位方面的具体数据〕" in body and "〔待补：牵头单位〕" in body and "[待补" not in body

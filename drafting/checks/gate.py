@@ -149,6 +149,7 @@ _NOTE_LINE = re.compile(
     r"|^[（(]?(?:署名|落款|签名)[：:][^\n]{0,30}$"  # a signature line under a speech
     r"|^[^。！？\n]{0,20}(?:\d{4}|XXXX|××××)年(?:XX|××|\d{1,2})月(?:XX|××)日[）)]?$"  # a date left as XX
 )
+_OTHER_BRACKET_GAP = re.compile(r"[\[【［（(]\s*待补\s*[:：]\s*([^\]】］）)〔〕]{1,40}?)\s*[\]】］）)]")
 # A letter's close ("此致" / "敬礼！"): no speech, report or 公文 ends like a letter.
 _LETTER_CLOSE = re.compile(r"^(?:此致|敬礼)[！!。]?\s*(?:敬礼[！!。]?)?$")
 # A claim to be the only or the first ("福建省唯一的省级历史文化名城"): a fact only the writer can give.
@@ -691,7 +692,8 @@ def clean_lines(
     defects: list[Defect] = []
     cores = [c for c in (_heading_core(h) for h in headings) if c]
     for raw in lines:
-        line = raw.strip()
+        # A placeholder a model rewrote in other brackets ("[待补：……]") is put back in the writer's 〔〕.
+        line = _OTHER_BRACKET_GAP.sub(r"〔待补：\1〕", raw.strip())
         if not line:
             continue
         # A salutation carries no citation ("同志们：[1]").
