@@ -266,3 +266,17 @@ def test_used_entries_lists_what_a_draft_quotes() -> None:
     used = used_entries(text)
     assert [e.source for e in used.classics] == ["《韩非子·喻老》"]
     assert [f.text for f in used.formulations] == ["更好统筹发展和安全"]  # the nested shorter one is not repeated
+
+
+def test_a_provinces_formulation_is_offered_only_to_a_unit_the_brief_places_there() -> None:
+    from drafting.writing.banks import pick_formulations, region_of
+    from drafting.writing.brief import brief_from_request
+
+    assert region_of("吉林省人民政府") == "吉林" and region_of("广西壮族自治区人民政府") == "广西"
+    assert region_of("国务院") == "" and region_of("上海市人民政府") == "上海"
+    anywhere = brief_from_request("为市长起草在全市优化营商环境大会上的讲话，约3000字")
+    assert [f for f in pick_formulations(anywhere, k=8)]
+    assert all(region_of(f.issuer) == "" for f in pick_formulations(anywhere, k=8))
+    placed = brief_from_request("为吉林省长春市市长起草在全市优化营商环境大会上的讲话，约3000字")
+    assert {region_of(f.issuer) for f in pick_formulations(placed, k=8)} <= {"", "吉林"}
+    assert any(region_of(f.issuer) == "吉林" for f in pick_formulations(placed, k=8))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from drafting.checks.facts import FactKind, find_facts, placeholders_in
-from drafting.checks.gate import DefectKind, count_defects, find_defects
+from drafting.checks.gate import DefectKind, count_defects, find_defects, repair_draft
 from drafting.corpus.retrieve import relevant_passages
-from drafting.domain import Brief, Criterion, Passage
+from drafting.domain import Brief, Criterion, Draft, DraftSection, Outline, OutlineSection, Passage
 from drafting.writing.brief import brief_from_request
 from drafting.writing.draft import write_draft
 from drafting.writing.genres import detect_genre, genre_names, topic_of
@@ -772,3 +772,33 @@ def test_a_placeholder_rewritten_in_other_brackets_is_put_back(brief: Brief) -> 
         brief, "一、压实责任\n从我县情况看，[待补：提高站位方面的具体数据]。各乡镇要【待补：牵头单位】负责。\n"
     )
     assert "〔待补：提高站位方面的具体数据〕" in body and "〔待补：牵头单位〕" in body and "[待补" not in body
+
+
+def test_a_quotation_with_a_source_in_neither_bank_is_dropped_not_dressed_up() -> None:
+    brief = Brief(title="在全市优化营商环境大会上的讲话", genre="讲话稿", speaker="市长", length=800)
+    invented = "“质量第一，信誉至上。”（《习近平关于加强党的政治建设的意见》）"
+    text = f"同志们：\n{invented}\n我们要把企业的事当成自己的事来办。"
+    found = find_defects(text, brief=brief, passages=[])
+    assert [d.detail for d in found] == ["出处无从核对的引文"]
+    draft = Draft(
+        title=brief.title,
+        brief=brief,
+        outline=Outline(title=brief.title, sections=[OutlineSection(heading="开头", kind="opening")]),
+        sections=[DraftSection(heading="", kind="opening", text=text)],
+    )
+    body = repair_draft(draft, []).draft.body_text
+    assert "质量第一" not in body and "习近平" not in body and "企业的事当成自己的事" in body
+    # A bank line pasted with its source is still turned into a spoken citation.
+    known = repair_draft(
+        draft.model_copy(
+            update={
+                "sections": [
+                    DraftSection(
+                        heading="", kind="opening", text="同志们：\n“欲速则不达，见小利则大事不成。”（《论语·子路》）"
+                    )
+                ]
+            }
+        ),
+        [],
+    ).draft.body_text
+    assert "《论语·子路》中讲：“欲速则不达" in known

@@ -36,6 +36,8 @@ __all__ = [
     "clean_lines",
     "COPY_RUN",
     "THANK_YOU",
+    "NEAR_REPEAT",
+    "similar",
 ]
 
 
@@ -273,7 +275,8 @@ def _bigrams(text: str) -> set[str]:
     return {t[i : i + 2] for i in range(len(t) - 1)}
 
 
-def _similar(a: str, b: str) -> float:
+def similar(a: str, b: str) -> float:
+    """Jaccard share of the character bigrams of two sentences (punctuation and spaces ignored)."""
     ga, gb = _bigrams(a), _bigrams(b)
     if not ga or not gb:
         return 0.0
@@ -560,6 +563,16 @@ _SOURCE_TAIL = re.compile(r"[（(]([^）)]{2,40})[)）][。]?$")
 _REPORT_SOURCE = re.compile(r"^(\d{4}年)(.*?)政府工作报告$")
 
 
+def _known_quote(quote: str, ctx: _Context) -> bool:
+    """True when a quotation is a bank entry: a classical line (or a long enough piece of one) or a formulation."""
+    bare = _bare(quote)
+    if bare in ctx.formulation_by_bare:
+        return True
+    return any(
+        b and (b == bare or (len(bare) >= 6 and bare in b) or (len(b) >= 6 and b in bare)) for b, _ in ctx.classics_bare
+    )
+
+
 def _once_said(said: str, ctx: _Context) -> str:
     """``said`` the first time a pasted formulation line is turned into prose, "" after that."""
     if ctx.offer_lines:
@@ -633,7 +646,7 @@ def _talks_about_the_text(sentence: str, ctx: _Context) -> bool:
         _META.search(sentence)
         or _LATIN.search(sentence)
         or any(c in sentence for c in _hint_clauses())
-        or any(_similar(sentence, x) >= INSTRUCTION_ECHO for x in _instructions())
+        or any(similar(sentence, x) >= INSTRUCTION_ECHO for x in _instructions())
     )
 
 
@@ -701,7 +714,16 @@ def clean_lines(
             defects.append(Defect(DefectKind.LEAKED, line, "称呼后面的引用标记"))
             line = _CITE.sub("", line) if fix else line
         # An offered entry pasted as a list line ("“欲速则不达……”（《论语·子路》）") becomes a sentence.
-        if pasted := _PASTED_OFFER.match(line):
+        if (pasted := _PASTED_OFFER.match(line)) and not _known_quote(pasted.group(1), ctx):
+            # A quotation with a source that is in neither bank: the model made up the pair (seen: "“质量第一，
+            # 信誉至上。”（《习近平关于加强党的政治建设的意见》）"); a speech must not put words in a document's mouth.
+            defects.append(Defect(DefectKind.UNSOURCED_FACT, line[:40], "出处无从核对的引文"))
+            rest = line[pasted.end() :]
+            if fix and not rest.strip():
+                continue
+            line = rest.strip() if fix else line
+            pasted = None
+        if pasted:
             quote, source = pasted.group(1), pasted.group(2).strip()
             said = f"{source}中讲：“{quote}”" if source.startswith("《") else f"{_spoken_document(source)}提出“{quote}”"
             if not source.startswith("《") and _once_said(said, ctx) == "":
@@ -852,9 +874,7 @@ def clean_lines(
                 if fix:
                     continue
             # Repeats across the whole draft.
-            if count_chars(s) >= 8 and any(
-                _similar(s, t) >= NEAR_REPEAT for t in seen if abs(len(t) - len(s)) < len(s)
-            ):
+            if count_chars(s) >= 8 and any(similar(s, t) >= NEAR_REPEAT for t in seen if abs(len(t) - len(s)) < len(s)):
                 defects.append(Defect(DefectKind.REPEAT, s, "与前文重复"))
                 if fix:
                     continue

@@ -138,8 +138,12 @@ def complete(
     max_tokens: int | None = None,
     json_mode: bool = False,
     settings: Settings | None = None,
+    stop: Callable[[str], bool] | None = None,
 ) -> str:
     """Stream a completion and return its text.
+
+    ``stop`` sees each streamed piece; when it returns True the stream is closed there (the server
+    stops generating when the client goes away) and the text so far is the answer.
 
     ``settings`` (the deadline, JSON mode, the endpoint named in error messages) default to those
     the model was built with (:func:`drafting.llm.client.settings_of`), not to the process's.
@@ -163,7 +167,7 @@ def complete(
     started = time.perf_counter()
     for attempt in (1, 2):
         try:
-            text, usage = _stream_once(runnable, messages, stage, on_token, started, settings)
+            text, usage = _stream_once(runnable, messages, stage, on_token, started, settings, stop)
         except _Dropped as dropped:
             if attempt == 1:
                 # A stream closed mid-answer is retried once from the start; then it is reported as such.
@@ -218,17 +222,24 @@ def _stream_once(
     on_token: Callable[[str], None] | None,
     started: float,
     settings: Settings,
+    stop: Callable[[str], bool] | None = None,
 ) -> tuple[str, dict[str, int] | None]:
     """One streamed call: (clean text, usage). Raises _Dropped for a stream cut mid-answer."""
     parts: list[str] = []
     usage: dict[str, int] | None = None
     try:
-        for chunk in runnable.stream(list(messages), config=_run_config(messages, stage)):
+        stream = runnable.stream(list(messages), config=_run_config(messages, stage))
+        for chunk in stream:
             piece = chunk.content if isinstance(chunk.content, str) else ""
             if piece:
                 parts.append(piece)
                 if on_token:
                     on_token(xml_safe(piece))
+                if stop is not None and stop(piece):
+                    # Closing the generator closes the HTTP response: the server stops writing.
+                    stream.close()
+                    log.info("stage %s: stream stopped by the caller after %d characters", stage, len("".join(parts)))
+                    break
             meta = getattr(chunk, "usage_metadata", None)
             if meta:
                 usage = dict(meta)

@@ -355,14 +355,27 @@ def pick_classics(brief: Brief, k: int = 3, banks: Banks | None = None) -> list[
 FORMULATION_FIT = 1.5  # topic and word match, before recency and reach count, below which none is offered
 
 
+_REGION = re.compile(r"^(.{2,8}?)(?:壮族|回族|维吾尔)?(?:省|自治区|市)人民政府$")
+
+
+def region_of(issuer: str) -> str:
+    """The province a local government's formulation belongs to ("吉林省人民政府" -> "吉林"); "" for
+    the central government and the Party centre, whose wording is every unit's superior policy."""
+    m = _REGION.match(issuer)
+    return m.group(1) if m else ""
+
+
 def pick_formulations(brief: Brief, k: int = 4, banks: Banks | None = None) -> list[Formulation]:
     """Current formulations that fit the brief: topic match, shared words, newer years and wider use first.
-    Never two where one contains the other."""
+    Never two where one contains the other. A province's formulation is superior policy only for a unit
+    in that province: it is offered only when the brief names the province (offered to a city the
+    brief did not place, 吉林省's report made the local 1.5B model call the city "吉林市")."""
     banks = banks or load_banks()
     text = _brief_text(brief)
     weights = _topic_weights(text, banks.topics)
     words = _words(text)
-    entries = [e for e in banks.formulations if e.offer]
+    placed = " ".join([text, brief.request, brief.speaker, *brief.material, *brief.confirmed])
+    entries = [e for e in banks.formulations if e.offer and (not region_of(e.issuer) or region_of(e.issuer) in placed)]
     newest = max((e.year for e in entries), default=0)
     score: dict[int, float] = {}
     for i, e in enumerate(entries):

@@ -39,6 +39,7 @@ from drafting.writing.banks import (
     used_entries,
 )
 from drafting.writing.genres import GenreProfile, genre_profile
+from drafting.writing.guard import StreamGuard, ends_after
 from drafting.writing.principles import ensure_principles, writer_choices
 from drafting.writing.references import format_references, overlap, rank_for_section
 from drafting.writing.text import (
@@ -71,8 +72,12 @@ log = logging.getLogger(__name__)
 # How many extra turns a draft may take to fill parts that came out short, plus one per this many
 # characters of target: the local 1.5B model writes about 500 字 an answer whatever it is asked for
 # (measured 2026-11-27: 521, 437 and 431 字 for asks of 4200, 1849 and 3325), so a long piece needs turns.
+# A follow-up keeps about 280 字 (it reads only its short turn, the conversation before it is the server's
+# cached prefix), so one per 500 字 of target; one that only says the draft again is cut by the stream
+# guard after two sentences and costs a few seconds (one per 1000 字 left a 3000-字 speech at 1284 字).
 FOLLOW_UPS = 2
-FOLLOW_UP_PER_CHARS = 1000
+FOLLOW_UP_PER_CHARS = 500
+FAILS_PER_PART = 2  # follow-ups that added nothing before a part is not asked again
 # What one follow-up asks for at most: more than a small model writes in one answer only slows it down.
 MORE_CAP = 500
 # No follow-up once the whole draft has this share of its target (length score 91 at 0.85) and no
@@ -235,14 +240,14 @@ def body_messages(
 
 
 def follow_up_focus(brief: Brief, asked: int) -> str:
-    """The one thing follow-up number ``asked`` (0, 1, …) of a part asks for (prompts/follow_ups.yaml)."""
+    """The one thing follow-up number ``asked`` (0, 1, …) of the draft asks for (prompts/follow_ups.yaml)."""
     focuses = follow_up_focuses()[genre_profile(brief.genre).follow_ups]
     return focuses[asked % len(focuses)]
 
 
 def expand_request(brief: Brief, outline: Outline, index: int, more: int, asked: int = 0) -> Prompt:
-    """The short user turn that asks for more of one part: one focus per turn (``asked`` turns of this
-    part came before), the part's points, and never more than a small model writes at once. It is appended
+    """The short user turn that asks for more of one part: one focus per turn (``asked`` follow-ups of
+    the draft came before), the part's points, and never more than a small model writes at once. It is appended
     to the drafting conversation (body prompt, the piece as written, earlier turns), so a server with a
     prompt cache re-reads only this turn: the whole conversation before it is the prefix of the previous
     request."""
@@ -308,9 +313,10 @@ THANKS_FROM = 0.6  # share of the target written before a "谢谢大家！" that
 def until_thanks(answer: str, target: int) -> str:
     """The answer up to the "谢谢大家！" that ends it: what a small model writes after its own thanks (a
     signature, "2026年XX月XX日", lists made of the prompt's hints) is never part of the piece. A thanks
-    early in the text (before THANKS_FROM of the target) is not taken as the end."""
+    early in the text (before THANKS_FROM of the target) is not taken as the end unless a separator or
+    a label line ("---", "**结尾：**") follows it."""
     for m in THANK_YOU.finditer(answer):
-        if count_chars(answer[: m.start()]) >= target * THANKS_FROM:
+        if count_chars(answer[: m.start()]) >= target * THANKS_FROM or ends_after(answer, m.end()):
             return answer[: m.end()]
     return answer
 
@@ -464,6 +470,7 @@ def write_draft(
     first_turn = body_messages(brief, outline, passages, extras=extras)
     if not done:
         tracker = _Tracker(outline, on_token)
+        guard = StreamGuard()
         try:
             answer = complete(
                 llm,
@@ -471,6 +478,7 @@ def write_draft(
                 stage="draft",
                 on_token=tracker,
                 max_tokens=token_cap(int(brief.length * LENGTH_ASK)),
+                stop=guard,
             )
         except ProviderError as err:
             parts.update(allot(err.partial, outline))
@@ -478,7 +486,7 @@ def write_draft(
             started = [i for i in parts if parts[i]]
             done.update(started[:-1])
             raise err.with_draft(snapshot(incomplete=True)) from err
-        answer = until_thanks(answer, brief.length)
+        answer = until_thanks(guard.trim(answer), brief.length)
         parts.update(allot(answer, outline))
         done.update(i for i in parts if parts[i])
         wrote_body = True
@@ -495,8 +503,9 @@ def write_draft(
         on_section(gated)
     body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
     turns = FOLLOW_UPS + brief.length // FOLLOW_UP_PER_CHARS + len([i for i in body if not parts[i]])
-    tried: set[int] = set()  # parts a follow-up added nothing to (the gate kept none of it): not asked again
-    asked: dict[int, int] = {}  # follow-ups asked per part: each asks for a different focus
+    turns = min(turns, len(follow_up_focuses()[profile.follow_ups]))
+    tried: set[int] = set()  # parts two follow-ups added nothing to (the gate kept none of it): not asked again
+    failed: dict[int, int] = {}
     for turn in range(turns):
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
         empty = [i for i in body if not have[i] and i not in tried]
@@ -514,10 +523,14 @@ def write_draft(
         # (fit_parts keeps up to PART_MAX of a part while the whole is short).
         lacking = max(outline.sections[i].budget - have[i], (brief.length - sum(have.values())) / (turns - turn))
         more = max(80, round(lacking * LENGTH_ASK))
-        ask = expand_request(brief, outline, i, more, asked.get(i, 0))
-        asked[i] = asked.get(i, 0) + 1
+        # Every turn asks for a thing not asked before in this draft: asked for the same thing about two
+        # parts, the local 1.5B model wrote the same answer twice word for word (the part's name barely
+        # matters to it), so once each focus has been asked there is nothing new to ask for.
+        ask = expand_request(brief, outline, i, more, turn)
         if on_token:
             on_token(i, "\n")
+        so_far = "\n".join("\n".join(v) for v in parts.values()).strip()
+        guard = StreamGuard(so_far)
         try:
             extra = complete(
                 llm,
@@ -525,17 +538,25 @@ def write_draft(
                 stage="draft",
                 on_token=(functools.partial(on_token, i) if on_token else None),
                 max_tokens=token_cap(more),
+                stop=guard,
             )
         except ProviderError as err:
             raise err.with_draft(snapshot(incomplete=True)) from err
+        extra = guard.trim(extra)
         conversation += [*ask, ("assistant", extra.strip() or "（空）")]
-        so_far = "\n".join("\n".join(v) for v in parts.values()).strip()
         added = _own_part(extra, outline, i, so_far)
-        parts[i].extend(added)
+        # Before the part's own rallying close ("让我们……"), never after it.
+        end = len(parts[i])
+        while end and _CLOSING_CUE.match(parts[i][end - 1]):
+            end -= 1
+        parts[i][end:end] = added
         done.add(i)
         gated = snapshot()
         if count_chars(gated.sections[i].text) <= have[i]:
-            tried.add(i)  # the model has nothing new to say about this part
+            # Asked for another thing, the model may still have something to say; twice nothing is enough.
+            failed[i] = failed.get(i, 0) + 1
+            if failed[i] >= FAILS_PER_PART:
+                tried.add(i)
         elif on_section:
             on_section(gated)
     # A part the model never wrote says so, instead of a bare heading over nothing.

@@ -1,0 +1,110 @@
+"""The stream guard: an answer that starts saying the draft again, or runs on past its own thanks,
+is cut while it streams (issue 14), and what is kept is whole sentences."""
+
+from __future__ import annotations
+
+from drafting.domain import Brief, RevisionMode
+from drafting.llm.calls import complete
+from drafting.writing.draft import until_thanks, write_draft
+from drafting.writing.guard import StreamGuard
+from drafting.writing.outline import quick_outline
+from drafting.writing.text import follow_up_focuses
+from tests.fakes import BODY_MARKER, MORE_MARKER, RoutedFakeChat, prose
+
+WRITTEN = (
+    "安全生产是发展的底线，任何时候都不能放松。各乡镇要把隐患排查做在前头，不留死角。企业要落实主体责任，老板要亲自抓。"
+)
+NEW = [
+    "今年汛期来得早，山区道路塌方风险比往年更大。",
+    "交通运输部门要对临水临崖路段逐段排查，设好警示标志。",
+    "学校周边的校车线路要重新核一遍，司机资质要逐个看过。",
+]
+
+
+def feed(guard: StreamGuard, text: str, size: int = 5) -> str:
+    """Stream ``text`` into the guard in pieces; the text read until it said stop."""
+    read = ""
+    for i in range(0, len(text), size):
+        read += text[i : i + size]
+        if guard(text[i : i + size]):
+            break
+    return read
+
+
+def test_three_sentences_said_again_stop_the_stream_an_echo_does_not() -> None:
+    again = WRITTEN
+    guard = StreamGuard(WRITTEN)
+    read = feed(guard, NEW[0] + again + NEW[1] + NEW[2])
+    assert guard.reason == "repeat"
+    assert NEW[1] not in read  # stopped in the piece that finished the third repeat
+    assert guard.trim(read) == NEW[0] + again  # and kept up to its end
+
+    # Two sentences said again (a follow-up restating its part before it goes on), then new ones.
+    echo = "安全生产是发展的底线，任何时候都不能放松。各乡镇要把隐患排查做在前头，不留死角。"
+    guard = StreamGuard(WRITTEN)
+    assert feed(guard, NEW[0] + echo + NEW[1] + NEW[2]) == NEW[0] + echo + NEW[1] + NEW[2]
+    assert guard.reason == ""
+
+
+def test_an_answer_looping_on_itself_is_stopped() -> None:
+    loop = (NEW[0] + NEW[1]) * 4 + NEW[2]
+    guard = StreamGuard()
+    read = feed(guard, loop)
+    assert guard.reason == "repeat" and read.count(NEW[0]) == 3 and NEW[2] not in read
+
+
+def test_a_separator_after_the_thanks_ends_the_piece_however_short() -> None:
+    answer = f"同志们：\n{NEW[0]}\n谢谢大家！\n\n---\n\n**结尾：**\n同志们：\n会议已经结束，希望大家继续坚守岗位。\n谢谢大家！"
+    guard = StreamGuard()
+    read = feed(guard, answer)
+    assert guard.reason == "after-end" and "会议已经结束" not in read
+    # The draft keeps the piece up to that thanks even though it is far below the target.
+    assert until_thanks(answer, 1500).endswith(f"{NEW[0]}\n谢谢大家！")
+    # Without a separator, an early thanks is not taken as the end (a speech may thank in its opening).
+    plain = f"同志们：\n{NEW[0]}谢谢大家！\n{NEW[1]}"
+    assert until_thanks(plain, 1500) == plain
+
+
+def test_complete_stops_reading_when_told() -> None:
+    again = WRITTEN
+    llm = RoutedFakeChat(default=NEW[0] + again + NEW[1] * 20)
+    pieces: list[str] = []
+    guard = StreamGuard(WRITTEN)
+    text = complete(llm, [("user", "写")], stage="draft", on_token=pieces.append, stop=guard)
+    assert "".join(pieces) == text and len(text) < len(NEW[0] + again) + 8  # nothing after that piece was read
+    assert guard.trim(text) == NEW[0] + again
+    assert complete(llm, [("user", "写")], stage="draft") == NEW[0] + again + NEW[1] * 20  # no guard: all of it
+
+
+def test_follow_ups_ask_for_different_things_and_a_repeated_answer_is_cut() -> None:
+    brief = Brief(
+        title="在全县安全生产工作会议上的讲话",
+        genre="讲话稿",
+        occasion="全县安全生产工作会议",
+        speaker="县长",
+        length=1500,
+        mode=RevisionMode.URGENT,
+    )
+    outline = quick_outline(brief)
+    body = "同志们：\n" + prose(300, "安全生产责任重于泰山") + "\n谢谢大家！"
+    same = prose(300, "排查隐患要到边到角") + "还要再讲一遍新的话。"
+    llm = RoutedFakeChat(routes={BODY_MARKER: [body], MORE_MARKER: [same]})
+    write_draft(brief, outline, [], llm)
+    asks = [c for c in llm.calls if c["stage"] == MORE_MARKER]
+    focuses = follow_up_focuses()["speech"]
+    asked = [next(f for f in focuses if f in c["prompt"]) for c in asks]
+    # Every turn asks for a thing not asked before (the same ask about another part got the same answer).
+    assert len(set(asked)) == len(asked) <= len(focuses)
+    # The second follow-up's conversation holds the first answer whole; its own answer (the same text
+    # again) was cut after three repeated sentences, so the third request carries only that much of it.
+    assert len(asks) >= 3
+    second_answer = asks[2]["all"][len(asks[1]["all"]) :]
+    assert "还要再讲一遍新的话" not in second_answer
+    assert len(second_answer) < len(same)
+
+
+def test_parallel_sentences_that_differ_in_a_word_do_not_stop_it() -> None:
+    places = ["县城", "乡镇", "村社", "园区", "企业", "学校"]
+    parallel = "".join(f"讲提高政治站位就要压实企业主体责任，{p}要抓实抓细。" for p in places)
+    guard = StreamGuard()
+    assert feed(guard, parallel + NEW[0]) == parallel + NEW[0] and guard.reason == ""
