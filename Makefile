@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup model model-server stop-model index eval eval-usable eval-decisive bench bench-draft bench-team team lint visual clean
+.PHONY: run test setup model model-server stop-model index eval eval-usable eval-decisive bench bench-draft bench-team llama-server team lint visual clean
 
 $(BIN)/python:
 	@echo "[setup] 创建虚拟环境 $(VENV)"
@@ -94,6 +94,11 @@ bench-draft: setup index model-server
 WRITERS ?= 4
 bench-team: setup
 	$(BIN)/python -m evals.bench_team --writers $(WRITERS)
+
+# llama.cpp's own server with parallel slots, built from the pinned llama-cpp-python sdist (optional; about
+# 10 minutes once). It lands in ~/.cache/drafting/llama-server-<version>/bin/llama-server.
+llama-server: setup
+	bash scripts/build_llama_server.sh $(VENV)
 
 bench: setup
 	$(BIN)/python evals/bench_retrieval.py

@@ -802,3 +802,11 @@ def test_a_quotation_with_a_source_in_neither_bank_is_dropped_not_dressed_up() -
         [],
     ).draft.body_text
     assert "《论语·子路》中讲：“欲速则不达" in known
+
+
+def test_an_adverbial_left_alone_by_a_cut_is_a_fragment() -> None:
+    brief = Brief(title="在全市优化营商环境大会上的讲话", genre="讲话稿", speaker="市长", length=800)
+    text = "同志们：\n在接下来的工作中。我们要把企业的事当成自己的事来办。"
+    assert [d.detail for d in find_defects(text, brief=brief, passages=[])] == ["只有状语的残句"]
+    # An adverbial that leads into its sentence is prose.
+    assert not find_defects("同志们：\n在接下来的工作中，我们要把企业的事当成自己的事来办。", brief=brief, passages=[])

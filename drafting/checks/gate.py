@@ -93,6 +93,11 @@ _TOP = re.compile(r"^([一二三四五六七八九十]+)、")
 _SUB = re.compile(r"^[（(]([一二三四五六七八九十]+)[)）]")
 _ARABIC = re.compile(r"^(\d{1,2})[.．、]")
 _CITE = re.compile(r"\[\d{1,3}\]")
+# Not "在卫生方面。": a 2008 government report opens its paragraphs that way; on the 313 official documents
+# this matches one sentence, a punctuation slip in the source ("在反对以色列侵略扩张的斗争中。我们同……").
+_BARE_ADVERBIAL = re.compile(
+    r"^(?:在|从|对于?|随着|为了|通过|围绕|针对)[^，,。；！？“”]{1,18}(?:中|上|下|里|时|以来|之际|过程中|期间|基础上)[。！；]$"
+)
 _HEADLESS = re.compile(r"^[的了和与及等，、,。；：”’」』）)地得着并而但或]")
 _MARKER = re.compile(r"【[^】]{0,30}】")
 # The labels of the brief and prompt fields a model may echo as a line of its own ("篇幅：1500字").
@@ -833,6 +838,11 @@ def clean_lines(
                     if not left:
                         continue
                     s = left
+            # An adverbial with nothing after it ("在接下来的工作中。"): what was left of a cut sentence.
+            if _BARE_ADVERBIAL.match(s):
+                defects.append(Defect(DefectKind.FRAGMENT, s, "只有状语的残句"))
+                if fix:
+                    continue
             # A classical line put in a leader's mouth goes back to its book.
             if (given_back := _misattributed_classic(s, ctx)) is not None:
                 defects.append(Defect(DefectKind.UNSOURCED_FACT, s, "古语安在领导人名下"))

@@ -43,11 +43,13 @@ _LIST_MARK = re.compile(r"^\s*(?:\d+[.、]|[（(][一二三四五六七八九十
 
 class StreamGuard:
     """Call with each streamed piece; True means stop reading: the last :data:`REPEATS_TO_STOP`
-    finished sentences all repeat earlier text (``written`` or this answer), or a line after the
-    answer's thanks begins something else. Only finished sentences are judged; the piece that finished
+    finished sentences all repeat earlier text (``written`` or this answer), the answer has ``enough``
+    characters (what the draft still lacks, with a margin: the rest would be trimmed), or a line after
+    the answer's thanks begins something else. Only finished sentences are judged; the piece that finished
     the last one may carry a few characters more, which :meth:`trim` takes off."""
 
-    def __init__(self, written: str = "") -> None:
+    def __init__(self, written: str = "", enough: int = 0) -> None:
+        self.enough = enough  # characters after which the answer may stop at a sentence end (0: no limit)
         self.seen: list[str] = [s for s in self._sentences(written) if count_chars(s) >= MIN_SENTENCE]
         self.text = ""
         self.checked = 0  # characters of ``text`` already split into finished sentences
@@ -79,6 +81,9 @@ class StreamGuard:
             if self.run >= REPEATS_TO_STOP:
                 self.reason = "repeat"
                 return True
+        if self.enough and count_chars(self.text[:end]) >= self.enough:
+            self.reason = "enough"
+            return True
         if any(ends_after(self.text[:end], m.end()) for m in THANK_YOU.finditer(self.text)):
             self.reason = "after-end"
             return True
