@@ -114,13 +114,3 @@ def test_a_follow_up_stops_at_a_sentence_end_once_it_has_enough() -> None:
     guard = StreamGuard(WRITTEN, enough=40)
     read = feed(guard, "".join(NEW) * 2)
     assert guard.reason == "enough" and guard.trim(read) == NEW[0] + NEW[1]  # 22 + 27 字: the first end past 40
-
-
-def test_follow_ups_end_when_two_in_a_row_add_next_to_nothing() -> None:
-    brief = Brief(title="在全县安全生产工作会议上的讲话", genre="讲话稿", speaker="县长", length=1500)
-    outline = quick_outline(brief)
-    body = "同志们：\n" + prose(300, "安全生产责任重于泰山") + "\n谢谢大家！"
-    trickle = [f"{p}的安全检查要一个不落地做完。" for p in ("矿山", "桥梁", "渡口", "商场", "车站")]
-    llm = RoutedFakeChat(routes={BODY_MARKER: [body], MORE_MARKER: trickle})
-    write_draft(brief, outline, [], llm)
-    assert len([c for c in llm.calls if c["stage"] == MORE_MARKER]) == 2  # five turns allowed, two used

@@ -79,7 +79,6 @@ FOLLOW_UPS = 2
 FOLLOW_UP_PER_CHARS = 500
 FAILS_PER_PART = 2  # follow-ups that added nothing before a part is not asked again
 ENOUGH_MARGIN = 1.3  # a follow-up stops at a sentence end once it has this share of what the draft lacks
-MIN_GAIN = 80  # characters a follow-up must add; two turns in a row below this end the follow-ups
 # What one follow-up asks for at most: more than a small model writes in one answer only slows it down.
 MORE_CAP = 500
 # No follow-up once the whole draft has this share of its target (length score 91 at 0.85) and no
@@ -508,7 +507,6 @@ def write_draft(
     turns = min(turns, len(follow_up_focuses()[profile.follow_ups]))
     tried: set[int] = set()  # parts two follow-ups added nothing to (the gate kept none of it): not asked again
     failed: dict[int, int] = {}
-    gains: list[int] = []  # characters each follow-up added to the gated draft
     for turn in range(turns):
         have = {i: count_chars(s.text) for i, s in enumerate(gated.sections)}
         empty = [i for i in body if not have[i] and i not in tried]
@@ -564,9 +562,6 @@ def write_draft(
                 tried.add(i)
         elif on_section:
             on_section(gated)
-        gains.append(sum(count_chars(s.text) for s in gated.sections) - sum(have.values()))
-        if len(gains) >= 2 and max(gains[-2:]) < MIN_GAIN:
-            break  # the model has run dry on this piece: two turns in a row kept next to nothing
     # A part the model never wrote says so, instead of a bare heading over nothing.
     unwritten = [i for i in body if not gated.sections[i].text.strip()]
     for i in unwritten:
