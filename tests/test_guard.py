@@ -114,3 +114,29 @@ def test_a_follow_up_stops_at_a_sentence_end_once_it_has_enough() -> None:
     guard = StreamGuard(WRITTEN, enough=40)
     read = feed(guard, "".join(NEW) * 2)
     assert guard.reason == "enough" and guard.trim(read) == NEW[0] + NEW[1]  # 22 + 27 字: the first end past 40
+
+
+def test_every_genre_has_follow_ups_that_fit_it() -> None:
+    from drafting.writing.genres import genre_names, genre_profile
+
+    lists = follow_up_focuses()
+    for name in genre_names():
+        assert genre_profile(name).follow_ups in lists, name
+    # A host links the agenda and a 致辞 welcomes: neither analyses shortcomings or gives orders to the room.
+    for kind in (genre_profile("主持词").follow_ups, genre_profile("致辞").follow_ups):
+        assert not [f for f in lists[kind] if "不足" in f or "问题" in f]
+    assert not [f for f in lists[genre_profile("心得体会").follow_ups] if "在座" in f]
+
+
+def test_a_follow_up_asks_what_fits_its_part_and_nothing_twice() -> None:
+    from drafting.domain import OutlineSection
+    from drafting.writing.draft import pick_focus
+
+    brief = Brief(title="关于松溪县校园食品安全状况的调研报告", genre="调研报告", length=1100)
+    focuses = follow_up_focuses()["document"]
+    used: set[int] = set()
+    problems = pick_focus(brief, OutlineSection(heading="存在的主要问题和原因"), used)
+    assert "问题" in focuses[problems]
+    used.add(problems)
+    assert pick_focus(brief, OutlineSection(heading="存在的主要问题和原因"), used) != problems  # never twice
+    assert pick_focus(brief, OutlineSection(heading="对策建议"), set(range(len(focuses)))) == -1  # all asked

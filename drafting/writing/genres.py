@@ -48,7 +48,8 @@ class GenreProfile:
     quotes: bool = True
     # Where the parts of an outline made without the model come from: points | skeleton | agenda.
     parts: str = "points"
-    # Which follow-up focuses serve a short part (prompts/follow_ups.yaml): speech | document | story.
+    # Which follow-up focuses serve a short part (prompts/follow_ups.yaml): speech | document | story | host |
+    # ceremony | reflection.
     follow_ups: str = "speech"
     # Whether the speaker may introduce himself ("我是……"): not where everyone in the room knows him.
     self_intro: bool = True

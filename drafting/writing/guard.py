@@ -2,8 +2,8 @@
 
 The gate drops a sentence said twice and everything after a speech's own end; a small model writes
 both often (measured 2026-11-27 on the local 1.5B model: the three follow-ups of the 1500-字 safety
-speech returned the same 277 字 word for word, 38 of its 64 seconds; a first answer wrote "谢谢大家！",
-a "---" line and a second closing). Generating those tokens only costs time, so the stream is cut
+speech returned the same 277 字 word for word, and the gate dropped the last two, 26 of its 64 seconds;
+a first answer wrote "谢谢大家！", a "---" line and a second closing). Generating those tokens only costs time, so the stream is cut
 as soon as they start: the server stops when the client goes away.
 """
 
