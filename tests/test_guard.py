@@ -12,7 +12,8 @@ from drafting.writing.text import follow_up_focuses
 from tests.fakes import BODY_MARKER, MORE_MARKER, RoutedFakeChat, prose
 
 WRITTEN = (
-    "安全生产是发展的底线，任何时候都不能放松。各乡镇要把隐患排查做在前头，不留死角。企业要落实主体责任，老板要亲自抓。"
+    "安全生产是发展的底线，任何时候都不能放松。各乡镇要把隐患排查做在前头，不留死角。"
+    "企业要落实主体责任，老板要亲自抓。监管部门要敢于较真碰硬，发现问题就要盯到整改到位。"
 )
 NEW = [
     "今年汛期来得早，山区道路塌方风险比往年更大。",
@@ -31,16 +32,16 @@ def feed(guard: StreamGuard, text: str, size: int = 5) -> str:
     return read
 
 
-def test_three_sentences_said_again_stop_the_stream_an_echo_does_not() -> None:
+def test_four_sentences_said_again_stop_the_stream_an_echo_does_not() -> None:
     again = WRITTEN
     guard = StreamGuard(WRITTEN)
     read = feed(guard, NEW[0] + again + NEW[1] + NEW[2])
     assert guard.reason == "repeat"
-    assert NEW[1] not in read  # stopped in the piece that finished the third repeat
+    assert NEW[1] not in read  # stopped in the piece that finished the fourth repeat
     assert guard.trim(read) == NEW[0] + again  # and kept up to its end
 
-    # Two sentences said again (a follow-up restating its part before it goes on), then new ones.
-    echo = "安全生产是发展的底线，任何时候都不能放松。各乡镇要把隐患排查做在前头，不留死角。"
+    # Sentences said again (a follow-up restating its part before it goes on), then new ones.
+    echo = "安全生产是发展的底线，任何时候都不能放松。各乡镇要把隐患排查做在前头，不留死角。企业要落实主体责任，老板要亲自抓。"
     guard = StreamGuard(WRITTEN)
     assert feed(guard, NEW[0] + echo + NEW[1] + NEW[2]) == NEW[0] + echo + NEW[1] + NEW[2]
     assert guard.reason == ""
@@ -96,7 +97,7 @@ def test_follow_ups_ask_for_different_things_and_a_repeated_answer_is_cut() -> N
     # Every turn asks for a thing not asked before (the same ask about another part got the same answer).
     assert len(set(asked)) == len(asked) <= len(focuses)
     # The second follow-up's conversation holds the first answer whole; its own answer (the same text
-    # again) was cut after three repeated sentences, so the third request carries only that much of it.
+    # again) was cut after four repeated sentences, so the third request carries only that much of it.
     assert len(asks) >= 3
     second_answer = asks[2]["all"][len(asks[1]["all"]) :]
     assert "还要再讲一遍新的话" not in second_answer
@@ -140,3 +141,11 @@ def test_a_follow_up_asks_what_fits_its_part_and_nothing_twice() -> None:
     used.add(problems)
     assert pick_focus(brief, OutlineSection(heading="存在的主要问题和原因"), used) != problems  # never twice
     assert pick_focus(brief, OutlineSection(heading="对策建议"), set(range(len(focuses)))) == -1  # all asked
+
+
+def test_headings_between_repeated_paragraphs_do_not_hide_the_loop() -> None:
+    para = NEW[0] + NEW[1] + "\n"
+    loop = para + "【二、为群众办实事】\n" + para + "【三、带出年轻人】\n" + para + NEW[2]
+    guard = StreamGuard()
+    read = feed(guard, loop)
+    assert guard.reason == "repeat" and NEW[2] not in read

@@ -17,10 +17,11 @@ from drafting.writing.text import split_sentences
 
 __all__ = ["StreamGuard", "REPEATS_TO_STOP", "ends_after"]
 
-# Consecutive finished sentences that say again what was written before the stream stops: one or two
-# can be a deliberate echo or a follow-up restating its part's first lines before it goes on with
-# something new (seen on the local 1.5B model); three in a row is the model starting over.
-REPEATS_TO_STOP = 3
+# Consecutive finished sentences that say again what was written before the stream stops: up to three
+# can be a deliberate echo or a follow-up restating its part's first lines (a hero's birth year, post and
+# deeds) before it goes on with something new (seen on the local 1.5B model); four in a row is the model
+# starting over.
+REPEATS_TO_STOP = 4
 MIN_SENTENCE = 8  # characters; shorter sentences ("同志们：", "谢谢大家！") are never counted
 # How alike two sentences must be to count here: stricter than the gate's NEAR_REPEAT (0.8), because a
 # stop loses the rest of the answer where the gate drops one sentence; a model starting over repeats
@@ -73,7 +74,8 @@ class StreamGuard:
         end = max(self.text.rfind(ch) for ch in "。！？!?\n") + 1
         finished, self.checked = self.text[self.checked : end], end
         for sentence in self._sentences(finished):
-            if count_chars(sentence) < MIN_SENTENCE:
+            # Headings and labels ("【二、……】") between the repeated paragraphs neither count nor break the run.
+            if count_chars(sentence) < MIN_SENTENCE or sentence[-1:] not in "。！？!?；":
                 continue
             again = any(similar(sentence, t) >= SAME for t in self.seen if abs(len(t) - len(sentence)) < len(sentence))
             self.run = self.run + 1 if again else 0
