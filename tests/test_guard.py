@@ -149,3 +149,25 @@ def test_headings_between_repeated_paragraphs_do_not_hide_the_loop() -> None:
     guard = StreamGuard()
     read = feed(guard, loop)
     assert guard.reason == "repeat" and NEW[2] not in read
+
+
+def test_a_host_announces_every_agenda_item_even_those_the_model_skipped() -> None:
+    from drafting.writing.brief import brief_from_request
+
+    brief = brief_from_request(
+        "给南湖区委副书记写一份在全区表彰大会上的主持词，500字左右。大会议程：一是全体起立奏唱国歌；"
+        "二是宣读表彰决定；三是为10名先进个人颁奖；四是受表彰代表发言；五是区委书记讲话。"
+    )
+    outline = quick_outline(brief)
+    items = [s.heading for s in outline.sections if s.kind == "body"]
+    assert len(items) == 5
+    # The model writes an opening and one item's words, and skips the rest.
+    answer = (
+        "尊敬的各位领导、同志们：\n今天我们在这里隆重召开全区表彰大会。\n现在请区委书记讲话，大家欢迎。\n谢谢大家！"
+    )
+    llm = RoutedFakeChat(routes={BODY_MARKER: [answer], MORE_MARKER: ["好的。"]})
+    draft = write_draft(brief, outline, [], llm)
+    text = draft.body_text
+    for n, item in zip("一二三四五", items, strict=True):
+        assert f"下面进行第{n}项议程：{item.rstrip('。')}。" in text
+    assert "〔待补" not in text and text.index("第一项") < text.index("第二项") < text.index("第五项")

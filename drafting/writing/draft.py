@@ -582,12 +582,30 @@ def write_draft(
         elif on_section:
             on_section(gated)
     # A part the model never wrote says so, instead of a bare heading over nothing.
-    unwritten = [i for i in body if not gated.sections[i].text.strip()]
+    announced = profile.parts == "agenda" and announce_agenda(parts, outline)
+    # An agenda item is never left empty: it has at least its announcement.
+    unwritten = [] if announced else [i for i in body if not gated.sections[i].text.strip()]
     for i in unwritten:
         parts[i] = [f"〔待补：{short_label(outline.sections[i].heading) or '这一部分'}的具体内容〕"]
     classic = profile.spoken and ensure_classic(parts, outline, offered)
     principles = ensure_principles(parts, outline, brief)  # principles helper (issue 12)
-    return snapshot() if unwritten or classic or principles else gated
+    return snapshot() if unwritten or classic or principles or announced else gated
+
+
+def announce_agenda(parts: dict[int, list[str]], outline: Outline) -> bool:
+    """A host announces every item of the agenda: each agenda part opens with "下面进行第二项议程：宣读表彰
+    决定。" unless the model already announced it. A small model runs the items together or skips some (the
+    eval's 主持词 had two items with nothing, and a 〔待补〕 in their place); the announcement is the one line
+    of a host script that is never in doubt. True when a line was added."""
+    added = False
+    body = [i for i, s in enumerate(outline.sections) if s.kind == "body"]
+    for k, i in enumerate(body, 1):
+        item = outline.sections[i].heading.strip().rstrip("。；;，,")
+        if not item or any(f"第{cn_num(k)}项" in x for x in parts[i]):
+            continue
+        parts[i].insert(0, f"下面进行第{cn_num(k)}项议程：{item}。")
+        added = True
+    return added
 
 
 class _Tracker:
