@@ -171,3 +171,15 @@ def test_a_host_announces_every_agenda_item_even_those_the_model_skipped() -> No
     for n, item in zip("一二三四五", items, strict=True):
         assert f"下面进行第{n}项议程：{item.rstrip('。')}。" in text
     assert "〔待补" not in text and text.index("第一项") < text.index("第二项") < text.index("第五项")
+
+
+def test_a_citation_mark_goes_before_a_lead_ins_colon() -> None:
+    from drafting.domain import Passage
+    from drafting.writing.text import link_citations
+
+    source = Passage(
+        doc_id="m1", chunk_id="m1:0", title="材料1", text="加强食堂管理人员的专业培训，每年不少于两次。", source="材料1"
+    )
+    text = "各校要落实陪餐制度。\n加强食堂管理人员的专业培训："  # a lead-in the part ends with (its list was cut)
+    linked = link_citations(text, [source], [1])
+    assert "专业培训[1]：" in linked and "：[1]" not in linked

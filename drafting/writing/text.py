@@ -193,7 +193,10 @@ def link_citations(text: str, passages: list[Passage], refs: list[int]) -> str:
     for i, n in marks.items():
         s = sentences[i]
         stripped = s.rstrip("\n")
-        sentences[i] = (stripped[:-1] + f"[{n}]" + stripped[-1]) if stripped[-1:] in "。！？；" else stripped + f"[{n}]"
+        # The mark goes before the closing punctuation, a lead-in's colon included ("专业培训[2]：", never "：[2]").
+        sentences[i] = (
+            (stripped[:-1] + f"[{n}]" + stripped[-1]) if stripped[-1:] in "。！？；：:" else stripped + f"[{n}]"
+        )
         sentences[i] += s[len(stripped) :]
     return "".join(sentences)
 
@@ -203,7 +206,6 @@ def collect_citations(sections: list[DraftSection], passages: list[Passage]) -> 
     return [Citation(n=n, passage=passages[n - 1]) for n in used]
 
 
-@lru_cache(maxsize=1)
 @functools.cache
 def follow_up_focuses() -> dict[str, list[str]]:
     """What follow-up turns ask for, one focus a turn, by kind of text (prompts/follow_ups.yaml)."""
