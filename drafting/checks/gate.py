@@ -38,6 +38,7 @@ __all__ = [
     "THANK_YOU",
     "NEAR_REPEAT",
     "similar",
+    "said_before",
 ]
 
 
@@ -224,6 +225,12 @@ def _quoted_again(sentence: str, seen: Sequence[str]) -> str | None:
         if len(words) >= 6 and any(words in _bare(t) for t in seen):
             return m.group(1)
     return None
+
+
+def said_before(sentence: str, seen: Iterable[str], at: float = NEAR_REPEAT) -> bool:
+    """True when ``sentence`` is one of ``seen`` said again: bigram Jaccard ``at`` or more with a sentence
+    of comparable length (the gate's repeat check and the stream guard's)."""
+    return any(similar(sentence, t) >= at for t in seen if abs(len(t) - len(sentence)) < len(sentence))
 
 
 def _heading_core(heading: str) -> str:
@@ -884,7 +891,7 @@ def clean_lines(
                 if fix:
                     continue
             # Repeats across the whole draft.
-            if count_chars(s) >= 8 and any(similar(s, t) >= NEAR_REPEAT for t in seen if abs(len(t) - len(s)) < len(s)):
+            if count_chars(s) >= 8 and said_before(s, seen):
                 defects.append(Defect(DefectKind.REPEAT, s, "与前文重复"))
                 if fix:
                     continue

@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 # (measured 2026-11-27: 521, 437 and 431 字 for asks of 4200, 1849 and 3325), so a long piece needs turns.
 # A follow-up keeps about 280 字 (it reads only its short turn, the conversation before it is the server's
 # cached prefix), so one per 500 字 of target; one that only says the draft again is cut by the stream
-# guard after two sentences and costs a few seconds (one per 1000 字 left a 3000-字 speech at 1284 字).
+# guard after four sentences and costs a few seconds (one per 1000 字 left a 3000-字 speech at 1284 字).
 FOLLOW_UPS = 2
 FOLLOW_UP_PER_CHARS = 500
 FAILS_PER_PART = 2  # follow-ups that added nothing before a part is not asked again
@@ -259,9 +259,9 @@ def pick_focus(brief: Brief, section: OutlineSection, used: set[int]) -> int:
     return max(free, key=lambda k: (round(overlap(focuses[k], part), 2), -k))
 
 
-def expand_request(brief: Brief, outline: Outline, index: int, more: int, asked: int = 0) -> Prompt:
-    """The short user turn that asks for more of one part: one focus per turn (``asked`` follow-ups of
-    the draft came before), the part's points, and never more than a small model writes at once. It is appended
+def expand_request(brief: Brief, outline: Outline, index: int, more: int, focus: int = 0) -> Prompt:
+    """The short user turn that asks for more of one part: one focus (number ``focus`` of the genre's
+    list, see :func:`pick_focus`), the part's points, and never more than a small model writes at once. It is appended
     to the drafting conversation (body prompt, the piece as written, earlier turns), so a server with a
     prompt cache re-reads only this turn: the whole conversation before it is the prefix of the previous
     request."""
@@ -270,7 +270,7 @@ def expand_request(brief: Brief, outline: Outline, index: int, more: int, asked:
         genre=genre_profile(brief.genre).name,
         heading=s.heading,
         more=min(more, MORE_CAP),
-        focus=follow_up_focus(brief, asked),
+        focus=follow_up_focus(brief, focus),
         points=f"这一部分要讲到：{'；'.join(s.points)}。" if s.points else "",
     )
 

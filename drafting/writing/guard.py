@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from drafting.checks.gate import THANK_YOU, similar
+from drafting.checks.gate import THANK_YOU, said_before
 from drafting.domain import count_chars
 from drafting.writing.text import split_sentences
 
@@ -77,7 +77,7 @@ class StreamGuard:
             # Headings and labels ("【二、……】") between the repeated paragraphs neither count nor break the run.
             if count_chars(sentence) < MIN_SENTENCE or sentence[-1:] not in "。！？!?；":
                 continue
-            again = any(similar(sentence, t) >= SAME for t in self.seen if abs(len(t) - len(sentence)) < len(sentence))
+            again = said_before(sentence, self.seen, SAME)
             self.run = self.run + 1 if again else 0
             self.seen.append(sentence)
             if self.run >= REPEATS_TO_STOP:
